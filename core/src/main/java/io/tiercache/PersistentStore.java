@@ -1,0 +1,97 @@
+package io.tiercache;
+
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * The persistent tier beneath a {@link TieredCache}'s Caffeine front tier: encoded JSON values by
+ * string key, shared with other processes. Implementations: {@link JsonFileStore} (snapshot +
+ * journal files in the Python SDK's format) and the Chronicle Map store.
+ *
+ * <p>Writes are split in two so that the front tier can order them per key inside its own
+ * {@code compute} without doing I/O there: {@code put}/{@code remove}/{@code clear}/{@code
+ * replaceAll} change the store's view at once and return a {@link Write}; {@link #await} then
+ * makes it as durable as the store's {@link Durability} asks.
+ *
+ * <p>Expiry: each value has a deadline ({@link Value#expiresAtMillis}); {@link #get} never
+ * returns a value past it. {@link #epoch} changes whenever the whole content is replaced
+ * (clear, replaceAll, expiry, a reload from another process's file); front-tier entries tagged
+ * with an older epoch are stale. All methods are thread-safe.
+ */
+interface PersistentStore extends AutoCloseable {
+
+  /** A stored value: its encoded bytes and when it expires (epoch milliseconds). */
+  final class Value {
+    final Encoded bytes;
+    final long expiresAtMillis;
+
+    Value(Encoded bytes, long expiresAtMillis) {
+      this.bytes = bytes;
+      this.expiresAtMillis = expiresAtMillis;
+    }
+  }
+
+  /** The receipt of a write: the epoch it landed in and the value's deadline. */
+  final class Write {
+    final long seq;
+    final long epoch;
+    final long expiresAtMillis;
+
+    Write(long seq, long epoch, long expiresAtMillis) {
+      this.seq = seq;
+      this.epoch = epoch;
+      this.expiresAtMillis = expiresAtMillis;
+    }
+  }
+
+  /** Told of changes the front tiers must drop: other processes' writes, other handles' writes. */
+  interface Listener {
+    void invalidate(String key);
+
+    void invalidateAll();
+  }
+
+  /** The live value for {@code key}, or null when absent or expired. */
+  Value get(String key);
+
+  Write put(String key, byte[] encoded);
+
+  Write remove(String key);
+
+  /** Empties the store and starts a new expiry period. */
+  Write clear();
+
+  /** Replaces the whole content with {@code entries} and starts a new expiry period, atomically. */
+  Write replaceAll(Map<String, byte[]> entries);
+
+  /** Blocks until {@code write} is as durable as this store's durability asks. */
+  void await(Write write);
+
+  /** Visits every live entry; a weakly consistent view. */
+  void forEach(BiConsumer<String, Value> action);
+
+  long size();
+
+  /** When the current content expires (epoch milliseconds); per-entry stores report the latest. */
+  long expiresAtMillis();
+
+  /** The current content's identity; see the class comment. Cheap: a volatile read. */
+  long epoch();
+
+  /** Applies other processes' changes now (the store also does this periodically). */
+  void refresh();
+
+  /** Makes everything durable and, for file stores, folds the journal into the snapshot. */
+  void flush();
+
+  void addListener(Listener listener);
+
+  void removeListener(Listener listener);
+
+  /** Notifies every listener but {@code origin} that {@code key} changed. */
+  void publish(Listener origin, String key);
+
+  /** Flushes and releases files and locks. */
+  @Override
+  void close();
+}
