@@ -1,0 +1,386 @@
+package io.tiercache;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.RecordComponent;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The Python SDK's {@code AssetCache} in Java: assets (models, pipelines, agents, ...) by id,
+ * kept in {@code .cache/<name>.json} in the same format, so Java and Python processes can share
+ * one cache directory.
+ *
+ * <pre>{@code
+ * AssetCache<Model> models = AssetCache.open(Model.class);   // .cache/model.json
+ * Model m = models.get("abc");                                // null when absent or expired
+ * if (m == null) {
+ *   m = api.fetchModel("abc");
+ *   models.add(m);                                            // on disk when add returns
+ * }
+ *
+ * // the SDK's cache-aside with a full refresh, once per expiry:
+ * List<Model> all = models.getAll(() -> api.listModels());
+ * }</pre>
+ *
+ * Unlike the Python version it is safe under threads and processes: an {@code add} appends one
+ * journal line (O(1)), no process overwrites another's changes, the files are replaced
+ * atomically, a damaged file is moved aside rather than deleted, and no call returns an asset
+ * past its expiry. Opening is cheap when the same file is already open in this JVM.
+ *
+ * <p>Thread-safe. Ids are never null; {@code get} returns null for absent ids.
+ *
+ * @param <T> the asset type: a record or a class with a no-argument constructor
+ */
+public final class AssetCache<T> implements AutoCloseable {
+  private final TieredCache<String, T> cache;
+  private final Function<? super T, String> idFunction;
+  private final Class<T> type;
+  private final Duration expireAfter;
+  private final Clock clock;
+  private final Path cacheFile;
+  private final Path lockFile;
+  private final ReentrantLock refreshLock = new ReentrantLock();
+
+  private AssetCache(Builder<T> builder) {
+    this.type = builder.type;
+    this.idFunction = builder.idFunction != null ? builder.idFunction : idAccessor(builder.type);
+    TieredCacheBuilder<String, T> tiered = builder.tiered;
+    this.cache = tiered.build();
+    this.expireAfter = tiered.store.expireAfter;
+    this.clock = tiered.store.clock;
+    this.cacheFile = tiered.store.snapshotFile();
+    this.lockFile = tiered.store.lockFile();
+  }
+
+  /** Opens {@code .cache/<lower-case simple name of type>.json} under the current directory. */
+  public static <T> AssetCache<T> open(Class<T> type) {
+    return builder(type).build();
+  }
+
+  /** Opens {@code .cache/<cacheFilename>.json} under the current directory. */
+  public static <T> AssetCache<T> open(Class<T> type, String cacheFilename) {
+    return builder(type).cacheFilename(cacheFilename).build();
+  }
+
+  public static <T> Builder<T> builder(Class<T> type) {
+    return new Builder<>(type);
+  }
+
+  /** The cached content as the Python SDK's {@code Store}: the assets by id, and the expiry. */
+  public record Store<T>(Map<String, T> data, Instant expiry) {
+    public Store {
+      data = Collections.unmodifiableMap(new LinkedHashMap<>(data));
+      Objects.requireNonNull(expiry, "expiry");
+    }
+  }
+
+  /** The asset with this id, or null when absent or expired. */
+  public @Nullable T get(String id) {
+    return cache.getIfPresent(Objects.requireNonNull(id, "id"));
+  }
+
+  /**
+   * The asset with this id, fetched by {@code loader} and added when the cache has none.
+   * Concurrent calls for one id in this JVM fetch once.
+   */
+  public @Nullable T get(String id, Function<String, ? extends @Nullable T> loader) {
+    return cache.get(Objects.requireNonNull(id, "id"), loader);
+  }
+
+  /** Stores the asset under its id; durable on return as the builder's {@link Durability} says. */
+  public void add(T asset) {
+    cache.put(idOf(asset), asset);
+  }
+
+  /** Replaces the whole content with {@code assets} and starts a new expiry period. */
+  public void addList(Collection<? extends T> assets) {
+    Map<String, T> byId = new LinkedHashMap<>(assets.size() * 4 / 3 + 1);
+    for (T asset : assets) {
+      byId.put(idOf(asset), asset);
+    }
+    cache.replaceAll(byId);
+  }
+
+  private String idOf(T asset) {
+    Objects.requireNonNull(asset, "asset");
+    String id = idFunction.apply(asset);
+    if (id == null) {
+      throw new IllegalArgumentException("a " + type.getName() + " asset has a null id: " + asset);
+    }
+    return id;
+  }
+
+  /** Every cached asset (an empty list when the content expired). */
+  public List<T> getAll() {
+    return new ArrayList<>(cache.asMap().values());
+  }
+
+  /**
+   * Every cached asset; when the cache is not valid ({@link #hasValidCache()} is false) the whole
+   * list is fetched once from {@code fetchAll} and stored with {@link #addList}, and that is
+   * returned. Concurrent callers in this JVM wait for the one fetch.
+   */
+  public List<T> getAll(Supplier<? extends Collection<? extends T>> fetchAll) {
+    Objects.requireNonNull(fetchAll, "fetchAll");
+    if (hasValidCache()) {
+      return getAll();
+    }
+    refreshLock.lock();
+    try {
+      if (!hasValidCache()) {
+        Collection<? extends T> fresh = fetchAll.get();
+        addList(fresh);
+        return new ArrayList<>(fresh);
+      }
+    } finally {
+      refreshLock.unlock();
+    }
+    return getAll();
+  }
+
+  /** True when the content has not expired and holds at least one asset. */
+  public boolean hasValidCache() {
+    return clock.instant().isBefore(cache.expiry()) && cache.estimatedSize() > 0;
+  }
+
+  /** Removes every asset and starts a new expiry period. The lock file is never deleted. */
+  public void invalidate() {
+    cache.invalidateAll();
+  }
+
+  /** Applies other processes' changes now (they also arrive within the refresh interval). */
+  public void load() {
+    cache.sync();
+  }
+
+  /** Makes everything durable and folds it into {@code <name>.json}, readable by the Python SDK. */
+  public void save() {
+    cache.flush();
+  }
+
+  /** The expiry a content started now would get: now plus the TTL. */
+  public Instant computeExpiry() {
+    return clock.instant().plus(expireAfter);
+  }
+
+  /** A copy of the content: every asset by id, and the expiry. */
+  public Store<T> store() {
+    Map<String, T> data = new LinkedHashMap<>();
+    cache.asMap().forEach(data::put);
+    return new Store<>(data, cache.expiry());
+  }
+
+  /** {@code <directory>/<name>.json}. */
+  public Path cacheFile() {
+    return cacheFile;
+  }
+
+  /** {@code <directory>/<name>.lock}. */
+  public Path lockFile() {
+    return lockFile;
+  }
+
+  /** The underlying two-tier cache, for the operations this class does not mirror. */
+  public TieredCache<String, T> asTieredCache() {
+    return cache;
+  }
+
+  /** Releases this handle; the last one open on the file folds the journal into the snapshot. */
+  @Override
+  public void close() {
+    cache.close();
+  }
+
+  @Override
+  public String toString() {
+    return "AssetCache[" + cacheFile + "]";
+  }
+
+  /** Built once per class: the SDK opens a cache per call, and reflection is not free. */
+  private static final ClassValue<Function<Object, String>> ID_ACCESSORS = new ClassValue<>() {
+    @Override
+    protected Function<Object, String> computeValue(Class<?> type) {
+      return buildIdAccessor(type);
+    }
+  };
+
+  /** The default id: a record component, a getter ({@code id()}/{@code getId()}) or a field named {@code id}. */
+  @SuppressWarnings("unchecked")
+  static <T> Function<T, String> idAccessor(Class<T> type) {
+    return (Function<T, String>) ID_ACCESSORS.get(type);
+  }
+
+  private static Function<Object, String> buildIdAccessor(Class<?> type) {
+    MethodHandle getter = findIdGetter(type);
+    if (getter == null) {
+      throw new IllegalArgumentException(type.getName()
+          + " has no record component, getter or field named 'id'; pass AssetCache.builder(...).idFunction(...)");
+    }
+    MethodHandle g = getter.asType(MethodType.methodType(Object.class, Object.class));
+    return asset -> {
+      Object id;
+      try {
+        id = g.invoke(asset);
+      } catch (RuntimeException | Error e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new IllegalStateException("reading the id of " + type.getName() + " failed", t);
+      }
+      return id == null ? null : String.valueOf(id); // integer ids become strings, as in the seed
+    };
+  }
+
+  private static MethodHandle findIdGetter(Class<?> type) {
+    MethodHandles.Lookup lookup = MethodHandles.lookup();
+    try {
+      if (type.isRecord()) {
+        for (RecordComponent c : type.getRecordComponents()) {
+          if (c.getName().equals("id")) {
+            Method m = c.getAccessor();
+            m.setAccessible(true);
+            return lookup.unreflect(m);
+          }
+        }
+      }
+      for (String name : new String[] {"getId", "id"}) {
+        try {
+          Method m = type.getMethod(name);
+          if (!Modifier.isStatic(m.getModifiers()) && m.getReturnType() != void.class) {
+            m.setAccessible(true);
+            return lookup.unreflect(m);
+          }
+        } catch (NoSuchMethodException e) {
+          // try the next form
+        }
+      }
+      for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
+        try {
+          Field f = c.getDeclaredField("id");
+          if (!Modifier.isStatic(f.getModifiers())) {
+            f.setAccessible(true);
+            return lookup.unreflectGetter(f);
+          }
+        } catch (NoSuchFieldException e) {
+          // look in the superclass
+        }
+      }
+    } catch (IllegalAccessException | RuntimeException e) {
+      throw new IllegalArgumentException("cannot read the 'id' of " + type.getName() + ": " + e.getMessage(), e);
+    }
+    return null;
+  }
+
+  /**
+   * Configures an {@link AssetCache}. Defaults match the Python SDK: directory {@code ./.cache},
+   * file name the asset type's lower-case simple name, TTL from {@code CACHE_EXPIRY_TIME}.
+   *
+   * @param <T> the asset type
+   */
+  public static final class Builder<T> {
+    final Class<T> type;
+    final TieredCacheBuilder<String, T> tiered;
+    Function<? super T, String> idFunction;
+
+    Builder(Class<T> type) {
+      this.type = Objects.requireNonNull(type, "type");
+      this.tiered = TieredCache.builder(String.class, type);
+      tiered.name(type.getSimpleName().toLowerCase(Locale.ROOT));
+    }
+
+    /** The base name of the files ({@code <name>.json}); no path separators or {@code ..}. */
+    public Builder<T> cacheFilename(String name) {
+      tiered.name(name);
+      return this;
+    }
+
+    /** The directory of the files; default {@code .cache} under the current directory. */
+    public Builder<T> directory(Path directory) {
+      tiered.directory(directory);
+      return this;
+    }
+
+    /** The TTL; overrides {@code CACHE_EXPIRY_TIME}. */
+    public Builder<T> expireAfter(Duration ttl) {
+      tiered.expireAfter(ttl);
+      return this;
+    }
+
+    /** How an asset's id is read; default a record component, getter or field named {@code id}. */
+    public Builder<T> idFunction(Function<? super T, String> idFunction) {
+      this.idFunction = Objects.requireNonNull(idFunction, "idFunction");
+      return this;
+    }
+
+    /** When writes return; default {@link Durability#WRITE}. */
+    public Builder<T> durability(Durability durability) {
+      tiered.durability(durability);
+      return this;
+    }
+
+    /** How long a writer waits for the file lock; default 30 s. */
+    public Builder<T> lockTimeout(Duration timeout) {
+      tiered.lockTimeout(timeout);
+      return this;
+    }
+
+    /** How often other processes' changes are picked up; default 1 s. */
+    public Builder<T> refreshInterval(Duration interval) {
+      tiered.refreshInterval(interval);
+      return this;
+    }
+
+    /** Bounds the in-memory tier; the files keep everything. */
+    public Builder<T> maximumSize(long maximumSize) {
+      tiered.maximumSize(maximumSize);
+      return this;
+    }
+
+    /** Permissions of created files; default {@code rw-------}. */
+    public Builder<T> filePermissions(Set<PosixFilePermission> permissions) {
+      tiered.filePermissions(permissions);
+      return this;
+    }
+
+    /** Permissions of directories tiercache creates; default {@code rwx------}. */
+    public Builder<T> directoryPermissions(Set<PosixFilePermission> permissions) {
+      tiered.directoryPermissions(permissions);
+      return this;
+    }
+
+    /** The time source for expiry (tests). */
+    public Builder<T> clock(Clock clock) {
+      tiered.clock(clock);
+      return this;
+    }
+
+    /** The builder of the underlying {@link TieredCache}, for settings not mirrored here. */
+    public TieredCacheBuilder<String, T> tiered() {
+      return tiered;
+    }
+
+    public AssetCache<T> build() {
+      return new AssetCache<>(this);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+package io.tiercache;
+
+import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentMap;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A two-tier cache: a Caffeine front tier of decoded values over a persistent tier of encoded
+ * JSON shared with other threads, processes and later runs.
+ *
+ * <pre>{@code
+ * try (TieredCache<String, Model> models = TieredCache.builder(String.class, Model.class)
+ *     .directory(Path.of(".cache"))
+ *     .name("model")
+ *     .maximumSize(10_000)
+ *     .build()) {
+ *   Model m = models.get("gpt-x", id -> api.fetchModel(id)); // one fetch per id, even under contention
+ *   models.put(m.id(), m);                                   // durable once put returns (Durability.WRITE)
+ * }
+ * }</pre>
+ *
+ * <h2>Expiry</h2>
+ * The content expires as a whole, as the Python SDK's cache does: a period starts when the cache
+ * is created, cleared ({@link #invalidateAll}), replaced ({@link #replaceAll}) or written after the
+ * previous period ended, and lasts the builder's {@code expireAfter} (default: the
+ * {@code CACHE_EXPIRY_TIME} environment variable, else 24 hours). No method ever returns a value
+ * from an ended period.
+ *
+ * <h2>Other processes</h2>
+ * Writes are never lost to another process's writes. Changes made elsewhere become visible
+ * within the builder's {@code refreshInterval} (default 1 s), or at once after {@link #sync}.
+ *
+ * <p>All methods are thread-safe. Keys and values are never null; methods that return a value
+ * return null only where stated.
+ *
+ * @param <K> the key type: {@code String}, {@code Integer}, {@code Long}, {@code UUID} or an enum
+ * @param <V> the value type, which the {@link Codec} maps to and from JSON
+ */
+public interface TieredCache<K, V> extends AutoCloseable {
+
+  /** A builder for a cache of {@code valueType} keyed by {@code keyType}. */
+  static <K, V> TieredCacheBuilder<K, V> builder(Class<K> keyType, Class<V> valueType) {
+    return new TieredCacheBuilder<>(keyType, valueType);
+  }
+
+  /** The value for {@code key} from either tier, or null when there is none (or it expired). */
+  @Nullable V getIfPresent(K key);
+
+  /**
+   * The value for {@code key}; when neither tier has it, {@code loader} computes it, it is stored
+   * and returned. Concurrent calls in this JVM for the same key run the loader once. A loader
+   * that returns null stores nothing and this returns null.
+   */
+  @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader);
+
+  /** The present values of {@code keys}; absent keys are left out. */
+  Map<K, V> getAllPresent(Iterable<? extends K> keys);
+
+  /** Stores {@code value}; durable on return as the builder's {@link Durability} says. */
+  void put(K key, V value);
+
+  void putAll(Map<? extends K, ? extends V> map);
+
+  /** Removes {@code key} from both tiers. */
+  void invalidate(K key);
+
+  /** Removes everything and starts a new expiry period. */
+  void invalidateAll();
+
+  /** Replaces the whole content with {@code map} atomically and starts a new expiry period. */
+  void replaceAll(Map<? extends K, ? extends V> map);
+
+  /**
+   * A live view as a thread-safe map: reads and writes go through both tiers; iteration sees
+   * the persistent tier's entries, weakly consistent. Atomic operations ({@code putIfAbsent},
+   * {@code compute}, ...) are atomic within this JVM.
+   */
+  ConcurrentMap<K, V> asMap();
+
+  /** The number of live entries in the persistent tier (which holds every entry). */
+  long estimatedSize();
+
+  /** Front-tier statistics (all zero unless the builder called {@code recordStats()}). */
+  CacheStats stats();
+
+  /** When the current content expires. */
+  Instant expiry();
+
+  /** Applies the changes other processes have made, now. */
+  void sync();
+
+  /**
+   * Makes every write durable and folds the journal into the snapshot file, which is then what a
+   * Python SDK process would read.
+   */
+  void flush();
+
+  /**
+   * Releases this handle. The last handle on a file flushes and closes it; other handles opened
+   * on the same file in this JVM keep working.
+   */
+  @Override
+  void close();
+}
