@@ -100,7 +100,7 @@ final class JsonCodec<T> implements Codec<T> {
   @Override
   public byte[] encode(@Nullable T value) {
     Output out = OUTPUT.get();
-    out.sink.reset();
+    out.reset(); // also after an encode that failed half-way
     try {
       binder.write(out.stream, value, 0);
       out.stream.flush();
@@ -148,7 +148,7 @@ final class JsonCodec<T> implements Codec<T> {
   /** A reusable JsonStream over an unsynchronized buffer. */
   private static final class Output {
     final ByteSink sink = new ByteSink(256);
-    final JsonStream stream = new JsonStream(new OutputStream() {
+    final OutputStream target = new OutputStream() {
       @Override
       public void write(int b) {
         sink.write(b);
@@ -158,10 +158,16 @@ final class JsonCodec<T> implements Codec<T> {
       public void write(byte[] b, int off, int len) {
         sink.write(b, off, len);
       }
-    }, 512);
+    };
+    final JsonStream stream = new JsonStream(target, 512);
 
     Output() {
       stream.configCache = CONFIG;
+    }
+
+    void reset() {
+      sink.reset();
+      stream.reset(target); // drops bytes buffered in the stream, not yet in the sink
     }
   }
 
