@@ -290,8 +290,45 @@ final class JsonCodec<T> implements Codec<T> {
     } else if (Double.isInfinite(d)) {
       out.writeRaw(d > 0 ? "Infinity" : "-Infinity");
     } else {
-      out.writeRaw(Double.toString(d)); // exact; jsoniter's writeVal(double) keeps six decimals
+      out.writeRaw(pythonRepr(d)); // exact; jsoniter's writeVal(double) keeps six decimals
     }
+  }
+
+  /**
+   * A finite double as Python's {@code repr} writes it, so snapshots match {@code json.dump}
+   * byte for byte: the shortest digits that round-trip, fixed notation for decimal exponents in
+   * [-4, 16) ({@code 0.0001}, {@code 12345678.0}), else {@code 1.5e-07}, {@code 1e+20}.
+   */
+  static String pythonRepr(double d) {
+    if (d == 0) {
+      return (1 / d < 0) ? "-0.0" : "0.0";
+    }
+    BigDecimal value = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+    String digits = value.unscaledValue().toString();
+    int exponent = digits.length() - 1 - value.scale();
+    StringBuilder sb = new StringBuilder(24);
+    if (d < 0) {
+      sb.append('-');
+    }
+    if (exponent >= -4 && exponent < 16) {
+      String plain = value.toPlainString();
+      sb.append(plain);
+      if (plain.indexOf('.') < 0) {
+        sb.append(".0");
+      }
+    } else {
+      sb.append(digits.charAt(0));
+      if (digits.length() > 1) {
+        sb.append('.').append(digits, 1, digits.length());
+      }
+      sb.append(exponent < 0 ? "e-" : "e+");
+      int e = Math.abs(exponent);
+      if (e < 10) {
+        sb.append('0');
+      }
+      sb.append(e);
+    }
+    return sb.toString();
   }
 
   // ---------------------------------------------------------------- binders

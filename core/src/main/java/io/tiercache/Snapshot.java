@@ -184,8 +184,6 @@ final class Snapshot {
 
   /** Epoch milliseconds as the float seconds the Python SDK writes, e.g. {@code 1764038400.123}. */
   static String formatSeconds(long millis) {
-    long seconds = Math.floorDiv(millis, 1000);
-    long fraction = Math.floorMod(millis, 1000);
-    return seconds + "." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + fraction;
+    return JsonCodec.pythonRepr(millis / 1000.0);
   }
 }

@@ -74,6 +74,14 @@ class CodecTest {
   }
 
   @Test
+  void doublesAreWrittenAsPythonsReprWritesThem() {
+    assertThat(encode(double[].class, new double[] {1e20, 1.5e-7, 0.1, 12345678.0, 1e16, 1e15, 0.0001, 0.00001,
+        -2.5, -0.0, 1e-320, Double.MAX_VALUE}))
+        .isEqualTo("[1e+20,1.5e-07,0.1,12345678.0,1e+16,1000000000000000.0,0.0001,1e-05,-2.5,-0.0,"
+            + "1e-320,1.7976931348623157e+308]");
+  }
+
+  @Test
   void pythonsNonFiniteFloatsAreReadAndWritten() {
     double[] values = {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
     assertThat(encode(double[].class, values)).isEqualTo("[NaN,Infinity,-Infinity]");
