@@ -83,6 +83,8 @@ final class JsonFileStore implements PersistentStore {
   private FileChannel journal;
   private long journalPos;
   private long journalBase;
+  /** Where the journal's records start (after its header): nothing to fold while journalPos is here. */
+  private long journalStart;
   private long generation;
   private Object journalKey;
   private FileState snapshotState;
@@ -542,6 +544,7 @@ final class JsonFileStore implements PersistentStore {
         journal = next;
         journalKey = journalNow.key;
         journalPos = headerLength;
+        journalStart = headerLength;
         journalBase = base[0];
         generation = base[0];
         snapshotState = FileState.of(snapshotFile);
@@ -742,6 +745,7 @@ final class JsonFileStore implements PersistentStore {
       }
     });
     journalPos = consumed;
+    journalStart = journalBase == Snapshot.FOREIGN ? 0 : Journal.indexOf(buf, 0, buf.length, (byte) '\n') + 1;
     generation = Math.max(generation, journalBase);
     return new Loaded(entries, expiry[0]);
   }
@@ -873,7 +877,12 @@ final class JsonFileStore implements PersistentStore {
     try {
       syncWithFilesLocked();
       appendPendingLocked();
-      if (now() >= expiresAt) {
+      boolean expired = now() >= expiresAt;
+      if (!expired && journalPos == journalStart && corruptLines == 0 && snapshotState != null
+          && generation == journalBase) {
+        return; // the snapshot already holds everything: nothing to fold
+      }
+      if (expired) {
         stateLock.lock();
         try {
           clearLocked(); // an expired content is replaced, not kept
@@ -923,6 +932,7 @@ final class JsonFileStore implements PersistentStore {
     journal = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
     journalKey = Files.readAttributes(journalFile, BasicFileAttributes.class).fileKey();
     journalPos = header.length;
+    journalStart = header.length;
     journalBase = base;
     corruptLines = 0;
   }
