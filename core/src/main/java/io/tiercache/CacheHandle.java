@@ -36,7 +36,7 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
   }
 
   @Override public V getIfPresent(K key) {
-    return cache().getIfPresent(key);
+    return cache.getIfPresent(key); // the hit path: no closed check (close() is a programming error to race)
   }
 
   @Override public V get(K key, Function<? super K, ? extends V> loader) {

@@ -1,0 +1,97 @@
+package io.tiercache.jmh;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The values and keys every benchmark uses, so that each comparison sees the same bytes.
+ * {@code small} encodes to about 200 bytes of JSON, {@code large} to about 5 KB: a model asset
+ * with its metadata, and one with a long description and many parameters.
+ */
+public final class Fixtures {
+  private Fixtures() {}
+
+  /** A model asset as the Python SDK caches it. */
+  public record Asset(String id, String name, String function, String supplier, double pricePerCall,
+      List<String> tags, Map<String, Object> meta) {}
+
+  public static Asset asset(String id, String shape) {
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("version", 3L);
+    meta.put("latency_ms", 41.5);
+    List<String> tags = List.of("text", "en");
+    String name = "model " + id;
+    if (shape.equals("large")) {
+      StringBuilder description = new StringBuilder();
+      for (int i = 0; i < 60; i++) {
+        description.append("Generates text from a prompt with guard rails, line ").append(i).append(". ");
+      }
+      meta.put("description", description.toString());
+      List<Object> params = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        params.add(Map.of("name", "param" + i, "required", i % 2 == 0, "default", i * 0.25));
+      }
+      meta.put("parameters", params);
+    }
+    return new Asset(id, name, "text-generation", "acme", 0.0015, tags, meta);
+  }
+
+  public static String key(int i) {
+    return "asset-" + i;
+  }
+
+  /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
+  public static int[] zipfIndexes(int n, int count, long seed) {
+    double skew = 0.99;
+    double[] cumulative = new double[n];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+      sum += 1.0 / Math.pow(i + 1, skew);
+      cumulative[i] = sum;
+    }
+    SplittableRandom random = new SplittableRandom(seed);
+    int[] indexes = new int[count];
+    for (int i = 0; i < count; i++) {
+      double u = random.nextDouble() * sum;
+      int lo = 0;
+      int hi = n - 1;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (cumulative[mid] < u) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      indexes[i] = lo;
+    }
+    // Scatter ranks over the key space so hot keys do not share a hash neighbourhood.
+    int[] permutation = new int[n];
+    for (int i = 0; i < n; i++) {
+      permutation[i] = i;
+    }
+    for (int i = n - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      int t = permutation[i];
+      permutation[i] = permutation[j];
+      permutation[j] = t;
+    }
+    for (int i = 0; i < count; i++) {
+      indexes[i] = permutation[indexes[i]];
+    }
+    return indexes;
+  }
+
+  /** JVM flags Chronicle Map needs on JDK 17+, plus switching its analytics off. */
+  public static final String[] CHRONICLE_FLAGS = {
+      "--add-opens=java.base/java.lang=ALL-UNNAMED",
+      "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+      "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+      "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+      "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+      "-Dchronicle.analytics.disable=true",
+      "-Dchronicle.announcer.disable=true"};
+}
