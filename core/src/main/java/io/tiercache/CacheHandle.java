@@ -12,7 +12,8 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
   private final LocalTieredCache<K, V> cache;
   private final Path file;
   private final Object frontKey;
-  private volatile boolean closed;
+  /** Set under this handle's lock; read plainly on the hit path (a use racing close() is a bug anyway). */
+  private boolean closed;
 
   CacheHandle(LocalTieredCache<K, V> cache, Path file, Object frontKey) {
     this.cache = cache;
@@ -36,7 +37,7 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
   }
 
   @Override public V getIfPresent(K key) {
-    return cache.getIfPresent(key); // the hit path: no closed check (close() is a programming error to race)
+    return cache().getIfPresent(key);
   }
 
   @Override public V get(K key, Function<? super K, ? extends V> loader) {

@@ -2,8 +2,6 @@ package io.tiercache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
-import com.github.benmanes.caffeine.cache.Ticker;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
@@ -89,58 +87,15 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     if (builder.recordStats) {
       caffeine.recordStats();
     }
-    if (!clock.equals(Clock.systemUTC())) {
-      caffeine.ticker(new ClockTicker(clock));
-    }
-    this.front = caffeine.expireAfter(new TaggedExpiry<K, V>(clock)).build();
+    // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check
+    // current() makes, and content expires by deadline and epoch, which Caffeine does not know.
+    this.front = caffeine.build();
     store.addListener(listener);
   }
 
-  /** A test clock drives the front tier's expiry too. */
-  private static final class ClockTicker implements Ticker {
-    private final Clock clock;
-
-    ClockTicker(Clock clock) {
-      this.clock = clock;
-    }
-
-    @Override
-    public long read() {
-      return clock.millis() * 1_000_000L;
-    }
-  }
-
-  /** Each front-tier value lives until its content's deadline, never longer. */
-  private static final class TaggedExpiry<K, V> implements Expiry<K, Tagged<V>> {
-    private final Clock clock;
-
-    TaggedExpiry(Clock clock) {
-      this.clock = clock;
-    }
-
-    private long remaining(Tagged<V> value) {
-      long millis = value.expiresAtMillis - clock.millis();
-      return millis <= 0 ? 0 : millis >= Long.MAX_VALUE / 1_000_000L ? Long.MAX_VALUE : millis * 1_000_000L;
-    }
-
-    @Override
-    public long expireAfterCreate(K key, Tagged<V> value, long currentTime) {
-      return remaining(value);
-    }
-
-    @Override
-    public long expireAfterUpdate(K key, Tagged<V> value, long currentTime, long currentDuration) {
-      return remaining(value);
-    }
-
-    @Override
-    public long expireAfterRead(K key, Tagged<V> value, long currentTime, long currentDuration) {
-      return currentDuration;
-    }
-  }
-
+  /** A front value is served only while its content is current and its deadline not reached. */
   private boolean current(Tagged<V> tagged) {
-    return tagged != null && tagged.epoch == store.epoch();
+    return tagged != null && tagged.epoch == store.epoch() && clock.millis() < tagged.expiresAtMillis;
   }
 
   // ---------------------------------------------------------------- reads

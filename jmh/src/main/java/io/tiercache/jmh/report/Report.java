@@ -141,7 +141,8 @@ public final class Report {
     System.out.println(text);
     Files.writeString(dir.resolve("report.md"), text, StandardCharsets.UTF_8);
     if (!charts.isEmpty()) {
-      BitmapEncoder.saveBitmap(new ArrayList<>(charts), (charts.size() + 1) / 2, Math.min(2, charts.size()),
+      // One column: XChart merges exactly rows x columns charts.
+      BitmapEncoder.saveBitmap(new ArrayList<>(charts), charts.size(), 1,
           dir.resolve("report").toString(), BitmapEncoder.BitmapFormat.PNG);
     }
     Files.writeString(dir.resolve("report.html"), html(text, !charts.isEmpty()), StandardCharsets.UTF_8);
@@ -295,8 +296,8 @@ public final class Report {
       missing("FSYNC with 4 threads: more adds/s than 1 writer");
     }
     String n = sizes.contains("100000") ? "100000" : sizes.get(sizes.size() - 1);
-    CategoryChart chart = chart("Write latency, N = " + n, "percentile", "us");
-    chart.getStyler().setYAxisLogarithmic(true);
+    CategoryChart chart = chart("Write latency, N = " + n, "percentile", "us (log)");
+    logarithmic(chart, 0.1);
     for (Row r : select("WriteBenchmark", x -> x.param("entries").equals(n) && x.threads() == 1)) {
       List<Double> values = Stream.of("50.0", "99.0", "99.9").map(p -> r.percentiles().get(p)).collect(Collectors.toList());
       if (values.stream().allMatch(v -> v != null && v > 0)) { // a log axis takes positive values only
@@ -327,8 +328,8 @@ public final class Report {
         .append("| --- | --- | --- | --- | --- | --- | --- |\n");
     List<String> sizes = cold.stream().map(r -> r.param("entries")).distinct()
         .sorted(Comparator.comparing(Integer::valueOf)).collect(Collectors.toList());
-    CategoryChart chart = chart("Cold start", "entries", "ms");
-    chart.getStyler().setYAxisLogarithmic(true);
+    CategoryChart chart = chart("Cold start", "entries", "ms (log)");
+    logarithmic(chart, 1);
     Map<String, List<Double>> series = new LinkedHashMap<>();
     for (String n : sizes) {
       Map<String, Double> ms = new LinkedHashMap<>();
@@ -373,6 +374,12 @@ public final class Report {
       md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2fx |%n", n, tm, jm, tm / jm));
     });
     md.append('\n');
+  }
+
+  /** Bars start at the axis minimum, which a log axis needs above zero. */
+  private static void logarithmic(CategoryChart chart, double min) {
+    chart.getStyler().setYAxisLogarithmic(true);
+    chart.getStyler().setYAxisMin(min);
   }
 
   private static CategoryChart chart(String title, String x, String y) {
