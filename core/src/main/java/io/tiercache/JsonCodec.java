@@ -303,6 +303,10 @@ final class JsonCodec<T> implements Codec<T> {
     if (d == 0) {
       return (1 / d < 0) ? "-0.0" : "0.0";
     }
+    double magnitude = Math.abs(d);
+    if (magnitude >= 1e-3 && magnitude < 1e7) {
+      return Double.toString(d); // both print plain shortest digits here; the BigDecimal path costs a microsecond
+    }
     BigDecimal value = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
     String digits = value.unscaledValue().toString();
     int exponent = digits.length() - 1 - value.scale();
@@ -1009,12 +1013,18 @@ final class JsonCodec<T> implements Codec<T> {
   /** One named member of a record or class. */
   private static final class Property {
     final String name;
+    /** {@code "name":} as bytes, escaped once. */
+    final byte[] prefix;
     final Binder binder;
     final MethodHandle getter;
     final @Nullable MethodHandle setter;
 
     Property(String name, Binder binder, MethodHandle getter, @Nullable MethodHandle setter) {
       this.name = name;
+      ByteSink quoted = new ByteSink(name.length() + 3);
+      JsonText.writeString(quoted, name);
+      quoted.write(':');
+      this.prefix = quoted.toByteArray();
       this.binder = binder;
       this.getter = getter.asType(MethodType.methodType(Object.class, Object.class));
       this.setter = setter == null ? null : setter.asType(MethodType.methodType(void.class, Object.class, Object.class));
@@ -1061,7 +1071,7 @@ final class JsonCodec<T> implements Codec<T> {
           out.writeMore();
         }
         Property p = properties[i];
-        out.writeObjectField(p.name);
+        out.write(p.prefix, 0, p.prefix.length);
         try {
           p.binder.write(out, p.get(value), depth + 1);
         } catch (Mismatch e) {
