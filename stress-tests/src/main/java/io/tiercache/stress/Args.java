@@ -1,0 +1,32 @@
+package io.tiercache.stress;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** {@code --name value} and {@code --flag} arguments, and {@code name=value} report fields. */
+final class Args {
+  private Args() {}
+
+  static Map<String, String> parse(String[] args) {
+    Map<String, String> map = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.startsWith("--")) {
+        boolean hasValue = i + 1 < args.length && !args[i + 1].startsWith("--");
+        map.put(a.substring(2), hasValue ? args[++i] : "true");
+      } else if (a.contains("=")) {
+        map.put(a.substring(0, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+      }
+    }
+    return map;
+  }
+
+  /** The JSON store is the one built; the Chronicle Map store (issue 6) is not in this build yet. */
+  static void requireStore(Map<String, String> args) {
+    String store = args.getOrDefault("store", "json");
+    if (!store.equals("json")) {
+      System.err.println("--store " + store + ": only the json store is available in this build");
+      System.exit(2);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package io.tiercache.stress;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Starts child JVMs of this class path: the harnesses' writers, readers and victims. */
+final class Children {
+  private Children() {}
+
+  static Process start(Class<?> main, List<String> args) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"), main.getName()));
+    command.addAll(args);
+    return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+  }
+
+  /** Kills every child still running: a harness never leaves processes behind. */
+  static void killAll(List<Process> processes) {
+    for (Process p : processes) {
+      p.destroyForcibly();
+    }
+  }
+}

@@ -1,0 +1,146 @@
+package io.tiercache.stress;
+
+import io.tiercache.CacheException;
+import io.tiercache.Durability;
+import io.tiercache.TieredCache;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A child JVM adds in a loop and prints each id once {@code put} has returned; the harness
+ * SIGKILLs it at a random moment, then opens the cache and checks that the files are valid (no
+ * damaged file moved aside, no temporary file left) and that every acknowledged id is there.
+ * Each round adds to the same cache, so kills land in appends, lock leases and compactions.
+ *
+ * <pre>rounds=100 corrupt=0 lostAcked=0 acked=123456</pre>
+ *
+ * With {@code --durability ASYNC --async-delay-ms 5000} the child acknowledges writes that are
+ * still in memory: the harness must then report lost acknowledged ids.
+ */
+public final class Crash {
+  public record Result(int rounds, long corrupt, long lostAcked, long acked) {
+    public String line() {
+      return "rounds=" + rounds + " corrupt=" + corrupt + " lostAcked=" + lostAcked + " acked=" + acked;
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> a = Args.parse(args);
+    Durability durability = Durability.valueOf(a.getOrDefault("durability", "WRITE"));
+    long asyncDelay = Long.parseLong(a.getOrDefault("async-delay-ms", "50"));
+    if (a.getOrDefault("mode", "harness").equals("victim")) {
+      victim(Path.of(a.get("dir")), a.get("prefix"), durability, asyncDelay);
+      return;
+    }
+    Args.requireStore(a);
+    Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-crash");
+    Result r = run(dir, Integer.parseInt(a.getOrDefault("rounds", "100")), durability, asyncDelay,
+        new Random(Long.parseLong(a.getOrDefault("seed", "1"))));
+    System.out.println(r.line());
+    System.exit(r.corrupt() == 0 && r.lostAcked() == 0 ? 0 : 1);
+  }
+
+  static TieredCache<String, Record> open(Path dir, Durability durability, long asyncDelayMillis) {
+    return TieredCache.builder(String.class, Record.class).directory(dir).name("crash")
+        .expireAfter(Duration.ofDays(1)).durability(durability).asyncFlushDelay(Duration.ofMillis(asyncDelayMillis))
+        .lockTimeout(Duration.ofSeconds(30)).build();
+  }
+
+  /** Adds until killed; an id is printed only after its put returned. */
+  static void victim(Path dir, String prefix, Durability durability, long asyncDelay) {
+    PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
+    TieredCache<String, Record> cache = open(dir, durability, asyncDelay);
+    for (long i = 0; ; i++) {
+      String id = prefix + "-" + i;
+      cache.put(id, Record.of(id, prefix, i));
+      out.println(id);
+      out.flush();
+    }
+  }
+
+  public static Result run(Path dir, int rounds, Durability durability, long asyncDelay, Random random)
+      throws Exception {
+    Files.createDirectories(dir);
+    Set<String> acked = ConcurrentHashMap.newKeySet();
+    Set<String> lost = new java.util.HashSet<>(); // distinct ids: each round re-checks every earlier one
+    long corrupt = 0;
+    for (int round = 0; round < rounds; round++) {
+      Process child = Children.start(Crash.class, List.of("--mode", "victim", "--dir", dir.toString(),
+          "--prefix", "r" + round, "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay)));
+      CountDownLatch firstAck = new CountDownLatch(1);
+      Thread collector = new Thread(() -> collect(child.getInputStream(), acked, firstAck), "acks");
+      collector.start();
+      try {
+        if (!firstAck.await(30, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("round " + round + ": the child acknowledged nothing in 30 s");
+        }
+        Thread.sleep(random.nextInt(400));
+      } finally {
+        child.destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no flush, no close
+        child.waitFor(30, TimeUnit.SECONDS);
+        collector.join(30_000);
+      }
+      long damagedBefore = damagedFiles(dir);
+      try (TieredCache<String, Record> cache = open(dir, Durability.WRITE, asyncDelay)) {
+        for (String id : acked) {
+          if (cache.getIfPresent(id) == null) {
+            lost.add(id);
+          }
+        }
+      } catch (CacheException e) {
+        System.err.println("round " + round + ": the cache did not open: " + e.getMessage());
+        corrupt++;
+      }
+      if (damagedFiles(dir) > damagedBefore || leftoverTemporaries(dir) > 0) {
+        corrupt++;
+      }
+    }
+    return new Result(rounds, corrupt, lost.size(), acked.size());
+  }
+
+  /** Counts complete lines only: a line cut by the kill was never acknowledged. */
+  static void collect(InputStream in, Set<String> acked, CountDownLatch firstAck) {
+    StringBuilder line = new StringBuilder();
+    byte[] buf = new byte[8192];
+    try {
+      for (int n; (n = in.read(buf)) > 0; ) {
+        for (int i = 0; i < n; i++) {
+          if (buf[i] == '\n') {
+            acked.add(line.toString());
+            firstAck.countDown();
+            line.setLength(0);
+          } else {
+            line.append((char) buf[i]);
+          }
+        }
+      }
+    } catch (IOException closed) {
+      // the child is gone
+    }
+  }
+
+  static long damagedFiles(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(p -> p.getFileName().toString().contains(".corrupt-")).count();
+    }
+  }
+
+  static long leftoverTemporaries(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".tmp")).count();
+    }
+  }
+}

@@ -1,0 +1,188 @@
+package io.tiercache.stress;
+
+import com.jsoniter.JsonIterator;
+import com.jsoniter.output.JsonStream;
+import io.tiercache.TieredCache;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * N writer JVMs add M distinct ids each to one cache directory while a reader JVM checks that
+ * the snapshot file is never torn and that the content it sees never shrinks. Afterwards every id
+ * must be present. Prints one line and exits non-zero when anything was lost or torn:
+ *
+ * <pre>processes=4 adds=8000 lost=0 torn=0 seconds=3.1</pre>
+ *
+ * {@code --broken} runs writers that do what the Python SDK does (read the whole file, add,
+ * rewrite it in place, no lock) to show that the harness catches lost updates.
+ *
+ * <pre>java -cp ... io.tiercache.stress.MultiProcess [--processes 4] [--adds 2000] [--dir D] [--broken]</pre>
+ */
+public final class MultiProcess {
+  static final String NAME = "stress";
+
+  public record Result(int processes, long adds, long lost, long torn, double seconds) {
+    public String line() {
+      return String.format(java.util.Locale.ROOT, "processes=%d adds=%d lost=%d torn=%d seconds=%.1f",
+          processes, adds, lost, torn, seconds);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> a = Args.parse(args);
+    switch (a.getOrDefault("mode", "harness")) {
+      case "writer":
+        write(Path.of(a.get("dir")), a.get("writer"), Integer.parseInt(a.get("adds")), a.containsKey("broken"));
+        return;
+      case "reader":
+        read(Path.of(a.get("dir")));
+        return;
+      default:
+        Args.requireStore(a);
+        Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-mp");
+        Result r = run(dir, Integer.parseInt(a.getOrDefault("processes", "4")),
+            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"), Duration.ofMinutes(10));
+        System.out.println(r.line());
+        System.exit(r.lost() == 0 && r.torn() == 0 ? 0 : 1);
+    }
+  }
+
+  static TieredCache<String, Record> open(Path dir) {
+    return TieredCache.builder(String.class, Record.class).directory(dir).name(NAME)
+        .expireAfter(Duration.ofDays(1)).lockTimeout(Duration.ofMinutes(2)).refreshInterval(Duration.ofMillis(50))
+        .build();
+  }
+
+  public static Result run(Path dir, int processes, int adds, boolean broken, Duration timeout) throws Exception {
+    Files.createDirectories(dir);
+    Path done = dir.resolve("writers-done");
+    List<Process> children = new ArrayList<>();
+    try {
+      Process reader = Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString()));
+      children.add(reader);
+      long start = System.nanoTime();
+      List<Process> writers = new ArrayList<>();
+      for (int w = 0; w < processes; w++) {
+        List<String> args = new ArrayList<>(List.of("--mode", "writer", "--dir", dir.toString(), "--writer", "w" + w,
+            "--adds", Integer.toString(adds)));
+        if (broken) {
+          args.add("--broken");
+        }
+        writers.add(Children.start(MultiProcess.class, args));
+      }
+      children.addAll(writers);
+      for (Process w : writers) {
+        if (!w.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new IllegalStateException("a writer did not finish within " + timeout);
+        }
+        if (w.exitValue() != 0 && !broken) {
+          throw new IllegalStateException("a writer failed with exit code " + w.exitValue());
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      Files.writeString(done, "done");
+      if (!reader.waitFor(60, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the reader did not finish");
+      }
+      String report = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      long torn = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
+      long lost = 0;
+      try (TieredCache<String, Record> cache = open(dir)) {
+        for (int w = 0; w < processes; w++) {
+          for (int i = 0; i < adds; i++) {
+            if (cache.getIfPresent("w" + w + "-" + i) == null) {
+              lost++;
+            }
+          }
+        }
+      }
+      return new Result(processes, (long) processes * adds, lost, torn, seconds);
+    } finally {
+      Children.killAll(children);
+    }
+  }
+
+  /** A writer: distinct ids through the cache, or, broken, through the Python SDK's algorithm. */
+  static void write(Path dir, String writer, int adds, boolean broken) throws IOException {
+    if (broken) {
+      for (int i = 0; i < adds; i++) {
+        seedStyleAdd(dir.resolve(NAME + ".json"), Record.of(writer + "-" + i, writer, i));
+      }
+      return;
+    }
+    try (TieredCache<String, Record> cache = open(dir)) {
+      for (int i = 0; i < adds; i++) {
+        cache.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
+      }
+    }
+  }
+
+  /** What the Python AssetCache.add does: load the whole file, add, truncate and rewrite it, unlocked. */
+  @SuppressWarnings("unchecked")
+  static void seedStyleAdd(Path file, Record record) throws IOException {
+    Map<String, Object> store;
+    try {
+      store = (Map<String, Object>) JsonIterator.parse(Files.readAllBytes(file)).read();
+    } catch (NoSuchFileException | RuntimeException unreadable) {
+      store = new LinkedHashMap<>(); // the seed invalidates an unreadable file: everything in it is gone
+      store.put("expiry", System.currentTimeMillis() / 1000.0 + 86_400);
+      store.put("data", new LinkedHashMap<>());
+    }
+    Map<String, Object> data = new LinkedHashMap<>((Map<String, Object>) store.get("data"));
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("id", record.id());
+    fields.put("writer", record.writer());
+    fields.put("sequence", record.sequence());
+    fields.put("payload", record.payload());
+    data.put(record.id(), fields);
+    store.put("data", data);
+    Files.writeString(file, JsonStream.serialize(store), StandardCharsets.UTF_8);
+  }
+
+  /** The reader: until the writers are done, the snapshot must always parse and the content never shrink. */
+  static void read(Path dir) throws Exception {
+    Path done = dir.resolve("writers-done");
+    Path snapshot = dir.resolve(NAME + ".json");
+    long torn = 0;
+    long reads = 0;
+    long shrinks = 0;
+    long last = 0;
+    try (TieredCache<String, Record> cache = open(dir)) {
+      while (!Files.exists(done)) {
+        try {
+          byte[] bytes = Files.readAllBytes(snapshot);
+          reads++;
+          if (bytes.length > 0) {
+            JsonIterator.parse(bytes).read(); // a full parse: throws on a torn file
+          } else {
+            torn++;
+          }
+        } catch (NoSuchFileException notYet) {
+          // before the first compaction
+        } catch (RuntimeException unparsable) {
+          torn++;
+        }
+        cache.sync();
+        long size = cache.estimatedSize();
+        if (size < last) {
+          shrinks++;
+        }
+        last = Math.max(last, size);
+        Thread.sleep(5);
+      }
+    } catch (RuntimeException e) {
+      torn++; // the reader could not even open or follow the cache
+      System.err.println("reader: " + e);
+    }
+    System.out.println("torn=" + (torn + shrinks) + " reads=" + reads + " shrinks=" + shrinks);
+  }
+}
