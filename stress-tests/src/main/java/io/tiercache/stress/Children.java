@@ -9,11 +9,18 @@ final class Children {
   private Children() {}
 
   static Process start(Class<?> main, List<String> args) throws IOException {
+    return start(main, args, "256m", null);
+  }
+
+  /** As above with a heap size, and standard error to {@code errors} (null: inherited). */
+  static Process start(Class<?> main, List<String> args, String heap, java.nio.file.Path errors) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
+    List<String> command = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseSerialGC",
         "-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(args);
-    return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    return new ProcessBuilder(command)
+        .redirectError(errors == null ? ProcessBuilder.Redirect.INHERIT : ProcessBuilder.Redirect.to(errors.toFile()))
+        .start();
   }
 
   /** Kills every child still running: a harness never leaves processes behind. */

@@ -78,20 +78,27 @@ public final class Crash {
     Set<String> lost = new java.util.HashSet<>(); // distinct ids: each round re-checks every earlier one
     long corrupt = 0;
     for (int round = 0; round < rounds; round++) {
+      // The cache grows every round (200 rounds: ~600k entries): the victim's heap must hold it.
+      Path errors = Files.createTempFile("tiercache-victim", ".err");
       Process child = Children.start(Crash.class, List.of("--mode", "victim", "--dir", dir.toString(),
-          "--prefix", "r" + round, "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay)));
+          "--prefix", "r" + round, "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay)),
+          "2g", errors);
       CountDownLatch firstAck = new CountDownLatch(1);
       Thread collector = new Thread(() -> collect(child.getInputStream(), acked, firstAck), "acks");
       collector.start();
       try {
-        if (!firstAck.await(30, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("round " + round + ": the child acknowledged nothing in 30 s");
+        if (!firstAck.await(60, TimeUnit.SECONDS)) {
+          String err = Files.readString(errors);
+          throw new IllegalStateException("round " + round + ": the child acknowledged nothing in 60 s (alive: "
+              + child.isAlive() + "); its standard error ends with: "
+              + err.substring(Math.max(0, err.length() - 2000)));
         }
         Thread.sleep(random.nextInt(400));
       } finally {
         child.destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no flush, no close
         child.waitFor(30, TimeUnit.SECONDS);
         collector.join(30_000);
+        Files.deleteIfExists(errors);
       }
       long damagedBefore = damagedFiles(dir);
       try (TieredCache<String, Record> cache = open(dir, Durability.WRITE, asyncDelay)) {

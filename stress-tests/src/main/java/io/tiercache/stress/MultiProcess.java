@@ -35,6 +35,14 @@ public final class MultiProcess {
       return String.format(java.util.Locale.ROOT, "processes=%d adds=%d lost=%d torn=%d seconds=%.1f",
           processes, adds, lost, torn, seconds);
     }
+
+    /** The result as a JMH JSON result file, so the benchmark report reads it like the others. */
+    public String jmhJson() {
+      return String.format(java.util.Locale.ROOT, "[{\"benchmark\":\"io.tiercache.stress.MultiProcess.add\","
+          + "\"mode\":\"thrpt\",\"threads\":1,\"forks\":%d,\"params\":{\"processes\":\"%d\",\"lost\":\"%d\"},"
+          + "\"primaryMetric\":{\"score\":%.1f,\"scoreError\":\"NaN\",\"scoreUnit\":\"ops/s\"}}]%n",
+          processes, processes, lost, adds / seconds);
+    }
   }
 
   public static void main(String[] args) throws Exception {
@@ -50,8 +58,12 @@ public final class MultiProcess {
         Args.requireStore(a);
         Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-mp");
         Result r = run(dir, Integer.parseInt(a.getOrDefault("processes", "4")),
-            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"), Duration.ofMinutes(10));
+            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"), !a.containsKey("no-reader"),
+            Duration.ofMinutes(10));
         System.out.println(r.line());
+        if (a.containsKey("json")) {
+          Files.writeString(Path.of(a.get("json")), r.jmhJson());
+        }
         System.exit(r.lost() == 0 && r.torn() == 0 ? 0 : 1);
     }
   }
@@ -63,12 +75,21 @@ public final class MultiProcess {
   }
 
   public static Result run(Path dir, int processes, int adds, boolean broken, Duration timeout) throws Exception {
+    return run(dir, processes, adds, broken, true, timeout);
+  }
+
+  /** As above; without the reader process when only throughput is measured. */
+  public static Result run(Path dir, int processes, int adds, boolean broken, boolean withReader, Duration timeout)
+      throws Exception {
     Files.createDirectories(dir);
     Path done = dir.resolve("writers-done");
     List<Process> children = new ArrayList<>();
     try {
-      Process reader = Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString()));
-      children.add(reader);
+      Process reader = withReader
+          ? Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString())) : null;
+      if (reader != null) {
+        children.add(reader);
+      }
       long start = System.nanoTime();
       List<Process> writers = new ArrayList<>();
       for (int w = 0; w < processes; w++) {
@@ -90,11 +111,14 @@ public final class MultiProcess {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       Files.writeString(done, "done");
-      if (!reader.waitFor(60, TimeUnit.SECONDS)) {
-        throw new IllegalStateException("the reader did not finish");
+      long torn = 0;
+      if (reader != null) {
+        if (!reader.waitFor(60, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("the reader did not finish");
+        }
+        String report = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        torn = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
       }
-      String report = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-      long torn = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
       long lost = 0;
       try (TieredCache<String, Record> cache = open(dir)) {
         for (int w = 0; w < processes; w++) {

@@ -133,6 +133,7 @@ public final class Report {
     writes(charts);
     coldStart(charts);
     compaction();
+    multiProcess();
     md.append("\n## Goals\n\n| goal | measured | verdict |\n| --- | --- | --- |\n");
     for (String[] g : goals) {
       md.append("| ").append(g[0]).append(" | ").append(g[1]).append(" | ").append(g[2]).append(" |\n");
@@ -382,9 +383,20 @@ public final class Report {
     chart.getStyler().setYAxisMin(min);
   }
 
+  private void multiProcess() {
+    List<Row> runs = select("MultiProcess", r -> true);
+    if (runs.isEmpty()) {
+      return;
+    }
+    md.append("## Many processes adding to one cache (WRITE, distinct ids)\n\n| processes | adds/s, all processes | lost |\n| --- | --- | --- |\n");
+    runs.stream().sorted(Comparator.comparing(r -> Integer.valueOf(r.param("processes")))).forEach(r ->
+        md.append(String.format(Locale.ROOT, "| %s | %,.0f | %s |%n", r.param("processes"), r.score(), r.param("lost"))));
+    md.append('\n');
+  }
+
   private static CategoryChart chart(String title, String x, String y) {
-    CategoryChart chart = new CategoryChartBuilder().width(640).height(400).title(title).xAxisTitle(x).yAxisTitle(y).build();
-    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+    CategoryChart chart = new CategoryChartBuilder().width(820).height(380).title(title).xAxisTitle(x).yAxisTitle(y).build();
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
     chart.getStyler().setChartBackgroundColor(Color.WHITE);
     chart.getStyler().setSeriesColors(new Color[] {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
         new Color(0xd62728), new Color(0x9467bd), new Color(0x8c564b)});
