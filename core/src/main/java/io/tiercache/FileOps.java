@@ -162,7 +162,12 @@ final class FileOps {
 
   /** Removes temporary files left by an interrupted write ({@code <name>.json.*.tmp}). */
   static void removeStaleTemporaries(Path dir, String baseName) {
-    try (var files = Files.newDirectoryStream(dir, baseName + ".*.tmp")) {
+    // A filter, not a glob: the cache name may hold glob characters ("model[1").
+    String prefix = baseName + ".";
+    try (var files = Files.newDirectoryStream(dir, p -> {
+      String name = p.getFileName().toString();
+      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
+    })) {
       for (Path temp : files) {
         Files.deleteIfExists(temp);
         LOG.log(System.Logger.Level.INFO, "tiercache: removed " + temp + " left by an interrupted write");

@@ -398,6 +398,16 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void namesWithGlobCharactersWork() {
+    for (String name : List.of("model[1", "a{b", "x*y")) {
+      AssetCache<Model> cache = models().cacheFilename(name).build();
+      cache.add(Model.of("a"));
+      cache.close();
+      assertThat(dir.resolve(name + ".json")).exists();
+    }
+  }
+
+  @Test
   void leftoverTemporaryFilesAreRemovedAtOpen() throws IOException {
     Files.writeString(dir.resolve("model.json.123.tmp"), "half a snapshot");
     open();
