@@ -1,6 +1,7 @@
 package io.tiercache.stress;
 
 import io.tiercache.CacheException;
+import io.tiercache.CacheFiles;
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
 import java.io.IOException;
@@ -101,6 +102,14 @@ public final class Crash {
         Files.deleteIfExists(errors);
       }
       long damagedBefore = damagedFiles(dir);
+      // The files as the killed process left them: the snapshot must parse and every complete
+      // journal line must be intact (an incomplete last line is the append the kill cut).
+      CacheFiles.Verification verified = CacheFiles.verify(dir.resolve("crash.json"));
+      boolean damaged = false;
+      if (!verified.valid()) {
+        System.err.println("round " + round + ": the files do not verify: " + verified.problems());
+        damaged = true;
+      }
       try (TieredCache<String, Record> cache = open(dir, Durability.WRITE, asyncDelay)) {
         for (String id : acked) {
           if (cache.getIfPresent(id) == null) {
@@ -109,10 +118,14 @@ public final class Crash {
         }
       } catch (CacheException e) {
         System.err.println("round " + round + ": the cache did not open: " + e.getMessage());
-        corrupt++;
+        damaged = true;
       }
       if (damagedFiles(dir) > damagedBefore || leftoverTemporaries(dir) > 0) {
-        corrupt++;
+        System.err.println("round " + round + ": a file was set aside or a temporary file was left");
+        damaged = true;
+      }
+      if (damaged) {
+        corrupt++; // rounds that left damage
       }
     }
     return new Result(rounds, corrupt, lost.size(), acked.size());

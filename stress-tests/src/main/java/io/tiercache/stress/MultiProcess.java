@@ -2,6 +2,7 @@ package io.tiercache.stress;
 
 import com.jsoniter.JsonIterator;
 import com.jsoniter.output.JsonStream;
+import io.tiercache.CacheFiles;
 import io.tiercache.TieredCache;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +26,11 @@ import java.util.concurrent.TimeUnit;
  * {@code --broken} runs writers that do what the Python SDK does (read the whole file, add,
  * rewrite it in place, no lock) to show that the harness catches lost updates.
  *
- * <pre>java -cp ... io.tiercache.stress.MultiProcess [--processes 4] [--adds 2000] [--dir D] [--broken]</pre>
+ * <pre>java -cp ... io.tiercache.stress.MultiProcess [--processes 4] [--adds 2000] [--readers 1] [--dir D]
+ *     [--broken] [--no-reader] [--store json] [--timeout-minutes 10] [--json FILE]</pre>
+ *
+ * Every child is bounded in time (writers by the timeout, readers by 60 s after the writers) and
+ * killed in {@code finally}.
  */
 public final class MultiProcess {
   static final String NAME = "stress";
@@ -58,8 +63,9 @@ public final class MultiProcess {
         Args.requireStore(a);
         Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-mp");
         Result r = run(dir, Integer.parseInt(a.getOrDefault("processes", "4")),
-            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"), !a.containsKey("no-reader"),
-            Duration.ofMinutes(10));
+            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"),
+            a.containsKey("no-reader") ? 0 : Integer.parseInt(a.getOrDefault("readers", "1")),
+            Duration.ofMinutes(Long.parseLong(a.getOrDefault("timeout-minutes", "10"))));
         System.out.println(r.line());
         if (a.containsKey("json")) {
           Files.writeString(Path.of(a.get("json")), r.jmhJson());
@@ -81,15 +87,21 @@ public final class MultiProcess {
   /** As above; without the reader process when only throughput is measured. */
   public static Result run(Path dir, int processes, int adds, boolean broken, boolean withReader, Duration timeout)
       throws Exception {
+    return run(dir, processes, adds, broken, withReader ? 1 : 0, timeout);
+  }
+
+  /** As above with {@code readers} reader processes (0: throughput only). */
+  public static Result run(Path dir, int processes, int adds, boolean broken, int readers, Duration timeout)
+      throws Exception {
     Files.createDirectories(dir);
     Path done = dir.resolve("writers-done");
     List<Process> children = new ArrayList<>();
     try {
-      Process reader = withReader
-          ? Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString())) : null;
-      if (reader != null) {
-        children.add(reader);
+      List<Process> readerProcesses = new ArrayList<>();
+      for (int r = 0; r < readers; r++) {
+        readerProcesses.add(Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString())));
       }
+      children.addAll(readerProcesses);
       long start = System.nanoTime();
       List<Process> writers = new ArrayList<>();
       for (int w = 0; w < processes; w++) {
@@ -112,12 +124,13 @@ public final class MultiProcess {
       double seconds = (System.nanoTime() - start) / 1e9;
       Files.writeString(done, "done");
       long torn = 0;
-      if (reader != null) {
+      for (Process reader : readerProcesses) {
         if (!reader.waitFor(60, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("the reader did not finish");
+          throw new IllegalStateException("a reader did not finish");
         }
         String report = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        torn = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
+        long t = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
+        torn += t < 0 ? 1 : t; // no report: the reader failed, which counts
       }
       long lost = 0;
       try (TieredCache<String, Record> cache = open(dir)) {
@@ -172,7 +185,11 @@ public final class MultiProcess {
     Files.writeString(file, JsonStream.serialize(store), StandardCharsets.UTF_8);
   }
 
-  /** The reader: until the writers are done, the snapshot must always parse and the content never shrink. */
+  /**
+   * The reader: until the writers are done, the files must always verify (the snapshot parses, no
+   * damaged journal line; CacheFiles reads them without the lock, as any debugging tool would) and
+   * the content must never shrink, neither as the files hold it nor as this process's cache sees it.
+   */
   static void read(Path dir) throws Exception {
     Path done = dir.resolve("writers-done");
     Path snapshot = dir.resolve(NAME + ".json");
@@ -180,25 +197,26 @@ public final class MultiProcess {
     long reads = 0;
     long shrinks = 0;
     long last = 0;
+    long lastOnDisk = 0;
     try (TieredCache<String, Record> cache = open(dir)) {
       while (!Files.exists(done)) {
-        try {
-          byte[] bytes = Files.readAllBytes(snapshot);
-          reads++;
-          if (bytes.length > 0) {
-            JsonIterator.parse(bytes).read(); // a full parse: throws on a torn file
-          } else {
-            torn++;
-          }
-        } catch (NoSuchFileException notYet) {
-          // before the first compaction
-        } catch (RuntimeException unparsable) {
+        CacheFiles.Verification v = CacheFiles.verify(snapshot);
+        reads++;
+        if (!v.valid()) {
           torn++;
+          System.err.println("reader: " + v.problems());
         }
+        long onDisk = v.inspection().liveEntries();
+        if (onDisk < lastOnDisk) {
+          shrinks++;
+          System.err.println("reader: the files held " + lastOnDisk + " ids, now " + onDisk);
+        }
+        lastOnDisk = Math.max(lastOnDisk, onDisk);
         cache.sync();
         long size = cache.estimatedSize();
         if (size < last) {
           shrinks++;
+          System.err.println("reader: the cache held " + last + " ids, now " + size);
         }
         last = Math.max(last, size);
         Thread.sleep(5);

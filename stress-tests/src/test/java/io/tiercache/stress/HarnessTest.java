@@ -3,7 +3,10 @@ package io.tiercache.stress;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tiercache.Durability;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.time.Duration;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -20,7 +23,7 @@ class HarnessTest {
 
   @Test
   void manyProcessesLoseNothingAndNeverSeeATornFile() throws Exception {
-    MultiProcess.Result r = MultiProcess.run(dir, LONG ? 16 : 4, LONG ? 2_000 : 500, false, Duration.ofMinutes(10));
+    MultiProcess.Result r = MultiProcess.run(dir, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2, Duration.ofMinutes(10));
     System.out.println(r.line());
     assertThat(r.lost()).as(r.line()).isZero();
     assertThat(r.torn()).as(r.line()).isZero();
@@ -34,8 +37,34 @@ class HarnessTest {
   }
 
   @Test
+  void theHarnessMainsExitNonZeroWhenTheInvariantBreaks() throws Exception {
+    // The mains as a user runs them: one line on stdout, exit 1 on failure, 2 on a store not in this build.
+    Process broken = Children.start(MultiProcess.class, List.of("--processes", "2", "--adds", "100", "--broken",
+        "--dir", dir.resolve("mp").toString()));
+    Process early = Children.start(Crash.class, List.of("--rounds", "1", "--durability", "ASYNC",
+        "--async-delay-ms", "10000", "--dir", dir.resolve("crash").toString()));
+    Process chronicle = Children.start(Crash.class, List.of("--rounds", "1", "--store", "chronicle"));
+    try {
+      for (Process p : List.of(broken, early, chronicle)) {
+        assertThat(p.waitFor(3, TimeUnit.MINUTES)).isTrue();
+      }
+      String mpLine = new String(broken.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      System.out.println("broken writers (main): " + mpLine);
+      assertThat(mpLine).matches("processes=2 adds=200 lost=[1-9][0-9]* torn=[0-9]+ seconds=[0-9.]+");
+      assertThat(broken.exitValue()).isEqualTo(1);
+      String crashLine = new String(early.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      System.out.println("ASYNC (main): " + crashLine);
+      assertThat(crashLine).matches("rounds=1 corrupt=0 lostAcked=[1-9][0-9]* acked=[0-9]+");
+      assertThat(early.exitValue()).isEqualTo(1);
+      assertThat(chronicle.exitValue()).isEqualTo(2);
+    } finally {
+      Children.killAll(List.of(broken, early, chronicle));
+    }
+  }
+
+  @Test
   void killNineNeverCorruptsTheCacheNorLosesAnAcknowledgedAdd() throws Exception {
-    Crash.Result r = Crash.run(dir, LONG ? 200 : 12, Durability.WRITE, 50, new Random(42));
+    Crash.Result r = Crash.run(dir, LONG ? 200 : 20, Durability.WRITE, 50, new Random(42));
     System.out.println("WRITE: " + r.line());
     assertThat(r.acked()).isPositive();
     assertThat(r.corrupt()).as(r.line()).isZero();
