@@ -379,7 +379,16 @@ final class JsonText {
     }
   }
 
+  /**
+   * Deeper than this, values are written without line breaks: indent-4 layout costs O(depth²)
+   * bytes, and a value nested 30,000 deep would render to gigabytes. Python's own files stay exact.
+   */
+  static final int MAX_INDENTED_DEPTH = 64;
+
   static void newline(ByteSink out, int depth) {
+    if (depth > MAX_INDENTED_DEPTH) {
+      return;
+    }
     out.write('\n');
     for (int i = 0; i < depth * 4; i++) {
       out.write(' ');

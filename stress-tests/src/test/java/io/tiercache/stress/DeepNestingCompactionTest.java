@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,7 +23,6 @@ class DeepNestingCompactionTest {
   @Test
   // Core bug (reported): JsonText.writeIndented makes Snapshot.render quadratic in nesting depth; with
   // 30,000 levels every compaction fails after ~26 s with "the snapshot would exceed 2 GB". Run with -Dcore.bugs=true.
-  @EnabledIfSystemProperty(named = "core.bugs", matches = "true")
   void aDeeplyNestedEntryDoesNotBreakCompaction() throws Exception {
     int depth = Integer.getInteger("deep.depth", 30_000);
     String deep = "[".repeat(depth) + "]".repeat(depth);
