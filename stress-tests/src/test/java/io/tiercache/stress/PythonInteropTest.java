@@ -114,6 +114,8 @@ class PythonInteropTest {
         assertThat(expected.getMessage()).contains(lock.toString());
         assertThat(expected.file()).contains(lock);
       }
+      // The lock-timeout contract: it waited out (most of) the 300 ms before failing. A lower bound on
+      // a wait, which slowness cannot break; not a performance figure.
       assertThat((System.nanoTime() - start) / 1e6).isGreaterThanOrEqualTo(250);
       try (Writer in = new OutputStreamWriter(python.getOutputStream(), UTF_8)) {
         in.write("\n");
