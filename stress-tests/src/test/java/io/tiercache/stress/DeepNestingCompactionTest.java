@@ -15,14 +15,14 @@ import org.junit.jupiter.api.io.TempDir;
  * A snapshot entry nested D deep is re-indented at every compaction to about 4·D² bytes (each
  * level on its own line, indented 4 spaces per level, as json.dump(indent=4) does): a 60 KB value
  * nested 30,000 deep renders to about 3.6 GB. The compaction must not fail, and the cache must stay
- * usable; see the report for the core fix (cap the indentation depth, or write such values compact).
+ * usable (core now stops breaking lines beyond 64 levels).
  */
 class DeepNestingCompactionTest {
   @TempDir Path dir;
 
+  // Found by this suite: JsonText.writeIndented made Snapshot.render quadratic in nesting depth (30,000
+  // levels: every compaction failed after ~26 s with "the snapshot would exceed 2 GB"); fixed in 802e503.
   @Test
-  // Core bug (reported): JsonText.writeIndented makes Snapshot.render quadratic in nesting depth; with
-  // 30,000 levels every compaction fails after ~26 s with "the snapshot would exceed 2 GB". Run with -Dcore.bugs=true.
   void aDeeplyNestedEntryDoesNotBreakCompaction() throws Exception {
     int depth = Integer.getInteger("deep.depth", 30_000);
     String deep = "[".repeat(depth) + "]".repeat(depth);

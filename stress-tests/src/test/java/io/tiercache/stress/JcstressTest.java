@@ -37,6 +37,7 @@ class JcstressTest {
       boolean finished = p.waitFor(Boolean.getBoolean("stress.long") ? 60 : 8, TimeUnit.MINUTES);
       assertThat(finished).as("jcstress finished in time; see " + log).isTrue();
     } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly); // jcstress's forked test JVMs
       p.destroyForcibly();
     }
     String output = Files.readString(log, StandardCharsets.UTF_8);
