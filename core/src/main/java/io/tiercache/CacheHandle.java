@@ -1,7 +1,6 @@
 package io.tiercache;
 
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentMap;
@@ -10,26 +9,26 @@ import java.util.function.Function;
 /** One opener's reference to a shared cache; {@link #close} releases only this reference. */
 final class CacheHandle<K, V> implements TieredCache<K, V> {
   private final LocalTieredCache<K, V> cache;
-  private final Path file;
+  private final Object location;
   private final Object frontKey;
   /** Set under this handle's lock; read plainly on the hit path (a use racing close() is a bug anyway). */
   private boolean closed;
 
-  CacheHandle(LocalTieredCache<K, V> cache, Path file, Object frontKey) {
+  CacheHandle(LocalTieredCache<K, V> cache, Object location, Object frontKey) {
     this.cache = cache;
-    this.file = file;
+    this.location = location;
     this.frontKey = frontKey;
   }
 
   private LocalTieredCache<K, V> cache() {
     if (closed) {
-      throw new IllegalStateException("this cache handle is closed: " + file);
+      throw new IllegalStateException("this cache handle is closed: " + location);
     }
     return cache;
   }
 
-  Path file() {
-    return file;
+  Object location() {
+    return location;
   }
 
   PersistentStore store() {
@@ -99,10 +98,10 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
       }
       closed = true;
     }
-    Registry.release(file, frontKey);
+    Registry.release(location, frontKey);
   }
 
   @Override public String toString() {
-    return "TieredCache[" + file + "]";
+    return "TieredCache[" + location + "]";
   }
 }

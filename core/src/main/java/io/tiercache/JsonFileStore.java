@@ -143,6 +143,25 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /** Opens (creating if needed) the cache files; a damaged snapshot is moved aside now. */
+  /** The default store: {@code <name>.json}, {@code .journal} and {@code .lock} in the directory. */
+  static final StoreType TYPE = new StoreType() {
+    @Override
+    public Object location(StoreSettings settings) {
+      return settings.canonicalFile(settings.snapshotFile());
+    }
+
+    @Override
+    public PersistentStore open(StoreSettings settings) {
+      return JsonFileStore.open(settings);
+    }
+
+    @Override
+    public String describe(StoreSettings s) {
+      return "json: durability=" + s.durability + ", expireAfter=" + s.expireAfter + ", lockTimeout="
+          + s.lockTimeout + ", refreshInterval=" + s.refreshInterval;
+    }
+  };
+
   static JsonFileStore open(StoreSettings settings) {
     settings.fileOps.createDirectories(settings.directory);
     JsonFileStore store = new JsonFileStore(settings);

@@ -1,13 +1,11 @@
 package io.tiercache;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * The caches open in this JVM, by file. The Python SDK opens a new cache object on every call;
+ * The caches open in this JVM, by store location (file, or server and name). The Python SDK opens a new cache object on every call;
  * here a second open of the same files costs a map lookup and shares the open store (one lock
  * descriptor, one journal channel) and, for the same value type and settings, the front tier.
  * Reference-counted: the last handle's {@code close()} flushes and closes the files.
@@ -68,51 +66,42 @@ final class Registry {
     }
   }
 
-  private static final Map<Path, SharedStore> STORES = new HashMap<>();
+  private static final Map<Object, SharedStore> STORES = new HashMap<>();
 
   @SuppressWarnings("unchecked")
   static synchronized <K, V> TieredCache<K, V> open(TieredCacheBuilder<K, V> builder) {
     StoreSettings settings = builder.store;
-    settings.fileOps.createDirectories(settings.directory);
-    Path file = canonical(settings.snapshotFile());
-    String description = builder.storeKind + ": " + settings.identity();
-    SharedStore shared = STORES.get(file);
+    Object location = settings.type.location(settings);
+    String description = settings.type.describe(settings);
+    SharedStore shared = STORES.get(location);
     if (shared == null) {
-      shared = new SharedStore(builder.storeFactory.apply(settings), description);
-      STORES.put(file, shared);
+      shared = new SharedStore(settings.type.open(settings), description);
+      STORES.put(location, shared);
     } else if (!shared.settings.equals(description)) {
-      throw new IllegalStateException("the cache " + file + " is already open in this JVM with "
+      throw new IllegalStateException("the cache " + location + " is already open in this JVM with "
           + shared.settings + "; this open asks for " + description);
     }
     FrontKey frontKey = new FrontKey(builder);
     SharedCache<K, V> cache = (SharedCache<K, V>) shared.caches.get(frontKey);
     if (cache == null) {
-      cache = new SharedCache<>(new LocalTieredCache<>(shared.store, builder, file.toString()));
+      cache = new SharedCache<>(new LocalTieredCache<>(shared.store, builder, location.toString()));
       shared.caches.put(frontKey, cache);
     }
     cache.handles++;
     shared.handles++;
-    return new CacheHandle<>(cache.cache, file, frontKey);
+    return new CacheHandle<>(cache.cache, location, frontKey);
   }
 
-  static synchronized void release(Path file, Object frontKey) {
-    SharedStore shared = STORES.get(file);
+  static synchronized void release(Object location, Object frontKey) {
+    SharedStore shared = STORES.get(location);
     SharedCache<?, ?> cache = shared.caches.get(frontKey);
     if (--cache.handles == 0) {
       shared.caches.remove(frontKey);
       cache.cache.close();
     }
     if (--shared.handles == 0) {
-      STORES.remove(file);
+      STORES.remove(location);
       shared.store.close();
-    }
-  }
-
-  private static Path canonical(Path file) {
-    try {
-      return file.getParent().toRealPath().resolve(file.getFileName());
-    } catch (IOException e) {
-      throw new CacheException("cannot resolve the cache directory", file.getParent(), e);
     }
   }
 }

@@ -1,11 +1,13 @@
 package io.tiercache;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 
 /** What a persistent store is opened with; filled in by the builders, validated there. */
 final class StoreSettings {
+  StoreType type = JsonFileStore.TYPE;
   Path directory;
   String name;
   Durability durability = Durability.WRITE;
@@ -29,9 +31,16 @@ final class StoreSettings {
     return directory.resolve(name + ".lock");
   }
 
-  /** The settings a second opener of the same files must agree with. */
-  String identity() {
-    return "durability=" + durability + ", expireAfter=" + expireAfter + ", lockTimeout=" + lockTimeout
-        + ", refreshInterval=" + refreshInterval;
+  /**
+   * The canonical path of {@code file} in {@link #directory}, which is created (with the
+   * directory permissions) when missing: the registry key of file stores.
+   */
+  Path canonicalFile(Path file) {
+    fileOps.createDirectories(directory);
+    try {
+      return file.getParent().toRealPath().resolve(file.getFileName());
+    } catch (IOException e) {
+      throw new CacheException("cannot resolve the cache directory", file.getParent(), e);
+    }
   }
 }

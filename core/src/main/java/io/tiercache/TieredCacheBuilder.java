@@ -6,7 +6,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
-import java.util.function.Function;
 
 /**
  * Configures and opens a {@link TieredCache}. Every setting has a default; only the name is
@@ -35,8 +34,6 @@ public final class TieredCacheBuilder<K, V> {
   final StoreSettings store = new StoreSettings();
   long maximumSize = -1;
   boolean recordStats;
-  Function<StoreSettings, PersistentStore> storeFactory = JsonFileStore::open;
-  String storeKind = "json";
 
   TieredCacheBuilder(Class<K> keyType, Class<V> valueType) {
     this.keys = KeyFormat.of(Objects.requireNonNull(keyType, "keyType"));
