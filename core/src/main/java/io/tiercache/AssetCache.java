@@ -69,7 +69,7 @@ public final class AssetCache<T> implements AutoCloseable {
     this.cache = tiered.build();
     this.expireAfter = tiered.store.expireAfter;
     this.clock = tiered.store.clock;
-    this.cacheFile = tiered.store.snapshotFile();
+    this.cacheFile = tiered.store.type.file(tiered.store);
     this.lockFile = tiered.store.lockFile();
   }
 
@@ -365,6 +365,15 @@ public final class AssetCache<T> implements AutoCloseable {
     /** Permissions of directories tiercache creates; default {@code rwx------}. */
     public Builder<T> directoryPermissions(Set<PosixFilePermission> permissions) {
       tiered.directoryPermissions(permissions);
+      return this;
+    }
+
+    /**
+     * Keeps the assets in one Chronicle Map file shared by every process on the host; see
+     * {@link TieredCacheBuilder#chronicleMap}.
+     */
+    public Builder<T> chronicleMap(long entries, int averageValueBytes) {
+      tiered.chronicleMap(entries, averageValueBytes);
       return this;
     }
 

@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -57,7 +56,7 @@ final class JsonFileStore implements PersistentStore {
   private final Path journalFile;
   private final LockFile osLock;
   private final long ttlMillis;
-  private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
+  private final Listeners listeners = new Listeners();
 
   /** Orders index changes with the queue of journal lines. Never held during I/O. */
   private final ReentrantLock stateLock = new ReentrantLock();
@@ -821,39 +820,16 @@ final class JsonFileStore implements PersistentStore {
   }
 
   private void notifyListeners(boolean all, Set<String> keys) {
-    if (!all && keys.isEmpty()) {
-      return;
-    }
-    for (Listener l : listeners) {
-      if (all) {
-        l.invalidateAll();
-      } else {
-        keys.forEach(l::invalidate);
-      }
+    if (all) {
+      listeners.publish(null, null);
+    } else {
+      keys.forEach(key -> listeners.publish(null, key));
     }
   }
 
   @Override
-  public void addListener(Listener listener) {
-    listeners.add(listener);
-  }
-
-  @Override
-  public void removeListener(Listener listener) {
-    listeners.remove(listener);
-  }
-
-  @Override
-  public void publish(Listener origin, String key) {
-    for (Listener l : listeners) {
-      if (l != origin) {
-        if (key == null) {
-          l.invalidateAll();
-        } else {
-          l.invalidate(key);
-        }
-      }
-    }
+  public Listeners listeners() {
+    return listeners;
   }
 
   // ---------------------------------------------------------------- compaction

@@ -90,7 +90,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check
     // current() makes, and content expires by deadline and epoch, which Caffeine does not know.
     this.front = caffeine.build();
-    store.addListener(listener);
+    store.listeners().add(listener);
   }
 
   /** A front value is served only while its content is current and its deadline not reached. */
@@ -102,6 +102,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
 
   @Override
   public V getIfPresent(K key) {
+    store.poll();
     Tagged<V> tagged = front.getIfPresent(key);
     if (current(tagged)) {
       return tagged.value;
@@ -141,6 +142,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public V get(K key, Function<? super K, ? extends V> loader) {
     Objects.requireNonNull(loader, "loader");
+    store.poll();
     Tagged<V> tagged = front.getIfPresent(key);
     if (current(tagged)) {
       return tagged.value;
@@ -215,7 +217,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     PersistentStore.Write write = store.clear();
     front.invalidateAll();
     store.await(write);
-    store.publish(listener, null);
+    store.listeners().publish(listener, null);
   }
 
   @Override
@@ -234,7 +236,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     reportedUndecodable.clear();
     store.await(write);
-    store.publish(listener, null);
+    store.listeners().publish(listener, null);
   }
 
   /**
@@ -243,6 +245,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    */
   private Object[] update(K key, BiFunction<? super K, ? super V, ? extends V> function) {
     String name = keys.format(Objects.requireNonNull(key, "key"));
+    store.poll();
     Object[] result = new Object[2];
     PersistentStore.Write[] write = {null};
     front.asMap().compute(key, (k, old) -> {
@@ -270,7 +273,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private void finish(PersistentStore.Write write, String name) {
     if (write != null) {
       store.await(write);
-      store.publish(listener, name);
+      store.listeners().publish(listener, name);
     }
   }
 
@@ -309,7 +312,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** Detaches from the store; the registry closes the store when its last user goes. */
   @Override
   public void close() {
-    store.removeListener(listener);
+    store.listeners().remove(listener);
     front.invalidateAll();
   }
 

@@ -84,12 +84,15 @@ interface PersistentStore extends AutoCloseable {
   /** Makes everything durable and, for file stores, folds the journal into the snapshot. */
   void flush();
 
-  void addListener(Listener listener);
+  /** The front tiers on this store; {@code publish} tells the others of one front tier's write. */
+  Listeners listeners();
 
-  void removeListener(Listener listener);
-
-  /** Notifies every listener but {@code origin} that {@code key} changed. */
-  void publish(Listener origin, String key);
+  /**
+   * Applies other processes' changes that are cheap to see at once (the Chronicle store's changes
+   * ring). Called before each front-tier read, never inside a front-tier {@code compute}: it may
+   * invalidate front-tier entries. Default: nothing; such stores apply changes in {@link #refresh}.
+   */
+  default void poll() {}
 
   /** Flushes and releases files and locks. */
   @Override

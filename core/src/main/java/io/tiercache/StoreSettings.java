@@ -18,6 +18,8 @@ final class StoreSettings {
   Duration asyncFlushDelay = Duration.ofMillis(50);
   long compactionMinBytes = 1 << 20;
   FileOps fileOps = FileOps.ownerOnly();
+  long chronicleEntries;
+  int chronicleAverageValueBytes;
 
   Path snapshotFile() {
     return directory.resolve(name + ".json");
@@ -29,6 +31,14 @@ final class StoreSettings {
 
   Path lockFile() {
     return directory.resolve(name + ".lock");
+  }
+
+  Path chronicleFile() {
+    return directory.resolve(name + ".cmap");
+  }
+
+  Path chronicleStateFile() {
+    return directory.resolve(name + ".cmap.state");
   }
 
   /**

@@ -14,6 +14,11 @@ interface StoreType {
   /** Opens the store; called once per location while the registry holds it open. */
   PersistentStore open(StoreSettings settings);
 
+  /** The file that holds the content, for {@link AssetCache#cacheFile()}. */
+  default java.nio.file.Path file(StoreSettings settings) {
+    return settings.snapshotFile();
+  }
+
   /** The settings a second open of the same location must repeat, for the error that says it did not. */
   String describe(StoreSettings settings);
 }

@@ -138,6 +138,43 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
+  /**
+   * Keeps the persistent tier in one memory-mapped Chronicle Map file, {@code <name>.cmap}, shared
+   * by every process on the host, instead of the JSON snapshot and journal: a put in one process
+   * is seen by a get in any other as soon as it returns, with no refresh interval. Each entry
+   * expires {@link #expireAfter} after its own write (the JSON store expires its content as a
+   * whole, as the Python SDK does). {@link Durability#ASYNC} and {@link Durability#WRITE} both
+   * return once the value is in the shared mapping (a killed process loses nothing);
+   * {@link Durability#FSYNC} also forces the file to disk.
+   *
+   * <pre>{@code
+   * TieredCache<String, Model> models = TieredCache.builder(String.class, Model.class)
+   *     .name("model")
+   *     .chronicleMap(1_000_000, 2_048)   // up to a million entries of about 2 KB of JSON
+   *     .build();
+   * }</pre>
+   *
+   * The sizes are fixed when the file is created: past them a put throws {@link CacheException}
+   * (an existing file keeps its own sizes). Needs {@code net.openhft:chronicle-map} on the class
+   * path and, on JDK 17+, the JVM flags listed in the README; without them {@code build()} throws
+   * {@link CacheException} naming what is missing. Chronicle's usage analytics are switched off
+   * unless the {@code chronicle.analytics.disable} system property says otherwise.
+   *
+   * @param entries how many entries the file must hold (a replace briefly needs room for old and new)
+   * @param averageValueBytes the average size of a value's JSON
+   * @throws IllegalArgumentException if either is not positive
+   */
+  public TieredCacheBuilder<K, V> chronicleMap(long entries, int averageValueBytes) {
+    if (entries <= 0 || averageValueBytes <= 0) {
+      throw new IllegalArgumentException("chronicleMap needs positive sizes: entries=" + entries
+          + ", averageValueBytes=" + averageValueBytes);
+    }
+    store.type = ChronicleSupport.TYPE;
+    store.chronicleEntries = entries;
+    store.chronicleAverageValueBytes = averageValueBytes;
+    return this;
+  }
+
   /** The source of the current time, for expiry; default the system UTC clock. For tests. */
   public TieredCacheBuilder<K, V> clock(Clock clock) {
     store.clock = Objects.requireNonNull(clock, "clock");

@@ -41,6 +41,11 @@ abstract class CacheContractTest {
   /** Selects the store under test on a builder. */
   protected abstract <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder);
 
+  /** The file that holds a cache's content: {@code AssetCache.cacheFile()}. */
+  protected String contentFile(String name) {
+    return name + ".json";
+  }
+
   <K, V> TieredCacheBuilder<K, V> builder(Class<K> keys, Class<V> values, String name) {
     return configure(TieredCache.builder(keys, values).directory(dir).name(name).expireAfter(TTL).clock(clock));
   }
@@ -277,7 +282,7 @@ abstract class CacheContractTest {
   @Test
   void assetCacheMirrorsThePythonApi() {
     AssetCache<Model> models = assets(Model.class);
-    assertThat(models.cacheFile()).isEqualTo(dir.resolve("model.json"));
+    assertThat(models.cacheFile()).isEqualTo(dir.resolve(contentFile("model")));
     assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
     assertThat(models.hasValidCache()).isFalse();
 

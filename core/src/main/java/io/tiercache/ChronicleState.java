@@ -1,0 +1,251 @@
+package io.tiercache;
+
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The Chronicle Map store's shared memory beside the map, {@code <name>.cmap.state}: the
+ * current generation, write-time bounds, the count of processes that opened the map and did not
+ * close it, and a ring of recent changes that lets every process drop exactly the front-tier
+ * entries another process replaced, at the cost of one volatile read per front-tier hit.
+ *
+ * <p>Changes ring: a writer takes a sequence number ({@code getAndAdd} on the shared counter) and
+ * writes the changed key into slot {@code seq % SLOTS} under a per-slot stamp (a seqlock). A
+ * reader that finds the counter moved reads the slots it has not seen; a slot whose stamp is not
+ * the expected one (not written yet, or overwritten by a writer a lap ahead) means changes were
+ * missed, and the reader drops its whole front tier instead: never stale, sometimes cold.
+ *
+ * <p>Liveness: each open store holds a shared {@code fcntl} lock on its own byte of this file.
+ * An opener that can take an exclusive lock on the whole file knows no process has the map open;
+ * if the open count is then not zero, a process died with the map open and the map is recovered.
+ */
+final class ChronicleState implements AutoCloseable {
+  private static final long MAGIC = 0x7469657263686d31L; // "tierchm1"
+  static final int SLOTS = 4096;
+  private static final int SLOT_BYTES = 128;
+  static final int MAX_NAME_BYTES = SLOT_BYTES - 16;
+  private static final int RING = 4096;
+  private static final int SIZE = RING + SLOTS * SLOT_BYTES;
+
+  private static final int OFF_MAGIC = 0;
+  private static final int OFF_OPENERS = 64;
+  private static final int OFF_GENERATION = 128;
+  private static final int OFF_SEQ = 192;
+  private static final int OFF_LAST_WRITE = 256;
+  private static final int OFF_MIN_WRITE = 320;
+
+  private static final short ALL = -1;
+  private static final short TOO_LONG = -2;
+
+  private static final VarHandle LONGS =
+      MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+  /** Gives each open state in this JVM its own lock byte: Java refuses overlapping locks in one JVM. */
+  private static final AtomicLong LOCK_BYTES = new AtomicLong();
+
+  private final Path path;
+  private final FileChannel channel;
+  private final MappedByteBuffer buf;
+  private final int writer = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
+  private FileLock liveness;
+  private long seen;
+
+  ChronicleState(Path path, FileOps fs) {
+    this.path = path;
+    try {
+      fs.createFileIfAbsent(path);
+      channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      buf = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE); // grows the file; new bytes are zero
+    } catch (IOException e) {
+      throw new CacheException("cannot map the Chronicle Map state file", path, e);
+    }
+    buf.order(ByteOrder.nativeOrder());
+    long magic = (long) LONGS.getVolatile(buf, OFF_MAGIC);
+    if (magic == 0) {
+      LONGS.compareAndSet(buf, OFF_MAGIC, 0L, MAGIC);
+    } else if (magic != MAGIC) {
+      close();
+      throw new CacheException("not a tiercache Chronicle Map state file (bad magic)", path);
+    }
+    seen = sequence();
+  }
+
+  Path path() {
+    return path;
+  }
+
+  /**
+   * True when no other process (or other store in this JVM) has the map open. Call with the
+   * opening lock held, before {@link #markLive}.
+   */
+  boolean nobodyElseLive() {
+    try {
+      FileLock all = channel.tryLock(0, Long.MAX_VALUE, false);
+      if (all == null) {
+        return false;
+      }
+      all.release();
+      return true;
+    } catch (OverlappingFileLockException e) {
+      return false; // another store in this JVM holds its byte
+    } catch (IOException e) {
+      throw new CacheException("cannot lock the Chronicle Map state file", path, e);
+    }
+  }
+
+  /** Takes this store's shared liveness lock, held until {@link #close}. */
+  void markLive() {
+    try {
+      liveness = channel.lock(SIZE + LOCK_BYTES.incrementAndGet(), 1, true);
+    } catch (IOException e) {
+      throw new CacheException("cannot lock the Chronicle Map state file", path, e);
+    }
+  }
+
+  long openers() {
+    return (long) LONGS.getVolatile(buf, OFF_OPENERS);
+  }
+
+  void addOpeners(long delta) {
+    LONGS.getAndAdd(buf, OFF_OPENERS, delta);
+  }
+
+  void resetOpeners() {
+    LONGS.setVolatile(buf, OFF_OPENERS, 0L);
+  }
+
+  long generation() {
+    return (long) LONGS.getVolatile(buf, OFF_GENERATION);
+  }
+
+  /** Starts a new generation (a clear or a replace commits here) and returns it. */
+  long nextGeneration() {
+    return (long) LONGS.getAndAdd(buf, OFF_GENERATION, 1L) + 1;
+  }
+
+  long lastWriteMillis() {
+    return (long) LONGS.getVolatile(buf, OFF_LAST_WRITE);
+  }
+
+  /** A lower bound of the live entries' write times; {@link Long#MAX_VALUE} when none. */
+  long minWriteMillis() {
+    long min = (long) LONGS.getVolatile(buf, OFF_MIN_WRITE);
+    return min == 0 ? Long.MAX_VALUE : min; // 0: a new file, nothing written yet
+  }
+
+  void setMinWriteMillis(long millis) {
+    LONGS.setVolatile(buf, OFF_MIN_WRITE, millis == Long.MAX_VALUE ? 0L : millis);
+  }
+
+  /** Records a write at {@code millis}: raises the last-write time, lowers the minimum. */
+  void wrote(long millis) {
+    long last;
+    while ((last = lastWriteMillis()) < millis && !LONGS.compareAndSet(buf, OFF_LAST_WRITE, last, millis)) {
+      Thread.onSpinWait();
+    }
+    long raw;
+    while (((raw = (long) LONGS.getVolatile(buf, OFF_MIN_WRITE)) == 0 || raw > millis)
+        && !LONGS.compareAndSet(buf, OFF_MIN_WRITE, raw, millis)) {
+      Thread.onSpinWait();
+    }
+  }
+
+  // ---------------------------------------------------------------- the changes ring
+
+  private long sequence() {
+    return (long) LONGS.getVolatile(buf, OFF_SEQ);
+  }
+
+  /** Announces that {@code key} changed; null: everything changed (a clear or a replace). */
+  void announce(String key) {
+    long seq = (long) LONGS.getAndAdd(buf, OFF_SEQ, 1L);
+    int slot = RING + (int) (seq % SLOTS) * SLOT_BYTES;
+    LONGS.setOpaque(buf, slot, 0L); // readers of an older lap see a torn slot as "missed"
+    VarHandle.storeStoreFence();
+    buf.putInt(slot + 8, writer);
+    if (key == null) {
+      buf.putShort(slot + 12, ALL);
+    } else {
+      byte[] name = key.getBytes(StandardCharsets.UTF_8);
+      if (name.length > MAX_NAME_BYTES) {
+        buf.putShort(slot + 12, TOO_LONG);
+      } else {
+        buf.putShort(slot + 12, (short) name.length);
+        buf.put(slot + 16, name, 0, name.length);
+      }
+    }
+    LONGS.setRelease(buf, slot, seq + 1);
+  }
+
+  /** True when other writers announced changes this state has not delivered yet: one volatile read. */
+  boolean behind() {
+    return sequence() != seen;
+  }
+
+  /**
+   * Delivers the changes announced since the last call by other writers: each changed key to
+   * {@code changed}, and a null when everything changed or changes were missed. Not
+   * thread-safe: the store calls it under its own lock.
+   */
+  void deliver(Consumer<String> changed) {
+    long end = sequence();
+    boolean missed = end - seen > SLOTS;
+    for (long seq = missed ? end : seen; seq < end; seq++) {
+      int slot = RING + (int) (seq % SLOTS) * SLOT_BYTES;
+      if ((long) LONGS.getAcquire(buf, slot) != seq + 1) {
+        missed = true;
+        break;
+      }
+      int from = buf.getInt(slot + 8);
+      short length = buf.getShort(slot + 12);
+      byte[] name = length > 0 ? new byte[length] : null;
+      if (name != null) {
+        buf.get(slot + 16, name, 0, length);
+      }
+      VarHandle.loadLoadFence();
+      if ((long) LONGS.getOpaque(buf, slot) != seq + 1) {
+        missed = true;
+        break;
+      }
+      if (from == writer) {
+        continue; // this store's own write: its front tiers are already right
+      }
+      if (length < 0) {
+        missed = true; // a clear, a replace, or a key too long for a slot: drop everything once
+      } else {
+        changed.accept(new String(name, 0, length, StandardCharsets.UTF_8));
+      }
+    }
+    seen = end;
+    if (missed) {
+      changed.accept(null);
+    }
+  }
+
+  /** Makes the counters durable with the map (FSYNC). */
+  void force() {
+    buf.force();
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (liveness != null && liveness.isValid()) {
+        liveness.release();
+      }
+      channel.close();
+    } catch (IOException e) {
+      throw new CacheException("cannot close the Chronicle Map state file", path, e);
+    }
+  }
+}

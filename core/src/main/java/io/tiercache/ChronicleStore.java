@@ -1,0 +1,414 @@
+package io.tiercache;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
+import net.openhft.chronicle.map.ChronicleMap;
+import net.openhft.chronicle.map.ChronicleMapBuilder;
+
+/**
+ * The persistent tier on one memory-mapped Chronicle Map file, {@code <name>.cmap}, shared by
+ * every process on the host: a put is in every process's view when it returns, with no refresh.
+ *
+ * <p>Keys are {@code <generation>:<key>} and values are the write time (8 bytes) followed by the
+ * encoded JSON. The generation lives in {@link ChronicleState}: a clear is one increment, and
+ * {@link #replaceAll} writes the new content under the next generation and then commits it with
+ * one increment, so other processes see the old content or the new, never a mix. Entries of
+ * older generations and expired entries are removed by {@link #purge}, on open, after a clear or
+ * replace, and in the background when the oldest entry may have expired.
+ *
+ * <p>Front tiers stay coherent through the state's changes ring: each write announces its key,
+ * and {@link #poll} (before each front-tier read) drops the keys other processes announced.
+ *
+ * <p>Clears and replaces take {@code <name>.lock} (the {@code flock} the JSON store uses), as do
+ * opening and closing, which keep the count of processes that have the map open: an opener that
+ * finds the count above zero while no process holds the map open recovers the file (its last
+ * writer was killed, perhaps in the middle of a write) with Chronicle's recovery.
+ */
+final class ChronicleStore implements PersistentStore {
+  private static final System.Logger LOG = System.getLogger(ChronicleStore.class.getName());
+  private static final VarHandle WRITE_TIME = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+  private static final int HEADER = Long.BYTES;
+  /** Asset ids are short (UUIDs, slugs); Chronicle sizes segments from this and the value size. */
+  private static final int AVERAGE_KEY_BYTES = 40;
+
+  private final StoreSettings settings;
+  private final Path file;
+  private final ChronicleMap<String, byte[]> map;
+  private final ChronicleState state;
+  private final LockFile lock;
+  private final FileChannel syncChannel;
+  private final long ttlMillis;
+  private final Listeners listeners = new Listeners();
+  private final AtomicLong writes = new AtomicLong();
+  private final Object syncLock = new Object();
+  private final Object pollLock = new Object();
+  private final ScheduledFuture<?> purger;
+  private volatile long epoch;
+  private long synced;
+  private boolean closed;
+
+  private ChronicleStore(StoreSettings settings, ChronicleMap<String, byte[]> map, ChronicleState state,
+      LockFile lock) {
+    this.settings = settings;
+    this.file = settings.chronicleFile();
+    this.map = map;
+    this.state = state;
+    this.lock = lock;
+    this.ttlMillis = settings.expireAfter.toMillis();
+    try {
+      this.syncChannel = FileChannel.open(file, StandardOpenOption.READ);
+    } catch (IOException e) {
+      throw new CacheException("cannot open the Chronicle Map file", file, e);
+    }
+    long period = Math.max(1_000, Math.min(60_000, ttlMillis / 10));
+    this.purger = Maintenance.SCHEDULER.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  static ChronicleStore open(StoreSettings settings) {
+    Path file = settings.chronicleFile();
+    LockFile lock = new LockFile(settings.lockFile(), settings.lockTimeout, settings.fileOps);
+    ChronicleState state = null;
+    ChronicleMap<String, byte[]> map = null;
+    lock.lock();
+    try {
+      state = new ChronicleState(settings.chronicleStateFile(), settings.fileOps);
+      boolean alone = state.nobodyElseLive();
+      ChronicleMapBuilder<String, byte[]> builder = builder(settings);
+      if (alone && state.openers() != 0 && Files.exists(file)) {
+        map = recover(builder, file, state.openers());
+      } else {
+        map = create(builder, file, alone);
+      }
+      if (alone) {
+        state.resetOpeners();
+      }
+      state.markLive();
+      state.addOpeners(1);
+      ChronicleStore store = new ChronicleStore(settings, map, state, lock);
+      store.purge(alone);
+      return store;
+    } catch (RuntimeException | Error e) {
+      if (map != null) {
+        map.close();
+      }
+      if (state != null) {
+        state.close();
+      }
+      lock.close();
+      throw e;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static ChronicleMapBuilder<String, byte[]> builder(StoreSettings settings) {
+    return ChronicleMap.of(String.class, byte[].class)
+        .name(settings.name)
+        .entries(settings.chronicleEntries)
+        .averageKeySize(AVERAGE_KEY_BYTES)
+        .averageValueSize(HEADER + settings.chronicleAverageValueBytes);
+  }
+
+  private static ChronicleMap<String, byte[]> create(ChronicleMapBuilder<String, byte[]> builder, Path file,
+      boolean alone) {
+    boolean existed = Files.exists(file);
+    try {
+      return builder.createPersistedTo(file.toFile());
+    } catch (IOException | RuntimeException e) {
+      if (!existed || !alone) {
+        throw new CacheException("cannot open the Chronicle Map file: " + e, file, e);
+      }
+      FileOps.moveAside(file, "Chronicle Map cannot open it: " + e);
+      try {
+        return builder.createPersistedTo(file.toFile());
+      } catch (IOException again) {
+        throw new CacheException("cannot create the Chronicle Map file", file, again);
+      }
+    }
+  }
+
+  private static ChronicleMap<String, byte[]> recover(ChronicleMapBuilder<String, byte[]> builder, Path file,
+      long unclosed) {
+    List<String> problems = new ArrayList<>();
+    ChronicleMap<String, byte[]> map;
+    try {
+      map = builder.recoverPersistedTo(file.toFile(), true, c -> problems.add(c.message()));
+    } catch (IOException | RuntimeException e) {
+      FileOps.moveAside(file, "Chronicle Map cannot recover it: " + e);
+      return create(builder, file, true);
+    }
+    LOG.log(Level.WARNING, "tiercache: " + file + " was left open by " + unclosed + " process(es) that ended"
+        + " without closing it (killed?); recovered it with Chronicle Map's recovery"
+        + (problems.isEmpty() ? ", which found nothing damaged" : "; it repaired: " + String.join("; ", problems)));
+    return map;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private static String key(long generation, String name) {
+    return generation + ":" + name;
+  }
+
+  private long deadline(byte[] stored) {
+    return (long) WRITE_TIME.get(stored, 0) + ttlMillis;
+  }
+
+  @Override
+  public Value get(String key) {
+    byte[] stored = map.get(key(state.generation(), key));
+    if (stored == null) {
+      return null;
+    }
+    long deadline = deadline(stored);
+    if (settings.clock.millis() >= deadline) {
+      return null;
+    }
+    return new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline);
+  }
+
+  @Override
+  public void forEach(BiConsumer<String, Value> action) {
+    String prefix = state.generation() + ":";
+    long now = settings.clock.millis();
+    map.forEachEntry(e -> {
+      String key = e.key().get();
+      if (key.startsWith(prefix)) {
+        byte[] stored = e.value().get();
+        long deadline = deadline(stored);
+        if (now < deadline) {
+          action.accept(key.substring(prefix.length()),
+              new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
+        }
+      }
+    });
+  }
+
+  @Override
+  public long size() {
+    purgeIfDue();
+    return map.longSize();
+  }
+
+  @Override
+  public long expiresAtMillis() {
+    long now = settings.clock.millis();
+    long latest = state.lastWriteMillis() + ttlMillis;
+    return latest > now && size() > 0 ? latest : now + ttlMillis;
+  }
+
+  @Override
+  public long epoch() {
+    return epoch;
+  }
+
+  @Override
+  public void poll() {
+    if (state.behind()) {
+      synchronized (pollLock) {
+        state.deliver(key -> {
+          if (key == null) {
+            epoch++;
+          }
+          listeners.publish(null, key);
+        });
+      }
+    }
+  }
+
+  @Override
+  public void refresh() {
+    poll();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  @Override
+  public Write put(String key, byte[] encoded) {
+    long epochBefore = epoch; // read first: a clear in between leaves the front-tier value stale
+    long now = settings.clock.millis();
+    byte[] stored = new byte[HEADER + encoded.length];
+    WRITE_TIME.set(stored, 0, now);
+    System.arraycopy(encoded, 0, stored, HEADER, encoded.length);
+    String stateKey = key(state.generation(), key);
+    guard(() -> map.put(stateKey, stored));
+    state.wrote(now);
+    state.announce(key);
+    return new Write(writes.incrementAndGet(), epochBefore, now + ttlMillis);
+  }
+
+  @Override
+  public Write remove(String key) {
+    long epochBefore = epoch;
+    map.remove(key(state.generation(), key));
+    state.announce(key);
+    return new Write(writes.incrementAndGet(), epochBefore, settings.clock.millis() + ttlMillis);
+  }
+
+  @Override
+  public Write clear() {
+    return replaceAll(Map.of());
+  }
+
+  /** Synchronized: the lock file is not thread-safe, and a replace must not interleave with another. */
+  @Override
+  public synchronized Write replaceAll(Map<String, byte[]> entries) {
+    long now = settings.clock.millis();
+    lock.lock();
+    try {
+      long next = state.generation() + 1;
+      List<String> written = new ArrayList<>(entries.size());
+      try {
+        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+          byte[] stored = new byte[HEADER + e.getValue().length];
+          WRITE_TIME.set(stored, 0, now);
+          System.arraycopy(e.getValue(), 0, stored, HEADER, e.getValue().length);
+          String stateKey = key(next, e.getKey());
+          guard(() -> map.put(stateKey, stored));
+          written.add(stateKey);
+        }
+      } catch (RuntimeException e) {
+        written.forEach(map::remove); // uncommitted: the old content stays whole
+        throw e;
+      }
+      state.nextGeneration(); // the commit: every process now reads the new generation
+      epoch++;
+      state.wrote(now);
+      state.announce(null);
+      purge(false);
+    } finally {
+      lock.unlock();
+    }
+    return new Write(writes.incrementAndGet(), epoch, now + ttlMillis);
+  }
+
+  /** Turns Chronicle's "full" and "entry too large" failures into a {@link CacheException}. */
+  private <T> T guard(Supplier<T> write) {
+    try {
+      return write.get();
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw new CacheException("cannot store the value: the Chronicle Map is full or the value is too large"
+          + " for it (it holds " + map.longSize() + " entries; this cache asks for entries="
+          + settings.chronicleEntries + ", averageValueBytes=" + settings.chronicleAverageValueBytes
+          + ", but a file keeps the sizes it was created with: export it, delete it and let it be created"
+          + " larger). Chronicle Map says: " + e.getMessage(), file, e);
+    }
+  }
+
+  @Override
+  public void await(Write write) {
+    if (settings.durability != Durability.FSYNC) {
+      return; // the write is in the shared mapping: every process sees it, a killed one loses nothing
+    }
+    synchronized (syncLock) {
+      if (synced >= write.seq) {
+        return; // a force by another thread covered it
+      }
+      long upTo = writes.get();
+      force();
+      synced = upTo;
+    }
+  }
+
+  /** fsync of the map file: Linux writes back every dirty page of the file, whichever mapping dirtied it. */
+  private void force() {
+    try {
+      syncChannel.force(false);
+    } catch (IOException e) {
+      throw new CacheException("cannot force the Chronicle Map file to disk", file, e);
+    }
+  }
+
+  @Override
+  public void flush() {
+    force();
+    state.force();
+  }
+
+  // ---------------------------------------------------------------- expiry
+
+  private void purgeIfDue() {
+    if (!closed && settings.clock.millis() >= state.minWriteMillis() + ttlMillis) {
+      purge(false);
+    }
+  }
+
+  /**
+   * Removes expired entries and those of older generations; with {@code all}, also those of newer
+   * generations (a replace that never committed: only safe under the lock, when opening).
+   */
+  private synchronized void purge(boolean all) {
+    long started = settings.clock.millis();
+    long generation = state.generation();
+    long[] oldest = {Long.MAX_VALUE};
+    map.forEachEntry(e -> {
+      String key = e.key().get();
+      long entryGeneration = Long.parseLong(key, 0, key.indexOf(':'), 10);
+      if (entryGeneration < generation || (all && entryGeneration > generation)) {
+        e.doRemove();
+      } else if (entryGeneration == generation) {
+        long written = (long) WRITE_TIME.get(e.value().get(), 0);
+        if (written + ttlMillis <= started) {
+          e.doRemove();
+        } else {
+          oldest[0] = Math.min(oldest[0], written);
+        }
+      }
+    });
+    // Writes racing this scan are no older than its start: the bound stays a lower bound.
+    state.setMinWriteMillis(Math.min(oldest[0], started));
+  }
+
+  // ---------------------------------------------------------------- the rest
+
+  @Override
+  public Listeners listeners() {
+    return listeners;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    purger.cancel(false);
+    try {
+      if (settings.durability == Durability.FSYNC) {
+        flush();
+      }
+    } finally {
+      lock.lock();
+      try {
+        state.addOpeners(-1);
+        map.close();
+        syncChannel.close();
+      } catch (IOException e) {
+        throw new CacheException("cannot close the Chronicle Map file", file, e);
+      } finally {
+        state.close();
+        lock.unlock();
+        lock.close();
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ChronicleStore[" + file + "]";
+  }
+}
