@@ -46,14 +46,14 @@ import org.jspecify.annotations.Nullable;
 public final class CacheFiles {
   private CacheFiles() {}
 
-  /**
-   * Which persistent tier a cache uses. Only {@link #JSON} (snapshot + journal files) is in this
-   * build; the others are named so that tools can accept them and fail clearly.
-   */
+  /** Which persistent tier a cache uses, for {@link #export} and {@link #importFile}. */
   public enum StoreKind {
     /** {@code <name>.json} + {@code <name>.journal} + {@code <name>.lock}. */
     JSON,
-    /** One Chronicle Map file per cache; not in this build yet. */
+    /**
+     * {@code <name>.cmap}, see {@link TieredCacheBuilder#chronicleMap}. A file created by an
+     * import is sized for twice the imported entries (at least 1,024) of their average size.
+     */
     CHRONICLE;
 
     /** Parses {@code json} or {@code chronicle} (any case). */
@@ -62,13 +62,6 @@ public final class CacheFiles {
         return valueOf(name.trim().toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("unknown store '" + name + "'; expected json or chronicle", e);
-      }
-    }
-
-    void requireAvailable() {
-      if (this != JSON) {
-        throw new UnsupportedOperationException("the " + name().toLowerCase(Locale.ROOT)
-            + " store is not available in this build of tiercache; only json is");
       }
     }
   }
@@ -461,12 +454,10 @@ public final class CacheFiles {
    * {@code data}), which {@code json.load} and {@link #importFile} read. The target is replaced
    * atomically. Holds the cache's lock only while opening and reading.
    *
-   * @param kind the store the cache uses; only {@link StoreKind#JSON} in this build
-   * @throws UnsupportedOperationException for a store kind not in this build
+   * @param kind the store the cache uses
    * @throws CacheException if the files cannot be read or written or the lock is not obtained
    */
   public static Export export(Path directory, String name, Path target, StoreKind kind, Duration lockTimeout) {
-    kind.requireAvailable();
     PersistentStore store = open(kind, directory, name, ExpiryTime.fromEnvironment(), lockTimeout);
     try {
       store.refresh();
@@ -494,12 +485,10 @@ public final class CacheFiles {
    *     false: the file's entries are added to (and override) what the cache holds
    * @param expireAfter the new content's time to live; null: until the file's {@code expiry}
    *     (an error if that has passed)
-   * @throws UnsupportedOperationException for a store kind not in this build
    * @throws CacheException if the source is not a valid snapshot, or the cache cannot be written
    */
   public static Import importFile(Path source, Path directory, String name, StoreKind kind, boolean replace,
       @Nullable Duration expireAfter, Duration lockTimeout) {
-    kind.requireAvailable();
     byte[] bytes = readIfExists(source);
     if (bytes == null) {
       throw new CacheException("no such file", source);
@@ -531,7 +520,7 @@ public final class CacheFiles {
         throw new CacheException("entry '" + e.getKey() + "' is not valid JSON: " + ex.getMessage(), source);
       }
     }
-    PersistentStore store = open(kind, directory, name, ttl, lockTimeout, clock);
+    PersistentStore store = open(kind, directory, name, ttl, lockTimeout, clock, entries);
     try {
       PersistentStore.Write last = null;
       if (replace) {
@@ -588,12 +577,11 @@ public final class CacheFiles {
 
   private static PersistentStore open(StoreKind kind, Path directory, String name, Duration ttl,
       Duration lockTimeout) {
-    return open(kind, directory, name, ttl, lockTimeout, Clock.systemUTC());
+    return open(kind, directory, name, ttl, lockTimeout, Clock.systemUTC(), Map.of());
   }
 
   private static PersistentStore open(StoreKind kind, Path directory, String name, Duration ttl,
-      Duration lockTimeout, Clock clock) {
-    kind.requireAvailable();
+      Duration lockTimeout, Clock clock, Map<String, byte[]> toImport) {
     StoreSettings settings = new StoreSettings();
     settings.directory = Objects.requireNonNull(directory, "directory");
     settings.name = TieredCacheBuilder.validName(name);
@@ -602,6 +590,13 @@ public final class CacheFiles {
     settings.refreshInterval = Duration.ZERO; // short-lived: no background refresh
     settings.durability = Durability.WRITE;
     settings.clock = clock;
-    return JsonFileStore.open(settings);
+    if (kind == StoreKind.CHRONICLE) {
+      settings.type = ChronicleSupport.TYPE;
+      settings.chronicleEntries = Math.max(1_024, 2L * toImport.size());
+      long bytes = toImport.values().stream().mapToLong(v -> v.length).sum();
+      settings.chronicleAverageValueBytes = (int) Math.max(64, bytes / Math.max(1, toImport.size()));
+    }
+    settings.type.location(settings); // creates the directory
+    return settings.type.open(settings);
   }
 }

@@ -88,6 +88,9 @@ final class ChronicleStore implements PersistentStore {
     try {
       state = new ChronicleState(settings.chronicleStateFile(), settings.fileOps);
       boolean alone = state.nobodyElseLive();
+      if (alone) {
+        setAsideIfNoChronicleMap(file);
+      }
       ChronicleMapBuilder<String, byte[]> builder = builder(settings);
       if (alone && state.openers() != 0 && Files.exists(file)) {
         map = recover(builder, file, state.openers());
@@ -113,6 +116,39 @@ final class ChronicleStore implements PersistentStore {
       throw e;
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * A Chronicle Map file starts with its self-bootstrapping header: 8 bytes of checksum, a 4-byte
+   * length word (its top bit set until the header is complete) and the header text, a type tag.
+   */
+  private static final byte[] HEADER_TYPE = "!net.openhft.chronicle".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final int NOT_COMPLETE = 0x8000_0000;
+
+  /**
+   * Moves aside a file that is not a finished Chronicle Map header: Chronicle would wait a minute
+   * for another process to finish writing the header before failing. Called only when no process
+   * has the map open, so nobody is writing one.
+   */
+  private static void setAsideIfNoChronicleMap(Path file) {
+    if (!Files.exists(file)) {
+      return;
+    }
+    byte[] head = new byte[12 + HEADER_TYPE.length];
+    int read;
+    try (var in = Files.newInputStream(file)) {
+      read = in.readNBytes(head, 0, head.length);
+    } catch (IOException e) {
+      throw new CacheException("cannot read the Chronicle Map file", file, e);
+    }
+    if (read < head.length || !java.util.Arrays.equals(head, 12, head.length, HEADER_TYPE, 0, HEADER_TYPE.length)) {
+      FileOps.moveAside(file, "not a Chronicle Map file");
+      return;
+    }
+    int headerWord = (head[8] & 0xff) | (head[9] & 0xff) << 8 | (head[10] & 0xff) << 16 | (head[11] & 0xff) << 24;
+    if (headerWord == 0 || (headerWord & NOT_COMPLETE) != 0) {
+      FileOps.moveAside(file, "its creator ended before writing the Chronicle Map header");
     }
   }
 
@@ -188,7 +224,7 @@ final class ChronicleStore implements PersistentStore {
     map.forEachEntry(e -> {
       String key = e.key().get();
       if (key.startsWith(prefix)) {
-        byte[] stored = e.value().get();
+        byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
         long deadline = deadline(stored);
         if (now < deadline) {
           action.accept(key.substring(prefix.length()),
@@ -405,6 +441,15 @@ final class ChronicleStore implements PersistentStore {
         lock.close();
       }
     }
+  }
+
+  /** For tests: ends as a killed process does, leaving the open count up and the liveness lock gone. */
+  synchronized void abandon() {
+    closed = true;
+    purger.cancel(false);
+    map.close();
+    state.close();
+    lock.close();
   }
 
   @Override

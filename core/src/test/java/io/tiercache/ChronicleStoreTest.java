@@ -1,0 +1,288 @@
+package io.tiercache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tiercache.Assets.Model;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What only the Chronicle Map store does. Two stores opened on the same files in one JVM behave
+ * as two processes (the registry, which would share one store, is bypassed).
+ */
+class ChronicleStoreTest {
+  static final Duration TTL = Duration.ofHours(1);
+
+  @TempDir Path dir;
+  final FakeClock clock = new FakeClock();
+  private final List<AutoCloseable> opened = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (AutoCloseable c : opened) {
+      c.close();
+    }
+  }
+
+  private TieredCacheBuilder<String, Model> builder(long entries, int valueBytes) {
+    return TieredCache.builder(String.class, Model.class).directory(dir).name("models").expireAfter(TTL)
+        .clock(clock).codec(Codec.json(Model.class)).chronicleMap(entries, valueBytes);
+  }
+
+  private ChronicleStore store() {
+    ChronicleSupport.requireUsable();
+    ChronicleStore store = ChronicleStore.open(builder(10_000, 256).store);
+    opened.add(store);
+    return store;
+  }
+
+  /** A front tier over its own store: one "process". */
+  private LocalTieredCache<String, Model> process() {
+    ChronicleStore store = store();
+    LocalTieredCache<String, Model> cache = new LocalTieredCache<>(store, builder(10_000, 256), "test");
+    opened.add(0, cache);
+    return cache;
+  }
+
+  @Test
+  void aPutInOneProcessIsSeenByTheOthersFrontTierAtOnce() {
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process();
+    a.put("m1", Model.of("m1"));
+    assertThat(b.getIfPresent("m1")).isEqualTo(Model.of("m1")); // now in b's front tier
+    Model renamed = new Model("m1", "renamed", null, Map.of(), List.of(), null, null);
+    a.put("m1", renamed);
+    assertThat(b.getIfPresent("m1")).isEqualTo(renamed); // no sync(), no refresh interval
+    a.invalidate("m1");
+    assertThat(b.getIfPresent("m1")).isNull();
+
+    b.put("m2", Model.of("m2"));
+    assertThat(a.getIfPresent("m2")).isEqualTo(Model.of("m2"));
+    a.invalidateAll();
+    assertThat(b.getIfPresent("m2")).isNull();
+    a.replaceAll(Map.of("x", Model.of("x")));
+    assertThat(b.asMap()).containsOnlyKeys("x");
+  }
+
+  @Test
+  void aReaderFarBehindTheChangesRingDropsItsWholeFrontTier() {
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process();
+    a.put("watched", Model.of("watched"));
+    assertThat(b.getIfPresent("watched")).isEqualTo(Model.of("watched"));
+    Model changed = new Model("watched", "changed", null, Map.of(), List.of(), null, null);
+    a.put("watched", changed);
+    for (int i = 0; i < ChronicleState.SLOTS + 10; i++) {
+      a.put("filler-" + (i % 100), Model.of("filler"));
+    }
+    assertThat(b.getIfPresent("watched")).isEqualTo(changed);
+  }
+
+  @Test
+  void keysTooLongForTheRingStillReachTheOtherFrontTiers() {
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process();
+    String longKey = "k".repeat(ChronicleState.MAX_NAME_BYTES + 1);
+    a.put(longKey, Model.of("1"));
+    assertThat(b.getIfPresent(longKey)).isEqualTo(Model.of("1"));
+    a.put(longKey, Model.of("2"));
+    assertThat(b.getIfPresent(longKey)).isEqualTo(Model.of("2"));
+  }
+
+  @Test
+  void expiredEntriesAreNeverReadAndArePurged() {
+    ChronicleStore store = store();
+    store.put("old", "1".getBytes());
+    clock.advance(TTL.minusMinutes(1));
+    store.put("young", "2".getBytes());
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(store.get("old")).isNull();
+    assertThat(store.get("young")).isNotNull();
+    assertThat(store.size()).isEqualTo(1); // purged, not merely hidden
+
+    clock.advance(TTL);
+    store.close();
+    opened.remove(store);
+    ChronicleStore reopened = store();
+    List<String> keys = new ArrayList<>();
+    reopened.forEach((k, v) -> keys.add(k));
+    assertThat(keys).isEmpty();
+    assertThat(reopened.size()).isZero();
+  }
+
+  @Test
+  void aClearIsOneStepForEveryProcessAndLeavesNothingBehind() {
+    ChronicleStore a = store();
+    ChronicleStore b = store();
+    for (int i = 0; i < 100; i++) {
+      a.put("k" + i, ("" + i).getBytes());
+    }
+    long epoch = b.epoch();
+    a.clear();
+    assertThat(b.get("k1")).isNull(); // the generation moved: nothing old is readable
+    b.poll();
+    assertThat(b.epoch()).isNotEqualTo(epoch);
+    assertThat(b.size()).isZero();
+  }
+
+  @Test
+  void goingPastTheSizesIsACacheExceptionAndLosesNothing() {
+    ChronicleSupport.requireUsable();
+    ChronicleStore store = ChronicleStore.open(builder(100, 32).store);
+    opened.add(store);
+    byte[] value = "\"0123456789012345678901234567\"".getBytes();
+    int stored = 0;
+    CacheException full = null;
+    for (int i = 0; i < 100_000 && full == null; i++) {
+      try {
+        store.put("key-" + i, value);
+        stored++;
+      } catch (CacheException e) {
+        full = e;
+      }
+    }
+    assertThat(full).as("a put past the sizes").isNotNull();
+    assertThat(full.getMessage()).contains("full").contains("entries=100");
+    assertThat(full.file()).contains(dir.resolve("models.cmap"));
+    assertThat(stored).isGreaterThanOrEqualTo(100);
+    assertThat(store.get("key-0")).isNotNull();
+    assertThat(store.get("key-" + (stored - 1))).isNotNull();
+
+    assertThatThrownBy(() -> store.put("huge", new byte[64 << 20])).isInstanceOf(CacheException.class);
+  }
+
+  @Test
+  void aReplaceThatDoesNotFitLeavesTheOldContentWhole() {
+    ChronicleSupport.requireUsable();
+    ChronicleStore store = ChronicleStore.open(builder(100, 32).store);
+    opened.add(store);
+    store.put("kept", "1".getBytes());
+    Map<String, byte[]> tooMany = new java.util.HashMap<>();
+    for (int i = 0; i < 50_000; i++) {
+      tooMany.put("new-" + i, "\"0123456789012345678901234567\"".getBytes());
+    }
+    assertThatThrownBy(() -> store.replaceAll(tooMany)).isInstanceOf(CacheException.class);
+    assertThat(store.get("kept")).isNotNull();
+    assertThat(store.size()).isEqualTo(1);
+  }
+
+  @Test
+  void aFileLeftOpenByAKilledProcessIsRecoveredWithAWarning() {
+    ChronicleStore killed = store();
+    killed.put("acked", "1".getBytes());
+    killed.abandon();
+    opened.remove(killed);
+
+    List<LogRecord> warnings = new ArrayList<>();
+    ChronicleStore reopened = withLog(warnings, this::store);
+    assertThat(reopened.get("acked")).isNotNull();
+    assertThat(warnings).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
+
+    reopened.close(); // a clean close: the next open needs no recovery
+    opened.remove(reopened);
+    warnings.clear();
+    withLog(warnings, this::store);
+    assertThat(warnings).isEmpty();
+  }
+
+  @Test
+  void aFileThatCannotBeRecoveredIsMovedAsideNotDeleted() throws Exception {
+    ChronicleStore killed = store();
+    killed.put("k", "1".getBytes());
+    killed.abandon();
+    opened.remove(killed);
+    Path file = dir.resolve("models.cmap");
+    byte[] garbage = new byte[(int) Files.size(file)];
+    new java.util.Random(7).nextBytes(garbage);
+    Files.write(file, garbage);
+
+    ChronicleStore reopened = store();
+    assertThat(reopened.size()).isZero();
+    try (Stream<Path> files = Files.list(dir)) {
+      Path aside = files.filter(p -> p.getFileName().toString().startsWith("models.cmap.corrupt-")).findFirst()
+          .orElseThrow();
+      assertThat(Files.readAllBytes(aside)).isEqualTo(garbage);
+    }
+  }
+
+  @Test
+  void missingJvmFlagsAreNamed() {
+    Module notOpened = java.sql.Connection.class.getModule();
+    assertThat(ChronicleSupport.missingFlags(notOpened)).contains(
+        "--add-opens java.base/java.lang=ALL-UNNAMED",
+        "--add-opens java.base/java.lang.reflect=ALL-UNNAMED",
+        "--add-exports java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-exports java.base/jdk.internal.ref=ALL-UNNAMED");
+    assertThat(ChronicleSupport.missingFlags(ChronicleStoreTest.class.getModule())).isEmpty(); // surefire sets them
+  }
+
+  @Test
+  void analyticsAreSwitchedOffBeforeChronicleLoads() {
+    ChronicleSupport.requireUsable();
+    assertThat(System.getProperty("chronicle.analytics.disable")).isEqualTo("true");
+    assertThat(System.getProperty("chronicle.announcer.disable")).isEqualTo("true");
+  }
+
+  @Test
+  void exportAndImportMoveContentBetweenTheStores() throws Exception {
+    TieredCache<String, Model> chronicle = TieredCache.builder(String.class, Model.class).directory(dir)
+        .name("models").expireAfter(TTL).chronicleMap(1_000, 256).build();
+    opened.add(chronicle);
+    chronicle.put("m1", Model.of("m1"));
+    chronicle.put("m2", Model.of("m2"));
+    chronicle.close();
+    opened.remove(chronicle);
+
+    Path exported = dir.resolve("export.json");
+    CacheFiles.Export e = CacheFiles.export(dir, "models", exported, CacheFiles.StoreKind.CHRONICLE,
+        Duration.ofSeconds(5));
+    assertThat(e.entries()).isEqualTo(2);
+    CacheFiles.importFile(exported, dir, "json-copy", CacheFiles.StoreKind.JSON, true, null, Duration.ofSeconds(5));
+    TieredCache<String, Model> json = TieredCache.builder(String.class, Model.class).directory(dir)
+        .name("json-copy").build();
+    opened.add(json);
+    assertThat(json.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m1", Model.of("m1"));
+
+    CacheFiles.export(dir, "json-copy", dir.resolve("back.json"), CacheFiles.StoreKind.JSON, Duration.ofSeconds(5));
+    CacheFiles.importFile(dir.resolve("back.json"), dir, "chronicle-copy", CacheFiles.StoreKind.CHRONICLE, true,
+        TTL, Duration.ofSeconds(5));
+    TieredCache<String, Model> back = TieredCache.builder(String.class, Model.class).directory(dir)
+        .name("chronicle-copy").expireAfter(TTL).chronicleMap(1_000, 256).build();
+    opened.add(back);
+    assertThat(back.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m2", Model.of("m2"));
+  }
+
+  private static <T> T withLog(List<LogRecord> records, java.util.function.Supplier<T> action) {
+    Logger logger = Logger.getLogger(ChronicleStore.class.getName());
+    Handler handler = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        records.add(record);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    logger.addHandler(handler);
+    try {
+      return action.get();
+    } finally {
+      logger.removeHandler(handler);
+    }
+  }
+}
