@@ -15,12 +15,29 @@ final class Children {
   /** As above with a heap size, and standard error to {@code errors} (null: inherited). */
   static Process start(Class<?> main, List<String> args, String heap, java.nio.file.Path errors) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> command = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseSerialGC",
-        "-cp", System.getProperty("java.class.path"), main.getName()));
+    List<String> command = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseSerialGC"));
+    command.addAll(chronicleFlags());
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(args);
     return new ProcessBuilder(command)
         .redirectError(errors == null ? ProcessBuilder.Redirect.INHERIT : ProcessBuilder.Redirect.to(errors.toFile()))
         .start();
+  }
+
+  /** This JVM's Chronicle Map flags, handed down so children can open the Chronicle store if this JVM can. */
+  static List<String> chronicleFlags() {
+    List<String> flags = new ArrayList<>();
+    List<String> ours = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();
+    for (int i = 0; i < ours.size(); i++) {
+      String a = ours.get(i);
+      if ((a.equals("--add-opens") || a.equals("--add-exports")) && i + 1 < ours.size()) {
+        flags.add(a);
+        flags.add(ours.get(++i));
+      } else if (a.startsWith("--add-opens=") || a.startsWith("--add-exports=") || a.startsWith("-Dchronicle.")) {
+        flags.add(a);
+      }
+    }
+    return flags;
   }
 
   /** Kills every child still running: a harness never leaves processes behind. */

@@ -54,15 +54,15 @@ public final class MultiProcess {
     Map<String, String> a = Args.parse(args);
     switch (a.getOrDefault("mode", "harness")) {
       case "writer":
-        write(Path.of(a.get("dir")), a.get("writer"), Integer.parseInt(a.get("adds")), a.containsKey("broken"));
+        write(Path.of(a.get("dir")), Args.Store.of(a), a.get("writer"), Integer.parseInt(a.get("adds")),
+            a.containsKey("broken"));
         return;
       case "reader":
-        read(Path.of(a.get("dir")));
+        read(Path.of(a.get("dir")), Args.Store.of(a));
         return;
       default:
-        Args.requireStore(a);
         Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-mp");
-        Result r = run(dir, Integer.parseInt(a.getOrDefault("processes", "4")),
+        Result r = run(dir, Args.Store.of(a), Integer.parseInt(a.getOrDefault("processes", "4")),
             Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"),
             a.containsKey("no-reader") ? 0 : Integer.parseInt(a.getOrDefault("readers", "1")),
             Duration.ofMinutes(Long.parseLong(a.getOrDefault("timeout-minutes", "10"))));
@@ -74,39 +74,37 @@ public final class MultiProcess {
     }
   }
 
-  static TieredCache<String, Record> open(Path dir) {
-    return TieredCache.builder(String.class, Record.class).directory(dir).name(NAME)
-        .expireAfter(Duration.ofDays(1)).lockTimeout(Duration.ofMinutes(2)).refreshInterval(Duration.ofMillis(50))
+  static TieredCache<String, Record> open(Path dir, Args.Store store) {
+    return store.select(TieredCache.builder(String.class, Record.class).directory(dir).name(NAME)
+        .expireAfter(Duration.ofDays(1)).lockTimeout(Duration.ofMinutes(2)).refreshInterval(Duration.ofMillis(50)))
         .build();
   }
 
   public static Result run(Path dir, int processes, int adds, boolean broken, Duration timeout) throws Exception {
-    return run(dir, processes, adds, broken, true, timeout);
+    return run(dir, Args.Store.JSON, processes, adds, broken, 1, timeout);
   }
 
-  /** As above; without the reader process when only throughput is measured. */
-  public static Result run(Path dir, int processes, int adds, boolean broken, boolean withReader, Duration timeout)
-      throws Exception {
-    return run(dir, processes, adds, broken, withReader ? 1 : 0, timeout);
-  }
-
-  /** As above with {@code readers} reader processes (0: throughput only). */
-  public static Result run(Path dir, int processes, int adds, boolean broken, int readers, Duration timeout)
-      throws Exception {
+  /**
+   * {@code processes} writer JVMs of {@code adds} distinct ids each, and {@code readers} reader
+   * JVMs (0: throughput only), on one cache in {@code dir}.
+   */
+  public static Result run(Path dir, Args.Store store, int processes, int adds, boolean broken, int readers,
+      Duration timeout) throws Exception {
     Files.createDirectories(dir);
     Path done = dir.resolve("writers-done");
     List<Process> children = new ArrayList<>();
     try {
       List<Process> readerProcesses = new ArrayList<>();
       for (int r = 0; r < readers; r++) {
-        readerProcesses.add(Children.start(MultiProcess.class, List.of("--mode", "reader", "--dir", dir.toString())));
+        readerProcesses.add(Children.start(MultiProcess.class,
+            List.of("--mode", "reader", "--dir", dir.toString(), "--store", store.option())));
       }
       children.addAll(readerProcesses);
       long start = System.nanoTime();
       List<Process> writers = new ArrayList<>();
       for (int w = 0; w < processes; w++) {
         List<String> args = new ArrayList<>(List.of("--mode", "writer", "--dir", dir.toString(), "--writer", "w" + w,
-            "--adds", Integer.toString(adds)));
+            "--adds", Integer.toString(adds), "--store", store.option()));
         if (broken) {
           args.add("--broken");
         }
@@ -133,7 +131,7 @@ public final class MultiProcess {
         torn += t < 0 ? 1 : t; // no report: the reader failed, which counts
       }
       long lost = 0;
-      try (TieredCache<String, Record> cache = open(dir)) {
+      try (TieredCache<String, Record> cache = open(dir, store)) {
         for (int w = 0; w < processes; w++) {
           for (int i = 0; i < adds; i++) {
             if (cache.getIfPresent("w" + w + "-" + i) == null) {
@@ -149,14 +147,14 @@ public final class MultiProcess {
   }
 
   /** A writer: distinct ids through the cache, or, broken, through the Python SDK's algorithm. */
-  static void write(Path dir, String writer, int adds, boolean broken) throws IOException {
+  static void write(Path dir, Args.Store store, String writer, int adds, boolean broken) throws IOException {
     if (broken) {
       for (int i = 0; i < adds; i++) {
         seedStyleAdd(dir.resolve(NAME + ".json"), Record.of(writer + "-" + i, writer, i));
       }
       return;
     }
-    try (TieredCache<String, Record> cache = open(dir)) {
+    try (TieredCache<String, Record> cache = open(dir, store)) {
       for (int i = 0; i < adds; i++) {
         cache.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
       }
@@ -189,8 +187,9 @@ public final class MultiProcess {
    * The reader: until the writers are done, the files must always verify (the snapshot parses, no
    * damaged journal line; CacheFiles reads them without the lock, as any debugging tool would) and
    * the content must never shrink, neither as the files hold it nor as this process's cache sees it.
+   * On the Chronicle store, whose file only Chronicle Map reads, every value must decode whole.
    */
-  static void read(Path dir) throws Exception {
+  static void read(Path dir, Args.Store store) throws Exception {
     Path done = dir.resolve("writers-done");
     Path snapshot = dir.resolve(NAME + ".json");
     long torn = 0;
@@ -198,15 +197,27 @@ public final class MultiProcess {
     long shrinks = 0;
     long last = 0;
     long lastOnDisk = 0;
-    try (TieredCache<String, Record> cache = open(dir)) {
+    try (TieredCache<String, Record> cache = open(dir, store)) {
       while (!Files.exists(done)) {
-        CacheFiles.Verification v = CacheFiles.verify(snapshot);
         reads++;
-        if (!v.valid()) {
-          torn++;
-          System.err.println("reader: " + v.problems());
+        long onDisk;
+        if (store == Args.Store.JSON) {
+          CacheFiles.Verification v = CacheFiles.verify(snapshot);
+          if (!v.valid()) {
+            torn++;
+            System.err.println("reader: " + v.problems());
+          }
+          onDisk = v.inspection().liveEntries();
+        } else {
+          onDisk = 0;
+          for (Map.Entry<String, Record> e : cache.asMap().entrySet()) {
+            onDisk++;
+            if (!e.getKey().equals(e.getValue().id())) {
+              torn++;
+              System.err.println("reader: " + e.getKey() + " holds " + e.getValue());
+            }
+          }
         }
-        long onDisk = v.inspection().liveEntries();
         if (onDisk < lastOnDisk) {
           shrinks++;
           System.err.println("reader: the files held " + lastOnDisk + " ids, now " + onDisk);

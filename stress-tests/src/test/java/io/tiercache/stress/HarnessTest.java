@@ -23,7 +23,8 @@ class HarnessTest {
 
   @Test
   void manyProcessesLoseNothingAndNeverSeeATornFile() throws Exception {
-    MultiProcess.Result r = MultiProcess.run(dir, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2, Duration.ofMinutes(10));
+    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.JSON, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2,
+        Duration.ofMinutes(10));
     System.out.println(r.line());
     assertThat(r.lost()).as(r.line()).isZero();
     assertThat(r.torn()).as(r.line()).isZero();
@@ -38,12 +39,12 @@ class HarnessTest {
 
   @Test
   void theHarnessMainsExitNonZeroWhenTheInvariantBreaks() throws Exception {
-    // The mains as a user runs them: one line on stdout, exit 1 on failure, 2 on a store not in this build.
+    // The mains as a user runs them: one line on stdout, exit 1 on failure, 2 on an unknown store.
     Process broken = Children.start(MultiProcess.class, List.of("--processes", "2", "--adds", "100", "--broken",
         "--dir", dir.resolve("mp").toString()));
     Process early = Children.start(Crash.class, List.of("--rounds", "1", "--durability", "ASYNC",
         "--async-delay-ms", "10000", "--dir", dir.resolve("crash").toString()));
-    Process chronicle = Children.start(Crash.class, List.of("--rounds", "1", "--store", "chronicle"));
+    Process chronicle = Children.start(Crash.class, List.of("--rounds", "1", "--store", "redis-cluster"));
     try {
       for (Process p : List.of(broken, early, chronicle)) {
         assertThat(p.waitFor(3, TimeUnit.MINUTES)).isTrue();
@@ -85,5 +86,36 @@ class HarnessTest {
     Crash.Result r = Crash.run(dir, 2, Durability.ASYNC, 10_000, new Random(3));
     System.out.println("ASYNC (acknowledges early): " + r.line());
     assertThat(r.lostAcked()).as(r.line()).isPositive();
+  }
+
+  @Test
+  void chronicleManyProcessesLoseNothingAndReadNoTornValue() throws Exception {
+    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.CHRONICLE, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2,
+        Duration.ofMinutes(10));
+    System.out.println("chronicle: " + r.line());
+    assertThat(r.lost()).as(r.line()).isZero();
+    assertThat(r.torn()).as(r.line()).isZero();
+  }
+
+  @Test
+  void chronicleKillNineIsRecoveredWithoutLosingAnAcknowledgedAdd() throws Exception {
+    Crash.Result r = Crash.run(dir, Args.Store.CHRONICLE, LONG ? 200 : 10, Durability.WRITE, 50, new Random(11));
+    System.out.println("chronicle WRITE: " + r.line());
+    assertThat(r.acked()).isPositive();
+    assertThat(r.corrupt()).as(r.line()).isZero();
+    assertThat(r.lostAcked()).as(r.line()).isZero();
+  }
+
+  @Test
+  void theChronicleStoreWithoutItsJvmFlagsFailsNamingThem() throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        MultiProcess.class.getName(), "--mode", "writer", "--store", "chronicle", "--dir", dir.toString(),
+        "--writer", "w", "--adds", "1").redirectErrorStream(true).start();
+    String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(child.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    assertThat(child.exitValue()).isNotZero();
+    assertThat(output).contains("CacheException").contains("--add-opens java.base/java.lang=ALL-UNNAMED")
+        .contains("--add-exports java.base/sun.nio.ch=ALL-UNNAMED");
   }
 }
