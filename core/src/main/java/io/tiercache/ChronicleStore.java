@@ -97,6 +97,7 @@ final class ChronicleStore implements PersistentStore {
       } else {
         map = create(builder, file, alone);
       }
+      settings.fileOps.restrict(file); // Chronicle creates it with the umask's permissions
       if (alone) {
         state.resetOpeners();
       }

@@ -96,6 +96,17 @@ final class FileOps {
     }
   }
 
+  /** Gives a file another library created the permissions of files tiercache creates. */
+  void restrict(Path file) {
+    if (POSIX) {
+      try {
+        Files.setPosixFilePermissions(file, filePermissions);
+      } catch (IOException e) {
+        throw new CacheException("cannot set the file permissions", file, e);
+      }
+    }
+  }
+
   /**
    * Replaces {@code target} with {@code bytes[0, length)} atomically and durably: a reader sees
    * the old file or the new one, never a mix, and after a crash one of the two survives whole.

@@ -133,6 +133,7 @@ public final class Report {
     writes(charts);
     coldStart(charts);
     compaction();
+    chronicleStore();
     multiProcess();
     md.append("\n## Goals\n\n| goal | measured | verdict |\n| --- | --- | --- |\n");
     for (String[] g : goals) {
@@ -375,6 +376,37 @@ public final class Report {
       md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2fx |%n", n, tm, jm, tm / jm));
     });
     md.append('\n');
+  }
+
+  private void chronicleStore() {
+    List<Row> rows = select("ChronicleStoreBenchmark", r -> true);
+    if (rows.isEmpty()) {
+      missing("Chronicle store get/put within 1.25x of raw Chronicle Map");
+      return;
+    }
+    md.append("## Chronicle Map store: one get or put among N assets (us/op, uniform keys)\n\n")
+        .append("| N | op | tiercache Chronicle store | raw Chronicle Map (+ codec) | tiercache JSON store |")
+        .append(" Chronicle store / raw | Chronicle store / JSON store |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    double worst = 0;
+    for (String n : rows.stream().map(r -> r.param("entries")).distinct()
+        .sorted(Comparator.comparing(Integer::valueOf)).collect(Collectors.toList())) {
+      for (String op : List.of("get", "put")) {
+        Map<String, Double> us = new LinkedHashMap<>();
+        for (String target : List.of("tiercache-chronicle", "raw-chronicle", "tiercache-json")) {
+          Row r = one("ChronicleStoreBenchmark", x -> x.benchmark().endsWith("." + op)
+              && x.param("entries").equals(n) && x.param("target").equals(target));
+          us.put(target, r == null ? Double.NaN : r.score());
+        }
+        double vsRaw = us.get("tiercache-chronicle") / us.get("raw-chronicle");
+        double vsJson = us.get("tiercache-chronicle") / us.get("tiercache-json");
+        worst = Math.max(worst, Double.isNaN(vsRaw) ? Double.POSITIVE_INFINITY : vsRaw);
+        md.append(String.format(Locale.ROOT, "| %s | %s | %.2f | %.2f | %.2f | %.2fx | %.2fx |%n", n, op,
+            us.get("tiercache-chronicle"), us.get("raw-chronicle"), us.get("tiercache-json"), vsRaw, vsJson));
+      }
+    }
+    md.append('\n');
+    goal("Chronicle store get/put within 1.25x of raw Chronicle Map", String.format(Locale.ROOT, "worst %.2fx", worst),
+        worst <= 1.25);
   }
 
   /** Bars start at the axis minimum, which a log axis needs above zero. */
