@@ -64,15 +64,9 @@ public class ChronicleStoreBenchmark {
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("tiercache-chronicle");
-    int distinct = Math.min(entries, 10_000);
-    keys = new String[entries];
-    for (int i = 0; i < entries; i++) {
-      keys[i] = Fixtures.key(i);
-    }
-    values = new Asset[distinct];
-    for (int i = 0; i < distinct; i++) {
-      values[i] = Fixtures.asset(keys[i], "small");
-    }
+    keys = Fixtures.keys(entries);
+    values = Fixtures.assets(keys, "small");
+    int distinct = values.length;
     int valueBytes = codec.encode(values[0]).length;
     long capacity = (long) (entries * 2.2) + 1_000; // the initial replace holds old and new content briefly
     if (target.equals("raw-chronicle")) {

@@ -44,6 +44,24 @@ public final class Fixtures {
   }
 
   /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
+  /** Keys {@code 0..n-1} as {@link #key} spells them. */
+  public static String[] keys(int n) {
+    String[] keys = new String[n];
+    for (int i = 0; i < n; i++) {
+      keys[i] = key(i);
+    }
+    return keys;
+  }
+
+  /** Distinct assets for the first {@code min(keys, 10,000)} keys, reused round-robin by the benchmarks. */
+  public static Asset[] assets(String[] keys, String shape) {
+    Asset[] values = new Asset[Math.min(keys.length, 10_000)];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = asset(keys[i], shape);
+    }
+    return values;
+  }
+
   public static int[] zipfIndexes(int n, int count, long seed) {
     double skew = 0.99;
     double[] cumulative = new double[n];

@@ -90,15 +90,9 @@ public class WriteBenchmark {
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("tiercache-write");
     // Distinct value objects for a bounded set of keys, reused round-robin.
-    int distinct = Math.min(entries, 10_000);
-    keys = new String[entries];
-    for (int i = 0; i < entries; i++) {
-      keys[i] = Fixtures.key(i);
-    }
-    values = new Asset[distinct];
-    for (int i = 0; i < distinct; i++) {
-      values[i] = Fixtures.asset(keys[i], shape);
-    }
+    keys = Fixtures.keys(entries);
+    values = Fixtures.assets(keys, shape);
+    int distinct = values.length;
     byte[] sample = codec.encode(values[0]);
     if (target.startsWith("tiercache-")) {
       Durability durability = Durability.valueOf(target.substring("tiercache-".length()));
