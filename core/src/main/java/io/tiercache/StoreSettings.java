@@ -1,6 +1,7 @@
 package io.tiercache;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -18,6 +19,9 @@ final class StoreSettings {
   Duration asyncFlushDelay = Duration.ofMillis(50);
   long compactionMinBytes = 1 << 20;
   FileOps fileOps = FileOps.ownerOnly();
+  /** The Redis store's server; null for the other stores. */
+  URI redisUri;
+  Duration redisTimeout = Duration.ofSeconds(2);
 
   Path snapshotFile() {
     return directory.resolve(name + ".json");

@@ -272,13 +272,18 @@ abstract class CacheContractTest {
         .hasMessageContaining("FSYNC");
   }
 
+  /** What {@link AssetCache#cacheFile()} and {@code lockFile()} say; stores without files override. */
+  protected void assertCacheFiles(AssetCache<?> models) {
+    assertThat(models.cacheFile()).isEqualTo(dir.resolve("model.json"));
+    assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
+  }
+
   // ---------------------------------------------------------------- AssetCache
 
   @Test
   void assetCacheMirrorsThePythonApi() {
     AssetCache<Model> models = assets(Model.class);
-    assertThat(models.cacheFile()).isEqualTo(dir.resolve("model.json"));
-    assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
+    assertCacheFiles(models);
     assertThat(models.hasValidCache()).isFalse();
 
     models.add(Model.of("m1"));
