@@ -136,7 +136,7 @@ final class RedisStore implements PersistentStore {
   /** Netty threads shared by every Redis store in the JVM; daemon threads, never shut down. */
   private static final class Shared {
     static final ClientResources RESOURCES = DefaultClientResources.builder()
-        .ioThreadPoolSize(2).computationThreadPoolSize(1).build();
+        .ioThreadPoolSize(2).computationThreadPoolSize(2).build();
     /** Runs invalidations and reconnects: may block (see the class comment), so threads come and go. */
     static final ExecutorService EVENTS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
         new SynchronousQueue<>(), runnable -> {
@@ -572,8 +572,7 @@ final class RedisStore implements PersistentStore {
     } catch (CacheException e) {
       LOG.log(Level.WARNING, "tiercache: closing without confirming every write: " + e.getMessage());
     }
-    connection.closeAsync();
-    client.shutdownAsync(0, timeoutMillis, TimeUnit.MILLISECONDS);
+    client.shutdownAsync(0, timeoutMillis, TimeUnit.MILLISECONDS); // closes the connection
   }
 
   // ---------------------------------------------------------------- helpers
