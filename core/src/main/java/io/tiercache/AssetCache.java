@@ -7,6 +7,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.lang.reflect.RecordComponent;
+import java.net.URI;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
@@ -58,8 +59,9 @@ public final class AssetCache<T> implements AutoCloseable {
   private final Class<T> type;
   private final Duration expireAfter;
   private final Clock clock;
-  private final Path cacheFile;
-  private final Path lockFile;
+  private final @Nullable Path cacheFile;
+  private final @Nullable Path lockFile;
+  private final String location;
   private final ReentrantLock refreshLock = new ReentrantLock();
 
   private AssetCache(Builder<T> builder) {
@@ -69,8 +71,10 @@ public final class AssetCache<T> implements AutoCloseable {
     this.cache = tiered.build();
     this.expireAfter = tiered.store.expireAfter;
     this.clock = tiered.store.clock;
-    this.cacheFile = tiered.store.type.file(tiered.store);
-    this.lockFile = tiered.store.lockFile();
+    boolean files = tiered.store.redisUri == null;
+    this.cacheFile = files ? tiered.store.type.file(tiered.store) : null;
+    this.lockFile = files ? tiered.store.lockFile() : null;
+    this.location = ((CacheHandle<?, ?>) cache).location().toString();
   }
 
   /** Opens {@code .cache/<lower-case simple name of type>.json} under the current directory. */
@@ -191,14 +195,29 @@ public final class AssetCache<T> implements AutoCloseable {
     return new Store<>(data, cache.expiry());
   }
 
-  /** {@code <directory>/<name>.json}. */
+  /**
+   * {@code <directory>/<name>.json}.
+   *
+   * @throws UnsupportedOperationException on {@link Builder#redis}, which keeps no files
+   */
   public Path cacheFile() {
-    return cacheFile;
+    return file(cacheFile);
   }
 
-  /** {@code <directory>/<name>.lock}. */
+  /**
+   * {@code <directory>/<name>.lock}.
+   *
+   * @throws UnsupportedOperationException on {@link Builder#redis}, which keeps no files
+   */
   public Path lockFile() {
-    return lockFile;
+    return file(lockFile);
+  }
+
+  private Path file(@Nullable Path file) {
+    if (file == null) {
+      throw new UnsupportedOperationException("this cache has no files: it lives in Redis at " + location);
+    }
+    return file;
   }
 
   /** The underlying two-tier cache, for the operations this class does not mirror. */
@@ -214,7 +233,7 @@ public final class AssetCache<T> implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "AssetCache[" + cacheFile + "]";
+    return "AssetCache[" + (cacheFile != null ? cacheFile : location) + "]";
   }
 
   /** Built once per class: the SDK opens a cache per call, and reflection is not free. */
@@ -374,6 +393,24 @@ public final class AssetCache<T> implements AutoCloseable {
      */
     public Builder<T> chronicleMap(long entries, int averageValueBytes) {
       tiered.chronicleMap(entries, averageValueBytes);
+      return this;
+    }
+
+    /**
+     * Keeps the assets in Redis, shared by JVMs on many machines: see
+     * {@link TieredCacheBuilder#redis}. {@link AssetCache#cacheFile()} and {@code lockFile()} then
+     * throw, and {@code save()} only waits until Redis has every write.
+     *
+     * @throws CacheException if {@code io.lettuce:lettuce-core} is not on the class path
+     */
+    public Builder<T> redis(URI uri) {
+      tiered.redis(uri);
+      return this;
+    }
+
+    /** With {@link #redis}: the longest a call waits for Redis; default 2 s. */
+    public Builder<T> redisTimeout(Duration timeout) {
+      tiered.redisTimeout(timeout);
       return this;
     }
 

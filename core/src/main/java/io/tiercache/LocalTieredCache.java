@@ -157,12 +157,21 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       if (stored != null) {
         return stored;
       }
-      V value = loader.apply(k);
-      if (value == null) {
-        return null;
+      PersistentStore.Lease lease = store.lease(name);
+      try {
+        stored = fromStore(name); // another process may have loaded it while we waited
+        if (stored != null) {
+          return stored;
+        }
+        V value = loader.apply(k);
+        if (value == null) {
+          return null;
+        }
+        write[0] = store.put(name, codec.encode(value));
+        return new Tagged<>(value, write[0].epoch, write[0].expiresAtMillis);
+      } finally {
+        lease.close(); // after the put: stores release in order, so waiters then find the value
       }
-      write[0] = store.put(name, codec.encode(value));
-      return new Tagged<>(value, write[0].epoch, write[0].expiresAtMillis);
     });
     finish(write[0], name);
     return result == null ? null : result.value;

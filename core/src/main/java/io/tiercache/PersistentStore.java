@@ -94,6 +94,22 @@ interface PersistentStore extends AutoCloseable {
    */
   default void poll() {}
 
+  /** Held around a loader: see {@link #lease}. */
+  interface Lease extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  /**
+   * Waits until this process may run the loader for {@code key} on behalf of every process on the
+   * store, so that a cold fleet loads each key once. The caller re-reads the key after this returns
+   * (the previous holder may have stored it) and closes the lease after its write. Stores whose
+   * processes do not share loads return a no-op lease: load-once then holds within one JVM.
+   */
+  default Lease lease(String key) {
+    return () -> { };
+  }
+
   /** Flushes and releases files and locks. */
   @Override
   void close();

@@ -1,6 +1,7 @@
 package io.tiercache;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -20,6 +21,9 @@ final class StoreSettings {
   FileOps fileOps = FileOps.ownerOnly();
   long chronicleEntries;
   int chronicleAverageValueBytes;
+  /** The Redis store's server; null for the other stores. */
+  URI redisUri;
+  Duration redisTimeout = Duration.ofSeconds(2);
 
   Path snapshotFile() {
     return directory.resolve(name + ".json");

@@ -1,5 +1,6 @@
 package io.tiercache;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
@@ -95,7 +96,10 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
-  /** How long a writer waits for the file lock before failing; default 30 s. */
+  /**
+   * How long a writer waits for the file lock before failing; default 30 s. On {@link #redis}: how
+   * long {@code get(key, loader)} waits for another JVM loading the same key before loading itself.
+   */
   public TieredCacheBuilder<K, V> lockTimeout(Duration timeout) {
     store.lockTimeout = positive(timeout, "lockTimeout");
     return this;
@@ -129,6 +133,48 @@ public final class TieredCacheBuilder<K, V> {
   /** Permissions of directories tiercache creates; default owner only ({@code rwx------}). */
   public TieredCacheBuilder<K, V> directoryPermissions(Set<PosixFilePermission> permissions) {
     store.fileOps = new FileOps(store.fileOps.filePermissions, permissions);
+    return this;
+  }
+
+  /**
+   * Keeps the persistent tier in Redis instead of files, so that JVMs on many machines share one
+   * cache; each keeps its own front tier, which Redis keeps coherent (RESP3 client tracking: a value
+   * another JVM changes is dropped here within milliseconds). Values are the JSON of the file store,
+   * and Redis itself removes them {@code expireAfter} after their write. {@link #directory} is not
+   * used; the cache {@link #name} names the keys ({@code tiercache:{name}:...}).
+   *
+   * <pre>{@code
+   * TieredCache<String, Model> models = TieredCache.builder(String.class, Model.class)
+   *     .redis(URI.create("redis://cache.internal:6379/0"))  // or rediss://, redis-sentinel://h1,h2/0#master
+   *     .redisTimeout(Duration.ofMillis(500))
+   *     .name("model")
+   *     .build();
+   * }</pre>
+   *
+   * While Redis is down or paused, reads the front tier can answer still succeed; every other call
+   * fails with {@link CacheException} after at most {@link #redisTimeout}, and a failed write is not
+   * retried (its key is dropped from the front tier, since Redis may still apply it). Standalone and
+   * Sentinel URIs; Redis Cluster is not supported. Needs Redis 6 or newer and
+   * {@code io.lettuce:lettuce-core} 6.x on the class path.
+   *
+   * @param uri the server, in Lettuce's URI syntax; credentials in it never appear in messages
+   * @throws CacheException if Lettuce is not on the class path
+   */
+  public TieredCacheBuilder<K, V> redis(URI uri) {
+    Objects.requireNonNull(uri, "uri");
+    RedisStoreType.requireLettuce(uri);
+    store.redisUri = uri;
+    store.type = RedisStoreType.INSTANCE;
+    return this;
+  }
+
+  /**
+   * With {@link #redis}: the longest any call waits for Redis (to connect, read, or confirm a
+   * write) before throwing {@link CacheException}; default 2 s. {@code get(key, loader)} may also
+   * wait up to {@link #lockTimeout} for another JVM that is loading the same key.
+   */
+  public TieredCacheBuilder<K, V> redisTimeout(Duration timeout) {
+    store.redisTimeout = positive(timeout, "redisTimeout");
     return this;
   }
 

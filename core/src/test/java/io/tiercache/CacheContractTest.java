@@ -41,11 +41,6 @@ abstract class CacheContractTest {
   /** Selects the store under test on a builder. */
   protected abstract <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder);
 
-  /** The file that holds a cache's content: {@code AssetCache.cacheFile()}. */
-  protected String contentFile(String name) {
-    return name + ".json";
-  }
-
   <K, V> TieredCacheBuilder<K, V> builder(Class<K> keys, Class<V> values, String name) {
     return configure(TieredCache.builder(keys, values).directory(dir).name(name).expireAfter(TTL).clock(clock));
   }
@@ -277,13 +272,18 @@ abstract class CacheContractTest {
         .hasMessageContaining("FSYNC");
   }
 
+  /** What {@link AssetCache#cacheFile()} and {@code lockFile()} say; stores without files override. */
+  protected void assertCacheFiles(AssetCache<?> models) {
+    assertThat(models.cacheFile()).isEqualTo(dir.resolve("model.json"));
+    assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
+  }
+
   // ---------------------------------------------------------------- AssetCache
 
   @Test
   void assetCacheMirrorsThePythonApi() {
     AssetCache<Model> models = assets(Model.class);
-    assertThat(models.cacheFile()).isEqualTo(dir.resolve(contentFile("model")));
-    assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
+    assertCacheFiles(models);
     assertThat(models.hasValidCache()).isFalse();
 
     models.add(Model.of("m1"));

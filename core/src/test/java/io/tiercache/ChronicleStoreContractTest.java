@@ -1,5 +1,7 @@
 package io.tiercache;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 /** The behavioural contract on the Chronicle Map store. */
 class ChronicleStoreContractTest extends CacheContractTest {
   @Override
@@ -8,7 +10,8 @@ class ChronicleStoreContractTest extends CacheContractTest {
   }
 
   @Override
-  protected String contentFile(String name) {
-    return name + ".cmap";
+  protected void assertCacheFiles(AssetCache<?> models) {
+    assertThat(models.cacheFile()).isEqualTo(dir.resolve("model.cmap"));
+    assertThat(models.lockFile()).isEqualTo(dir.resolve("model.lock"));
   }
 }

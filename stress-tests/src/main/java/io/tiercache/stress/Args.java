@@ -1,6 +1,7 @@
 package io.tiercache.stress;
 
 import io.tiercache.TieredCacheBuilder;
+import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -46,5 +47,16 @@ final class Args {
     String option() {
       return name().toLowerCase(java.util.Locale.ROOT);
     }
+  }
+
+  /** {@code --store redis --redis-uri redis://host:port} (the store may be left out): the Redis harness's server. */
+  static URI redisUri(Map<String, String> args) {
+    String store = args.getOrDefault("store", "redis");
+    String uri = args.get("redis-uri");
+    if (!store.equals("redis") || uri == null) {
+      System.err.println("this harness needs --store redis and --redis-uri redis://host:port");
+      System.exit(2);
+    }
+    return URI.create(uri);
   }
 }
