@@ -208,7 +208,7 @@ final class ChronicleState implements AutoCloseable {
       }
       int from = buf.getInt(slot + 8);
       short length = buf.getShort(slot + 12);
-      byte[] name = length > 0 ? new byte[length] : null;
+      byte[] name = length >= 0 ? new byte[length] : null; // the empty key is a key
       if (name != null) {
         buf.get(slot + 16, name, 0, length);
       }

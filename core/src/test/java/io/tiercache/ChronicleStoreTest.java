@@ -102,6 +102,16 @@ class ChronicleStoreTest {
   }
 
   @Test
+  void theEmptyKeyTravelsThroughTheChangesRing() {
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process();
+    a.put("", Model.of("1"));
+    assertThat(b.getIfPresent("")).isEqualTo(Model.of("1"));
+    a.put("", Model.of("2"));
+    assertThat(b.getIfPresent("")).isEqualTo(Model.of("2"));
+  }
+
+  @Test
   void expiredEntriesAreNeverReadAndArePurged() {
     ChronicleStore store = store();
     store.put("old", "1".getBytes());
