@@ -201,6 +201,14 @@ final class ChronicleStore implements PersistentStore {
     return generation + ":" + name;
   }
 
+  /** The stored form of a value: its write time, then its JSON. */
+  private static byte[] framed(long writtenMillis, byte[] encoded) {
+    byte[] stored = new byte[HEADER + encoded.length];
+    WRITE_TIME.set(stored, 0, writtenMillis);
+    System.arraycopy(encoded, 0, stored, HEADER, encoded.length);
+    return stored;
+  }
+
   private long deadline(byte[] stored) {
     return (long) WRITE_TIME.get(stored, 0) + ttlMillis;
   }
@@ -278,9 +286,7 @@ final class ChronicleStore implements PersistentStore {
   public Write put(String key, byte[] encoded) {
     long epochBefore = epoch; // read first: a clear in between leaves the front-tier value stale
     long now = settings.clock.millis();
-    byte[] stored = new byte[HEADER + encoded.length];
-    WRITE_TIME.set(stored, 0, now);
-    System.arraycopy(encoded, 0, stored, HEADER, encoded.length);
+    byte[] stored = framed(now, encoded);
     String stateKey = key(state.generation(), key);
     guard(() -> map.put(stateKey, stored));
     state.wrote(now);
@@ -311,9 +317,7 @@ final class ChronicleStore implements PersistentStore {
       List<String> written = new ArrayList<>(entries.size());
       try {
         for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-          byte[] stored = new byte[HEADER + e.getValue().length];
-          WRITE_TIME.set(stored, 0, now);
-          System.arraycopy(e.getValue(), 0, stored, HEADER, e.getValue().length);
+          byte[] stored = framed(now, e.getValue());
           String stateKey = key(next, e.getKey());
           guard(() -> map.put(stateKey, stored));
           written.add(stateKey);

@@ -159,9 +159,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       }
       PersistentStore.Lease lease = store.lease(name);
       try {
-        stored = fromStore(name); // another process may have loaded it while we waited
-        if (stored != null) {
-          return stored;
+        if (lease != PersistentStore.Lease.NONE) {
+          stored = fromStore(name); // another process may have loaded it while we waited
+          if (stored != null) {
+            return stored;
+          }
         }
         V value = loader.apply(k);
         if (value == null) {

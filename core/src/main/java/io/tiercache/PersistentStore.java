@@ -96,18 +96,21 @@ interface PersistentStore extends AutoCloseable {
 
   /** Held around a loader: see {@link #lease}. */
   interface Lease extends AutoCloseable {
+    /** The lease of stores whose processes do not share loads: nothing was waited for. */
+    Lease NONE = () -> { };
+
     @Override
     void close();
   }
 
   /**
    * Waits until this process may run the loader for {@code key} on behalf of every process on the
-   * store, so that a cold fleet loads each key once. The caller re-reads the key after this returns
-   * (the previous holder may have stored it) and closes the lease after its write. Stores whose
-   * processes do not share loads return a no-op lease: load-once then holds within one JVM.
+   * store, so that a cold fleet loads each key once. The caller re-reads the key after a lease other
+   * than {@link Lease#NONE} (the previous holder may have stored it) and closes the lease after its write. Stores whose
+   * processes do not share loads return {@link Lease#NONE}: load-once then holds within one JVM.
    */
   default Lease lease(String key) {
-    return () -> { };
+    return Lease.NONE;
   }
 
   /** Flushes and releases files and locks. */
