@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
  * </pre>
  *
  * Exit codes: 0 success, 1 the files are damaged or the operation failed (the reason is printed),
- * 2 a usage error (including a store kind not in this build).
+ * 2 a usage error (an unknown option, store or duration).
  */
 @Command(name = "tiercache", mixinStandardHelpOptions = true, version = "tiercache 0.1.0",
     description = "Inspect, verify, compact, export and import tiercache files.",
@@ -54,10 +54,6 @@ public final class Main implements Runnable {
     cl.registerConverter(StoreKind.class, StoreKind::parse);
     cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       PrintWriter err = commandLine.getErr();
-      if (e instanceof UnsupportedOperationException) {
-        err.println("tiercache: " + e.getMessage());
-        return USAGE;
-      }
       if (e instanceof CacheException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
         err.println("tiercache: " + e.getMessage() + (e.getCause() == null ? "" : " (" + e.getCause() + ")"));
         return FAILED;
@@ -180,7 +176,7 @@ public final class Main implements Runnable {
     @Option(names = "--to", required = true, paramLabel = "FILE.json", description = "the file to write (replaced atomically)")
     Path to;
     @Option(names = "--store", defaultValue = "json", paramLabel = "json|chronicle",
-        description = "the cache's store (default ${DEFAULT-VALUE}; chronicle is not in this build yet)")
+        description = "the cache's store (default ${DEFAULT-VALUE})")
     StoreKind store;
     @Option(names = "--lock-timeout", defaultValue = "30s") Duration lockTimeout;
 
@@ -204,7 +200,7 @@ public final class Main implements Runnable {
         description = "time to live of a new content period (default: until the file's expiry)")
     Duration expireAfter;
     @Option(names = "--store", defaultValue = "json", paramLabel = "json|chronicle",
-        description = "the cache's store (default ${DEFAULT-VALUE}; chronicle is not in this build yet)")
+        description = "the cache's store (default ${DEFAULT-VALUE})")
     StoreKind store;
     @Option(names = "--lock-timeout", defaultValue = "30s") Duration lockTimeout;
 

@@ -120,11 +120,22 @@ class MainTest {
   }
 
   @Test
-  void theChronicleStoreFailsClearlyUntilItLands() {
-    fill("model", 1);
-    Run e = run("export", dir.toString(), "model", "--to", dir.resolve("x.json").toString(), "--store", "chronicle");
-    assertThat(e.code()).isEqualTo(2);
-    assertThat(e.err()).contains("chronicle store is not available");
+  void exportAndImportMoveACacheBetweenTheStores() throws Exception {
+    fill("model", 3);
+    Path exported = dir.resolve("x.json");
+    assertThat(run("export", dir.toString(), "model", "--to", exported.toString()).code()).isZero();
+    Run in = run("import", exported.toString(), dir.toString(), "shared", "--store", "chronicle", "--replace",
+        "--expire-after", "1h");
+    assertThat(in.code()).as(in.err()).isZero();
+    try (TieredCache<String, Model> c = TieredCache.builder(String.class, Model.class).directory(dir).name("shared")
+        .expireAfter(Duration.ofHours(1)).chronicleMap(1_024, 64).build()) {
+      assertThat(c.getIfPresent("m2")).isEqualTo(new Model("m2", "modèle 2", 2.5));
+    }
+    Path back = dir.resolve("back.json");
+    Run out = run("export", dir.toString(), "shared", "--to", back.toString(), "--store", "chronicle");
+    assertThat(out.code()).as(out.err()).isZero();
+    assertThat(CacheFiles.contents(back).entries()).containsOnlyKeys("m0", "m1", "m2");
+
     Run bad = run("export", dir.toString(), "model", "--to", "x.json", "--store", "redis");
     assertThat(bad.code()).isEqualTo(2);
   }
