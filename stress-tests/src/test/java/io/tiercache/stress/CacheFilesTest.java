@@ -109,8 +109,11 @@ class CacheFilesTest {
   void badArguments() {
     assertThatThrownBy(() -> CacheFiles.importFile(dir.resolve("missing.json"), dir, "x", CacheFiles.StoreKind.JSON,
         false, null, Duration.ofSeconds(1))).isInstanceOf(CacheException.class).hasMessageContaining("no such file");
-    assertThatThrownBy(() -> CacheFiles.export(dir, "x", dir.resolve("o.json"), CacheFiles.StoreKind.CHRONICLE,
-        Duration.ofSeconds(1))).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("chronicle");
+    assertThatThrownBy(() -> CacheFiles.importFile(dir.resolve("missing.json"), dir, "x",
+        CacheFiles.StoreKind.CHRONICLE, false, null, Duration.ofSeconds(1)))
+        .isInstanceOf(CacheException.class).hasMessageContaining("no such file");
+    assertThatThrownBy(() -> CacheFiles.export(dir, "../x", dir.resolve("o.json"), CacheFiles.StoreKind.CHRONICLE,
+        Duration.ofSeconds(1))).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> CacheFiles.StoreKind.parse("redis")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> CacheFiles.compact(dir, "../x", Duration.ofSeconds(1)))
         .isInstanceOf(IllegalArgumentException.class);
