@@ -304,7 +304,7 @@ public final class CacheFiles {
     long torn = 0;
     if (journal != null) {
       int consumed = Journal.scan(journal, journal.length, 0, new Journal.Visitor() {
-        @Override public void header(long generation) {
+        @Override public void header(long generation, long carriedBytes) {
           counts[0]++;
           if (counts[5]++ == 0) {
             base[0] = generation;

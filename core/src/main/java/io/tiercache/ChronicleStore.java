@@ -76,7 +76,7 @@ final class ChronicleStore implements PersistentStore {
       throw new CacheException("cannot open the Chronicle Map file", file, e);
     }
     long period = Math.max(1_000, Math.min(60_000, ttlMillis / 10));
-    this.purger = Maintenance.SCHEDULER.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
+    this.purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
   }
 
   static ChronicleStore open(StoreSettings settings) {

@@ -112,10 +112,18 @@ final class FileOps {
    * the old file or the new one, never a mix, and after a crash one of the two survives whole.
    */
   void atomicWrite(Path target, byte[] bytes, int length) {
-    Path dir = target.toAbsolutePath().getParent();
+    replace(target, writeTemporary(target, bytes, length));
+  }
+
+  /**
+   * The first half of {@link #atomicWrite}: {@code bytes[0, length)} in a forced temporary file
+   * next to {@code target} ({@code <target>.<random>.tmp}), which {@link #replace} then renames.
+   */
+  Path writeTemporary(Path target, byte[] bytes, int length) {
     Path temp = null;
     try {
-      temp = Files.createTempFile(dir, target.getFileName() + ".", ".tmp", fileAttributes());
+      temp = Files.createTempFile(target.toAbsolutePath().getParent(), target.getFileName() + ".", ".tmp",
+          fileAttributes());
       try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
         ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
         while (buf.hasRemaining()) {
@@ -126,18 +134,37 @@ final class FileOps {
       if (POSIX) {
         Files.setPosixFilePermissions(temp, filePermissions);
       }
-      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Path written = temp;
       temp = null;
-      fsyncDirectory(dir);
+      return written;
     } catch (IOException e) {
       throw new CacheException("cannot write " + target.getFileName(), target, e);
     } finally {
-      if (temp != null) {
-        try {
-          Files.deleteIfExists(temp);
-        } catch (IOException e) {
-          LOG.log(System.Logger.Level.WARNING, "cannot remove temporary file " + temp, e);
-        }
+      deleteTemporary(temp);
+    }
+  }
+
+  /**
+   * The second half of {@link #atomicWrite}: renames {@code temp} over {@code target} and forces
+   * the directory. A {@code temp} that is gone (removed by a process that took it for a crash's
+   * leftover) is reported as a {@link java.nio.file.NoSuchFileException} cause.
+   */
+  static void replace(Path target, Path temp) {
+    try {
+      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      fsyncDirectory(target.toAbsolutePath().getParent());
+    } catch (IOException e) {
+      deleteTemporary(temp);
+      throw new CacheException("cannot write " + target.getFileName(), target, e);
+    }
+  }
+
+  static void deleteTemporary(Path temp) {
+    if (temp != null) {
+      try {
+        Files.deleteIfExists(temp);
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.WARNING, "cannot remove temporary file " + temp, e);
       }
     }
   }

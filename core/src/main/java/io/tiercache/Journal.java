@@ -9,6 +9,8 @@ import java.util.zip.CRC32C;
  *
  * <pre>{@code
  * 1a2b3c4d ["h",1,7]                 header: format 1, extends snapshot generation 7
+ * 1a2b3c4d ["h",1,8,4096]            ... whose first 4096 bytes of lines were carried over from the
+ *                                    journal it replaces (appended while snapshot 8 was rendered)
  * 0badf00d ["p","model-1",{...}]     put: the value's encoded JSON, as it is
  * 12345678 ["r","model-1"]           remove
  * 9abcdef0 ["c",1764038400.123]      clear: a new, empty content that expires then
@@ -32,9 +34,10 @@ final class Journal {
   static final byte SEAL = 's';
   private static final int CRC_WIDTH = 8;
 
-  static byte[] header(long generation) {
-    ByteSink body = new ByteSink(32);
-    body.writeAscii("[\"h\"," + Snapshot.FORMAT_VERSION + "," + generation + "]");
+  static byte[] header(long generation, long carriedBytes) {
+    ByteSink body = new ByteSink(48);
+    body.writeAscii("[\"h\"," + Snapshot.FORMAT_VERSION + "," + generation
+        + (carriedBytes > 0 ? "," + carriedBytes : "") + "]");
     return line(body);
   }
 
@@ -87,7 +90,12 @@ final class Journal {
 
   /** Receives the records of a journal in order. Value ranges point into the scanned buffer. */
   interface Visitor {
-    void header(long generation);
+    /**
+     * The first line: the snapshot generation this journal extends, and how many bytes of lines
+     * after the header were copied from the journal it replaced (a process that read that one to
+     * its end has applied them).
+     */
+    void header(long generation, long carriedBytes);
 
     void put(String key, Encoded value);
 
@@ -184,7 +192,17 @@ final class Journal {
           }
           pos = JsonText.next(buf, JsonText.expect(buf, end, eol, ','), eol);
           end = JsonText.skipValue(buf, pos, eol);
-          visitor.header(Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII)));
+          long generation = Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
+          long carried = 0;
+          pos = JsonText.next(buf, end, eol);
+          if (buf[pos] == ',') {
+            pos = JsonText.next(buf, pos + 1, eol);
+            end = JsonText.skipValue(buf, pos, eol);
+            carried = Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
+            pos = JsonText.next(buf, end, eol);
+          }
+          JsonText.expect(buf, pos, eol, ']');
+          visitor.header(generation, carried);
           return;
         }
         default:

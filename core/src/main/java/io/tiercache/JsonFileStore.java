@@ -12,6 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -37,10 +38,14 @@ import java.util.function.BiConsumer;
  * so nothing is written from a stale view and no process overwrites another's change.
  *
  * <h2>Compaction</h2>
- * When the journal outgrows the snapshot (or on {@link #flush}), the index is written as a new
- * snapshot (temporary file, force, atomic rename, directory force) and the journal is replaced by
- * an empty one whose header names the new snapshot's generation. Amortized, each write costs O(1)
- * bytes of compaction. Entry bytes are copied, not re-encoded.
+ * When the journal outgrows the snapshot, the index is rendered as a new snapshot into a forced
+ * temporary file on the compaction thread, holding no lock: writers here and in other processes
+ * go on appending. Then, under the lock, the temporary file is renamed over the snapshot (and the
+ * directory forced) and the journal is replaced by one whose header names the new snapshot's
+ * generation and that carries the lines appended meanwhile. A rendering overtaken by another
+ * process's compaction or a Python rewrite is dropped. {@link #flush}, and an expired or damaged
+ * content, compact entirely under the lock. Amortized, each write costs O(1) bytes of compaction;
+ * entry bytes are copied, not re-encoded.
  *
  * <h2>Other processes</h2>
  * Every {@code refreshInterval} (and on every write) the store checks the two files: new journal
@@ -555,16 +560,17 @@ final class JsonFileStore implements PersistentStore {
       tailLocked();
       long oldBase = journalBase;
       FileChannel next = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      long[] base = {Long.MIN_VALUE};
-      int headerLength = readHeader(next, base);
-      if (headerLength > 0 && base[0] == oldBase + 1) {
+      long[] header = {Long.MIN_VALUE, 0}; // base, carried bytes
+      int headerLength = readHeader(next, header);
+      if (headerLength > 0 && header[0] == oldBase + 1 && headerLength + header[1] <= next.size()) {
         journal.close();
         journal = next;
         journalKey = journalNow.key;
-        journalPos = headerLength;
+        // The carried lines are the old journal's last ones, which we have just applied.
+        journalPos = headerLength + header[1];
         journalStart = headerLength;
-        journalBase = base[0];
-        generation = base[0];
+        journalBase = header[0];
+        generation = header[0];
         snapshotState = FileState.of(snapshotFile);
         snapshotBytes = snapshotState == null ? 0 : snapshotState.size;
         tailLocked();
@@ -576,20 +582,22 @@ final class JsonFileStore implements PersistentStore {
     reloadLocked();
   }
 
-  private static int readHeader(FileChannel ch, long[] base) throws IOException {
+  /** Reads the journal's first line into {@code header} (base, carried bytes); returns its length, or 0. */
+  private static int readHeader(FileChannel ch, long[] header) throws IOException {
     ByteBuffer buf = ByteBuffer.allocate(64);
     ch.read(buf, 0);
     int consumed = Journal.scan(buf.array(), Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n') + 1, 0,
         new Journal.Visitor() {
-          @Override public void header(long generation) {
-            base[0] = generation;
+          @Override public void header(long generation, long carriedBytes) {
+            header[0] = generation;
+            header[1] = carriedBytes;
           }
           @Override public void put(String key, Encoded value) {}
           @Override public void remove(String key) {}
           @Override public void clear(long expiryMillis) {}
           @Override public void corrupt(long fileOffset, String reason) {}
         });
-    return base[0] == Long.MIN_VALUE ? 0 : consumed;
+    return header[0] == Long.MIN_VALUE ? 0 : consumed;
   }
 
   /**
@@ -735,7 +743,7 @@ final class JsonFileStore implements PersistentStore {
     journalPos = 0;
     corruptLines = 0;
     if (!Files.exists(journalFile)) {
-      createJournalLocked(Math.max(generation, snapshotGeneration));
+      createJournalLocked(Math.max(generation, snapshotGeneration), new byte[0]);
       return new Loaded(entries, expiry[0]);
     }
     journal = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -745,7 +753,7 @@ final class JsonFileStore implements PersistentStore {
     // Replayed whole even when the snapshot already holds some of it (a compactor that died
     // between its two renames): replay is idempotent, and lines appended after it are not in any snapshot.
     int consumed = Journal.scan(buf, buf.length, 0, new Applier() {
-      @Override public void header(long base) {
+      @Override public void header(long base, long carriedBytes) {
         journalBase = base;
       }
 
@@ -794,14 +802,14 @@ final class JsonFileStore implements PersistentStore {
         break;
       }
     }
-    return buf.position() == buf.capacity() ? buf.array() : java.util.Arrays.copyOf(buf.array(), buf.position());
+    return buf.position() == buf.capacity() ? buf.array() : Arrays.copyOf(buf.array(), buf.position());
   }
 
   /** A journal visitor that reports damaged lines the same way everywhere. */
   private abstract class Applier implements Journal.Visitor {
     abstract void apply(String key, Encoded valueOrNullForRemove);
 
-    @Override public void header(long base) {}
+    @Override public void header(long base, long carriedBytes) {}
 
     @Override public final void put(String key, Encoded value) {
       apply(key, value);
@@ -844,12 +852,144 @@ final class JsonFileStore implements PersistentStore {
       }
       compactionScheduled = true;
     }
-    Maintenance.SCHEDULER.execute(() -> background("compaction", () -> {
+    Maintenance.COMPACTOR.execute(() -> background("compaction", () -> {
       synchronized (tasks) {
         compactionScheduled = false;
       }
-      compact();
+      Compaction prepared = prepareCompaction();
+      if (prepared != null) {
+        commitCompaction(prepared);
+      }
     }));
+  }
+
+  /** A snapshot rendered outside the file lock, and what it was rendered from. */
+  static final class Compaction {
+    final Path temporary;
+    final long generation;
+    final long journalBase;
+    final Object journalKey;
+    final FileState snapshotState;
+    /** Where the journal ended when the index was rendered: the lines after it are carried over. */
+    final long journalPos;
+    final int snapshotBytes;
+
+    Compaction(Path temporary, long generation, long journalBase, Object journalKey, FileState snapshotState,
+        long journalPos, int snapshotBytes) {
+      this.temporary = temporary;
+      this.generation = generation;
+      this.journalBase = journalBase;
+      this.journalKey = journalKey;
+      this.snapshotState = snapshotState;
+      this.journalPos = journalPos;
+      this.snapshotBytes = snapshotBytes;
+    }
+  }
+
+  /**
+   * The first half of a background compaction: renders the index into a temporary snapshot
+   * without holding any lock, so writers here and in other processes keep appending meanwhile
+   * (rendering 100,000 entries takes a third of a second). Returns null when there is nothing
+   * to fold, or when the content expired or the journal has damaged lines: those compact at once
+   * under the lock, as {@link #flush} does.
+   */
+  Compaction prepareCompaction() {
+    ConcurrentHashMap<String, Encoded> entries;
+    long expiry;
+    long base;
+    Object key;
+    FileState state;
+    long pos;
+    long sizeHint;
+    ioLock.lock();
+    try {
+      ensureOpen();
+      lockFiles();
+      try {
+        syncWithFilesLocked();
+        appendPendingLocked();
+        if (now() >= expiresAt || corruptLines > 0 || journalBase == Snapshot.FOREIGN || generation != journalBase) {
+          compactLocked();
+          return null;
+        }
+        if (journalPos == journalStart) {
+          return null;
+        }
+        entries = index;
+        expiry = expiresAt;
+        base = journalBase;
+        key = journalKey;
+        state = snapshotState;
+        pos = journalPos;
+        sizeHint = snapshotBytes + journalPos;
+      } finally {
+        unlockFiles();
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot compact the cache", snapshotFile, e);
+    } finally {
+      ioLock.unlock();
+    }
+    // Weakly consistent: writes made while rendering may or may not be in it; they are in the
+    // journal after pos (or still queued), which is replayed over it, and replay is idempotent.
+    ByteSink snapshot = render(expiry, base + 1, entries, (int) Math.min(Integer.MAX_VALUE / 2, sizeHint));
+    Path temporary = settings.fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
+    return new Compaction(temporary, base + 1, base, key, state, pos, snapshot.size());
+  }
+
+  /**
+   * The second half: under the lock, makes the rendered snapshot current unless the files moved
+   * on meanwhile (another process compacted, the Python SDK rewrote the snapshot), in which case
+   * the rendering is stale and dropped. The journal lines appended while rendering are carried
+   * into the new journal.
+   */
+  void commitCompaction(Compaction prepared) {
+    ioLock.lock();
+    try {
+      if (closed) {
+        FileOps.deleteTemporary(prepared.temporary);
+        return;
+      }
+      lockFiles();
+      try {
+        syncWithFilesLocked();
+        appendPendingLocked();
+        // Stale when another process compacted, the Python SDK rewrote the snapshot, the content
+        // expired or a damaged line arrived; gone when a process opening the cache took the
+        // temporary file for a crash's leftover (it removes them under the lock we now hold).
+        if (journalBase != prepared.journalBase || !journalKey.equals(prepared.journalKey)
+            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt
+            || !Files.exists(prepared.temporary)) {
+          FileOps.deleteTemporary(prepared.temporary);
+          return;
+        }
+        byte[] carried = read(journal, prepared.journalPos, journalPos);
+        long upTo = writtenSeq;
+        FileOps.replace(snapshotFile, prepared.temporary);
+        // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
+        writeFully(journal, ByteBuffer.wrap(Journal.seal(prepared.generation)), journalPos);
+        createJournalLocked(prepared.generation, carried);
+        generation = prepared.generation;
+        snapshotState = FileState.of(snapshotFile);
+        snapshotBytes = prepared.snapshotBytes;
+        syncedSeq = Math.max(syncedSeq, upTo); // the new journal was forced with every line up to upTo
+      } finally {
+        unlockFiles();
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot compact the cache", snapshotFile, e);
+    } finally {
+      ioLock.unlock();
+    }
+  }
+
+  private ByteSink render(long expiry, long nextGeneration, ConcurrentHashMap<String, Encoded> entries, int sizeHint) {
+    try {
+      return Snapshot.render(expiry, nextGeneration, entries.entrySet(), sizeHint);
+    } catch (IllegalStateException tooLarge) {
+      throw new CacheException("the snapshot would exceed 2 GB, the most one file can hold here;"
+          + " use the Chronicle Map store for a cache this large", snapshotFile, tooLarge);
+    }
   }
 
   private void compact() {
@@ -889,21 +1029,15 @@ final class JsonFileStore implements PersistentStore {
       long upTo = writtenSeq;
       long nextGeneration = Math.max(generation, journalBase) + 1;
       ConcurrentHashMap<String, Encoded> entries = index;
-      ByteSink snapshot;
-      try {
-        snapshot = Snapshot.render(expiresAt, nextGeneration, entries.entrySet(),
-            (int) Math.min(Integer.MAX_VALUE / 2, snapshotBytes + journalPos));
-      } catch (IllegalStateException tooLarge) {
-        throw new CacheException("the snapshot would exceed 2 GB, the most one file can hold here;"
-            + " use the Chronicle Map store for a cache this large", snapshotFile, tooLarge);
-      }
+      ByteSink snapshot = render(expiresAt, nextGeneration, entries,
+          (int) Math.min(Integer.MAX_VALUE / 2, snapshotBytes + journalPos));
       // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
       writeFully(journal, ByteBuffer.wrap(Journal.seal(nextGeneration)), journalPos);
       settings.fileOps.atomicWrite(snapshotFile, snapshot.array(), snapshot.size());
       if (corruptLines > 0 && Files.exists(journalFile)) {
         FileOps.moveAside(journalFile, corruptLines + " damaged line(s), already reported");
       }
-      createJournalLocked(nextGeneration);
+      createJournalLocked(nextGeneration, new byte[0]);
       generation = nextGeneration;
       snapshotState = FileState.of(snapshotFile);
       snapshotBytes = snapshot.size();
@@ -917,16 +1051,21 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  /** Replaces the journal with an empty one extending snapshot {@code base}. Caller holds the file lock. */
-  private void createJournalLocked(long base) throws IOException {
-    byte[] header = Journal.header(base);
-    settings.fileOps.atomicWrite(journalFile, header, header.length);
+  /**
+   * Replaces the journal with one extending snapshot {@code base} and holding {@code lines}.
+   * Caller holds the file lock.
+   */
+  private void createJournalLocked(long base, byte[] lines) throws IOException {
+    byte[] header = Journal.header(base, lines.length);
+    byte[] content = Arrays.copyOf(header, header.length + lines.length);
+    System.arraycopy(lines, 0, content, header.length, lines.length);
+    settings.fileOps.atomicWrite(journalFile, content, content.length);
     if (journal != null) {
       journal.close();
     }
     journal = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
     journalKey = Files.readAttributes(journalFile, BasicFileAttributes.class).fileKey();
-    journalPos = header.length;
+    journalPos = content.length;
     journalStart = header.length;
     journalBase = base;
     corruptLines = 0;

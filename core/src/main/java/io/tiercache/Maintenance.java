@@ -3,20 +3,25 @@ package io.tiercache;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 /**
- * The one daemon thread that runs every store's background work: refreshing from other
- * processes, flushing {@link Durability#ASYNC} writes, compacting. Daemon, so an application that
- * forgets {@code close()} still exits (its journal is intact; only compaction is skipped).
+ * The daemon threads that run every store's background work: one for the short tasks (refreshing
+ * from other processes, flushing {@link Durability#ASYNC} writes, ending lock leases), one for
+ * compaction, which renders a whole snapshot and would otherwise delay them. Daemons, so an
+ * application that forgets {@code close()} still exits (its journal is intact; only compaction is
+ * skipped).
  */
 final class Maintenance {
   private Maintenance() {}
 
-  static final ScheduledThreadPoolExecutor SCHEDULER = new ScheduledThreadPoolExecutor(1, runnable -> {
-    Thread thread = new Thread(runnable, "tiercache-maintenance");
-    thread.setDaemon(true);
-    return thread;
-  });
+  static final ScheduledThreadPoolExecutor SCHEDULER = daemon("tiercache-maintenance");
+  static final ScheduledThreadPoolExecutor COMPACTOR = daemon("tiercache-compaction");
 
-  static {
-    SCHEDULER.setRemoveOnCancelPolicy(true);
+  private static ScheduledThreadPoolExecutor daemon(String name) {
+    ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, runnable -> {
+      Thread thread = new Thread(runnable, name);
+      thread.setDaemon(true);
+      return thread;
+    });
+    executor.setRemoveOnCancelPolicy(true);
+    return executor;
   }
 }

@@ -23,11 +23,13 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <h2>Expiry</h2>
- * The content expires as a whole, as the Python SDK's cache does: a period starts when the cache
- * is created, cleared ({@link #invalidateAll}), replaced ({@link #replaceAll}) or written after the
- * previous period ended, and lasts the builder's {@code expireAfter} (default: the
- * {@code CACHE_EXPIRY_TIME} environment variable, else 24 hours). No method ever returns a value
- * from an ended period.
+ * Each store type keeps the builder's {@code expireAfter} (default: the {@code CACHE_EXPIRY_TIME}
+ * environment variable, else 24 hours) in its own way. The JSON file store, the Python SDK's
+ * format, expires its content as a whole: a period starts when the cache is created, cleared
+ * ({@link #invalidateAll}), replaced ({@link #replaceAll}) or written after the previous period
+ * ended. The Chronicle Map and Redis stores expire each entry {@code expireAfter} after its last
+ * write. Either way, no method ever returns an expired value, and the front tier never outlives
+ * the entry it holds.
  *
  * <h2>Other processes</h2>
  * Writes are never lost to another process's writes. Changes made elsewhere become visible
@@ -86,7 +88,10 @@ public interface TieredCache<K, V> extends AutoCloseable {
   /** Front-tier statistics (all zero unless the builder called {@code recordStats()}). */
   CacheStats stats();
 
-  /** When the current content expires. */
+  /**
+   * When the current content expires: the end of the period for the JSON file store; for
+   * per-entry stores the latest entry's deadline, or one {@code expireAfter} from now when empty.
+   */
   Instant expiry();
 
   /** Applies the changes other processes have made, now. */

@@ -373,6 +373,100 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void writesMadeWhileACompactionRendersAreCarriedIntoTheNewJournal() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    JsonFileStore b = otherProcess("shared");
+    for (int i = 0; i < 100; i++) {
+      a.await(a.put("k" + i, ("{\"i\":" + i + "}").getBytes(UTF_8)));
+    }
+    JsonFileStore.Compaction rendered = a.prepareCompaction();
+    // No lock is held between the halves: both "processes" keep writing.
+    b.await(b.put("b-during", "1".getBytes(UTF_8)));
+    a.await(a.put("a-during", "2".getBytes(UTF_8)));
+    a.await(a.remove("k0"));
+    b.refresh();
+    List<String> seenByB = new ArrayList<>();
+    b.listeners().add(listenerRecording(seenByB));
+
+    a.commitCompaction(rendered);
+
+    assertThat(Snapshot.parse(Files.readAllBytes(dir.resolve("shared.json")), (int) Files.size(dir.resolve("shared.json")))
+        .entries).containsKey("k0").doesNotContainKey("b-during").hasSize(100);
+    assertThat(text("shared.journal")).contains("b-during", "a-during", "[\"r\",\"k0\"]");
+    b.refresh(); // follows the new journal: the carried lines are ones it has applied already
+    assertThat(seenByB).isEmpty();
+    b.await(b.put("b-after", "3".getBytes(UTF_8)));
+    a.refresh();
+    assertThat(a.get("b-after")).isNotNull();
+    assertThat(b.get("a-during")).isNotNull();
+    assertThat(b.get("k0")).isNull();
+
+    JsonFileStore reopened = otherProcess("shared"); // replays the carried lines over the snapshot
+    assertThat(reopened.size()).isEqualTo(102);
+    assertThat(reopened.get("k0")).isNull();
+    assertThat(reopened.get("b-during")).isNotNull();
+    assertThat(reopened.get("a-during")).isNotNull();
+    assertThat(CacheFiles.verify(dir.resolve("shared.json")).valid()).isTrue();
+  }
+
+  @Test
+  void aRenderingOvertakenByAnotherCompactionIsDroppedWithItsTemporaryFile() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    JsonFileStore b = otherProcess("shared");
+    a.await(a.put("a", "1".getBytes(UTF_8)));
+    JsonFileStore.Compaction rendered = a.prepareCompaction();
+    b.await(b.put("b", "2".getBytes(UTF_8)));
+    b.flush(); // compacts first
+    a.commitCompaction(rendered);
+    assertThat(temporaries()).isEmpty();
+    assertThat(text("shared.json")).contains("\"a\"", "\"b\"");
+    assertThat(otherProcess("shared").size()).isEqualTo(2);
+  }
+
+  @Test
+  void aRenderingOvertakenByAPythonRewriteIsDropped() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    a.await(a.put("java-1", "{\"id\":\"java-1\"}".getBytes(UTF_8)));
+    JsonFileStore.Compaction rendered = a.prepareCompaction();
+    Files.writeString(dir.resolve("shared.json"), "{\"expiry\": " + Snapshot.formatSeconds(clock.millis() + 60_000)
+        + ", \"data\": {\"py-1\": {\"id\": \"py-1\"}}}", UTF_8);
+    a.commitCompaction(rendered);
+    assertThat(temporaries()).isEmpty();
+    assertThat(a.get("py-1")).isNotNull();
+    assertThat(a.get("java-1")).isNotNull(); // acknowledged in the journal, which still applies
+  }
+
+  @Test
+  void aRenderingWhoseTemporaryFileWasRemovedByAnOpeningProcessIsDropped() {
+    JsonFileStore a = otherProcess("shared");
+    a.await(a.put("a", "1".getBytes(UTF_8)));
+    a.await(a.put("b", "2".getBytes(UTF_8)));
+    JsonFileStore.Compaction rendered = a.prepareCompaction();
+    otherProcess("shared"); // removes <name>.json.*.tmp as a crash's leftover
+    a.commitCompaction(rendered);
+    a.await(a.put("c", "3".getBytes(UTF_8)));
+    assertThat(otherProcess("shared").size()).isEqualTo(3);
+  }
+
+  private static PersistentStore.Listener listenerRecording(List<String> keys) {
+    return new PersistentStore.Listener() {
+      @Override public void invalidate(String key) {
+        keys.add(key);
+      }
+
+      @Override public void invalidateAll() {
+        keys.add("*");
+      }
+    };
+  }
+
+  private List<Path> temporaries() throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList();
+    }
+  }
+
+  @Test
   void otherProcessesChangesReachTheFrontTierWithinTheRefreshInterval() {
     AssetCache<Model> models = models().refreshInterval(Duration.ofMillis(20)).build();
     opened.add(models);

@@ -89,7 +89,8 @@ class SnapshotAndJournalTest {
   void journalLinesRoundTripAndDetectDamage() {
     byte[] value = "{\"id\":\"k\",\"s\":\"line\\nbreak\"}".getBytes(UTF_8);
     ByteSink j = new ByteSink(256);
-    j.write(Journal.header(7));
+    j.write(Journal.header(7, 0));
+    j.write(Journal.header(8, 4096));
     j.write(Journal.put("k\u00e9", value, 0, value.length));
     j.write(Journal.remove("gone"));
     j.write(Journal.clear(1_000_500));
@@ -102,8 +103,8 @@ class SnapshotAndJournalTest {
 
     List<String> seen = new ArrayList<>();
     int consumed = Journal.scan(j.array(), j.size(), 100, new Journal.Visitor() {
-      @Override public void header(long generation) {
-        seen.add("h" + generation);
+      @Override public void header(long generation, long carriedBytes) {
+        seen.add("h" + generation + (carriedBytes > 0 ? "+" + carriedBytes : ""));
       }
       @Override public void put(String key, Encoded v) {
         seen.add("p " + key + " " + value(v));
@@ -118,7 +119,7 @@ class SnapshotAndJournalTest {
         seen.add("corrupt " + reason);
       }
     });
-    assertThat(seen).containsExactly("h7", "p ké " + new String(value, UTF_8), "r gone", "c 1000500",
+    assertThat(seen).containsExactly("h7", "h8+4096", "p ké " + new String(value, UTF_8), "r gone", "c 1000500",
         "corrupt checksum mismatch", "p after " + new String(value, UTF_8));
     assertThat(consumed).isEqualTo(j.size() - (torn.length - 5));
   }
@@ -140,7 +141,7 @@ class SnapshotAndJournalTest {
         // fine: detected
       }
       Journal.scan(b, length, 0, new Journal.Visitor() {
-        @Override public void header(long generation) {}
+        @Override public void header(long generation, long carriedBytes) {}
         @Override public void put(String key, Encoded v) {}
         @Override public void remove(String key) {}
         @Override public void clear(long expiryMillis) {}
