@@ -134,6 +134,7 @@ public final class Report {
     coldStart(charts);
     compaction();
     chronicleStore();
+    redisStore();
     multiProcess();
     md.append("\n## Goals\n\n| goal | measured | verdict |\n| --- | --- | --- |\n");
     for (String[] g : goals) {
@@ -407,6 +408,27 @@ public final class Report {
     md.append('\n');
     goal("Chronicle store get/put within 1.25x of raw Chronicle Map", String.format(Locale.ROOT, "worst %.2fx", worst),
         worst <= 1.25);
+  }
+
+  private void redisStore() {
+    Row near = one("RedisBenchmark.nearCacheHit", r -> true);
+    Row caffeine = one("RedisBenchmark.caffeineHit", r -> true);
+    Row miss = one("RedisBenchmark.redisMiss", r -> true);
+    Row lettuce = one("RedisBenchmark.lettuceGet", r -> true);
+    if (near == null && miss == null) {
+      return;
+    }
+    md.append("## Redis store, on a local redis-server\n\n| operation | tiercache Redis store | raw library | ratio |\n")
+        .append("| --- | --- | --- | --- |\n");
+    if (near != null && caffeine != null) {
+      md.append(String.format(Locale.ROOT, "| near-cache hit (ops/us, higher is better) | %.2f | Caffeine %.2f | %.2fx |%n",
+          near.score(), caffeine.score(), near.score() / caffeine.score()));
+    }
+    if (miss != null && lettuce != null) {
+      md.append(String.format(Locale.ROOT, "| front-tier miss read from Redis (us/op) | %.1f | Lettuce GET %.1f | %.2fx |%n",
+          miss.score(), lettuce.score(), miss.score() / lettuce.score()));
+    }
+    md.append('\n');
   }
 
   /** Bars start at the axis minimum, which a log axis needs above zero. */
