@@ -852,13 +852,18 @@ final class JsonFileStore implements PersistentStore {
       }
       compactionScheduled = true;
     }
+    // The flag stays set until the compaction ends: writes made while it renders must not queue
+    // a second one, which would render everything again to fold the few lines carried over.
     Maintenance.COMPACTOR.execute(() -> background("compaction", () -> {
-      synchronized (tasks) {
-        compactionScheduled = false;
-      }
-      Compaction prepared = prepareCompaction();
-      if (prepared != null) {
-        commitCompaction(prepared);
+      try {
+        Compaction prepared = prepareCompaction();
+        if (prepared != null) {
+          commitCompaction(prepared);
+        }
+      } finally {
+        synchronized (tasks) {
+          compactionScheduled = false;
+        }
       }
     }));
   }
