@@ -56,6 +56,11 @@ public final class CacheFiles {
      */
     CHRONICLE;
 
+    /** The file that holds cache {@code name}'s entries in {@code dir}: {@code <name>.json} or {@code <name>.cmap}. */
+    public Path file(Path dir, String name) {
+      return dir.resolve(name + (this == JSON ? ".json" : ".cmap"));
+    }
+
     /** Parses {@code json} or {@code chronicle} (any case). */
     public static StoreKind parse(String name) {
       try {

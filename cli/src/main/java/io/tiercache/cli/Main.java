@@ -43,7 +43,11 @@ public final class Main implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
   }
 
+  /** Chronicle Map's start-up notes ("Chronicle core loaded from ...") are noise here; its warnings are not. */
+  private static final java.util.logging.Logger CHRONICLE_LOG = java.util.logging.Logger.getLogger("net.openhft");
+
   public static void main(String[] args) {
+    CHRONICLE_LOG.setLevel(java.util.logging.Level.WARNING);
     System.exit(commandLine().execute(args));
   }
 
@@ -207,7 +211,7 @@ public final class Main implements Runnable {
     @Override
     public Integer call() {
       CacheFiles.Import i = CacheFiles.importFile(file, dir, name, store, replace, expireAfter, lockTimeout);
-      Path target = dir.resolve(name + ".json");
+      Path target = store.file(dir, name);
       out().println((i.replaced() ? "replaced the content of " + target + " with " + i.entries() + " entries"
           : "added " + i.entries() + " entries to " + target) + " (content expiry " + i.expiry() + ")");
       return 0;

@@ -127,6 +127,7 @@ class MainTest {
     Run in = run("import", exported.toString(), dir.toString(), "shared", "--store", "chronicle", "--replace",
         "--expire-after", "1h");
     assertThat(in.code()).as(in.err()).isZero();
+    assertThat(in.out()).contains("with 3 entries", dir.resolve("shared.cmap").toString());
     try (TieredCache<String, Model> c = TieredCache.builder(String.class, Model.class).directory(dir).name("shared")
         .expireAfter(Duration.ofHours(1)).chronicleMap(1_024, 64).build()) {
       assertThat(c.getIfPresent("m2")).isEqualTo(new Model("m2", "modèle 2", 2.5));
