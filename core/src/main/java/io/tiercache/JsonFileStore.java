@@ -871,7 +871,7 @@ final class JsonFileStore implements PersistentStore {
   /** A snapshot rendered outside the file lock, and what it was rendered from. */
   static final class Compaction {
     final Path temporary;
-    final long generation;
+    /** The generation of the journal it folds; the snapshot's is the next one. */
     final long journalBase;
     final Object journalKey;
     final FileState snapshotState;
@@ -879,10 +879,9 @@ final class JsonFileStore implements PersistentStore {
     final long journalPos;
     final int snapshotBytes;
 
-    Compaction(Path temporary, long generation, long journalBase, Object journalKey, FileState snapshotState,
-        long journalPos, int snapshotBytes) {
+    Compaction(Path temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
+        int snapshotBytes) {
       this.temporary = temporary;
-      this.generation = generation;
       this.journalBase = journalBase;
       this.journalKey = journalKey;
       this.snapshotState = snapshotState;
@@ -939,7 +938,7 @@ final class JsonFileStore implements PersistentStore {
     // journal after pos (or still queued), which is replayed over it, and replay is idempotent.
     ByteSink snapshot = render(expiry, base + 1, entries, (int) Math.min(Integer.MAX_VALUE / 2, sizeHint));
     Path temporary = settings.fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
-    return new Compaction(temporary, base + 1, base, key, state, pos, snapshot.size());
+    return new Compaction(temporary, base, key, state, pos, snapshot.size());
   }
 
   /**
@@ -972,9 +971,10 @@ final class JsonFileStore implements PersistentStore {
         long upTo = writtenSeq;
         FileOps.replace(snapshotFile, prepared.temporary);
         // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
-        writeFully(journal, ByteBuffer.wrap(Journal.seal(prepared.generation)), journalPos);
-        createJournalLocked(prepared.generation, carried);
-        generation = prepared.generation;
+        long next = prepared.journalBase + 1;
+        writeFully(journal, ByteBuffer.wrap(Journal.seal(next)), journalPos);
+        createJournalLocked(next, carried);
+        generation = next;
         snapshotState = FileState.of(snapshotFile);
         snapshotBytes = prepared.snapshotBytes;
         syncedSeq = Math.max(syncedSeq, upTo); // the new journal was forced with every line up to upTo
