@@ -22,19 +22,16 @@ import java.util.Set;
  * truncated in place. Files and directories are created with the configured permissions
  * (owner-only by default: cached assets may carry API keys).
  */
-final class FileOps {
+record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
   private static final System.Logger LOG = System.getLogger(FileOps.class.getName());
   private static final boolean POSIX =
       java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   private static final DateTimeFormatter STAMP =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
 
-  final Set<PosixFilePermission> filePermissions;
-  final Set<PosixFilePermission> directoryPermissions;
-
-  FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
-    this.filePermissions = Set.copyOf(filePermissions);
-    this.directoryPermissions = Set.copyOf(directoryPermissions);
+  FileOps {
+    filePermissions = Set.copyOf(filePermissions);
+    directoryPermissions = Set.copyOf(directoryPermissions);
   }
 
   static FileOps ownerOnly() {

@@ -1,6 +1,7 @@
 package io.tiercache.jmh;
 
 import io.tiercache.Codec;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
@@ -87,7 +88,7 @@ public class ChronicleStoreBenchmark {
     TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
         .name("assets").expireAfter(Duration.ofDays(1)).maximumSize(10_000);
     if (target.equals("tiercache-chronicle")) {
-      builder.chronicleMap(capacity, valueBytes);
+      builder.store(StoreSpec.chronicleMap(capacity, valueBytes));
     }
     tiered = builder.build();
     Map<String, Asset> initial = new HashMap<>();
