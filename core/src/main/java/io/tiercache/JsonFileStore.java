@@ -183,8 +183,8 @@ final class JsonFileStore implements PersistentStore {
     try {
       store.osLock.lock();
       try {
-        FileOps.removeStaleTemporaries(config.directory(), config.name() + ".json");
-        FileOps.removeStaleTemporaries(config.directory(), config.name() + ".journal");
+        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".json");
+        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".journal");
         store.loadLocked();
         if (store.now() >= store.expiresAt) {
           store.compactLocked(); // an expired file is replaced, not served
@@ -880,7 +880,7 @@ final class JsonFileStore implements PersistentStore {
 
   /** A snapshot rendered outside the file lock, and what it was rendered from. */
   static final class Compaction {
-    final Path temporary;
+    final FileOps.Temporary temporary;
     /** The generation of the journal it folds; the snapshot's is the next one. */
     final long journalBase;
     final Object journalKey;
@@ -889,7 +889,7 @@ final class JsonFileStore implements PersistentStore {
     final long journalPos;
     final int snapshotBytes;
 
-    Compaction(Path temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
+    Compaction(FileOps.Temporary temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
         int snapshotBytes) {
       this.temporary = temporary;
       this.journalBase = journalBase;
@@ -947,7 +947,7 @@ final class JsonFileStore implements PersistentStore {
     // Weakly consistent: writes made while rendering may or may not be in it; they are in the
     // journal after pos (or still queued), which is replayed over it, and replay is idempotent.
     ByteSink snapshot = render(expiry, base + 1, entries, (int) Math.min(Integer.MAX_VALUE / 2, sizeHint));
-    Path temporary = fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
+    FileOps.Temporary temporary = fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
     return new Compaction(temporary, base, key, state, pos, snapshot.size());
   }
 
@@ -961,7 +961,7 @@ final class JsonFileStore implements PersistentStore {
     ioLock.lock();
     try {
       if (closed) {
-        FileOps.deleteTemporary(prepared.temporary);
+        prepared.temporary.close();
         return;
       }
       lockFiles();
@@ -969,17 +969,15 @@ final class JsonFileStore implements PersistentStore {
         syncWithFilesLocked();
         appendPendingLocked();
         // Stale when another process compacted, the Python SDK rewrote the snapshot, the content
-        // expired or a damaged line arrived; gone when a process opening the cache took the
-        // temporary file for a crash's leftover (it removes them under the lock we now hold).
+        // expired or a damaged line arrived.
         if (journalBase != prepared.journalBase || !journalKey.equals(prepared.journalKey)
-            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt
-            || !Files.exists(prepared.temporary)) {
-          FileOps.deleteTemporary(prepared.temporary);
+            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt) {
+          prepared.temporary.close();
           return;
         }
         byte[] carried = read(journal, prepared.journalPos, journalPos);
         long upTo = writtenSeq;
-        FileOps.replace(snapshotFile, prepared.temporary);
+        prepared.temporary.replace(snapshotFile);
         // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
         long next = prepared.journalBase + 1;
         writeFully(journal, ByteBuffer.wrap(Journal.seal(next)), journalPos);

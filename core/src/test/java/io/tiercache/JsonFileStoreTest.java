@@ -433,13 +433,15 @@ class JsonFileStoreTest {
   }
 
   @Test
-  void aRenderingWhoseTemporaryFileWasRemovedByAnOpeningProcessIsDropped() {
+  void aRenderingsTemporaryFileIsNotRemovedByAProcessOpeningMeanwhile() {
     JsonFileStore a = otherProcess("shared");
     a.await(a.put("a", "1".getBytes(UTF_8)));
     a.await(a.put("b", "2".getBytes(UTF_8)));
     JsonFileStore.Compaction rendered = a.prepareCompaction();
-    otherProcess("shared"); // removes <name>.json.*.tmp as a crash's leftover
+    otherProcess("shared"); // removes only temporaries whose writer is gone
+    assertThat(rendered.temporary.path).exists();
     a.commitCompaction(rendered);
+    assertThat(warnings).noneMatch(w -> w.contains("left by an interrupted write"));
     a.await(a.put("c", "3".getBytes(UTF_8)));
     assertThat(otherProcess("shared").size()).isEqualTo(3);
   }
