@@ -567,7 +567,7 @@ public final class CacheFiles {
   /** A short-lived process's store: no background refresh, writes acknowledged once written. */
   private static StoreConfig config(StoreSpec store, Path directory, String name, Duration ttl,
       Duration lockTimeout, Clock clock) {
-    return new StoreConfig(store, new FileNames(directory, name), Durability.WRITE, ttl, clock,
+    return new StoreConfig(store, new FileNames(directory, name), Durability.WRITE, ttl, Duration.ZERO, clock,
         lockTimeout, Duration.ZERO, Duration.ofMillis(50), 1 << 20, FileOps.ownerOnly());
   }
 

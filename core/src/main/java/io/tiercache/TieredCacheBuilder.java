@@ -177,7 +177,7 @@ public final class TieredCacheBuilder<K, V> {
   /** The configuration {@link #build()} opens, with every default resolved; the builder is left as it is. */
   CacheConfig<K, V> config() {
     StoreConfig storeConfig = new StoreConfig(store, new FileNames(directory, name), durability,
-        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), clock, lockTimeout, refreshInterval,
+        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), Duration.ZERO, clock, lockTimeout, refreshInterval,
         asyncFlushDelay, compactionMinBytes, fileOps);
     return new CacheConfig<>(keys, valueType, codec != null ? codec : Codec.json(valueType), maximumSize,
         recordStats, storeConfig);
