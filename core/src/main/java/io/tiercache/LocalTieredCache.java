@@ -1042,6 +1042,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     front.invalidateAll();
   }
 
+  /** Whether the front tier holds a value for {@code key}, current or not. For tests. */
+  boolean frontHolds(K key) {
+    return front.asMap().containsKey(key);
+  }
+
   /** The names of the live entries, read once. */
   List<String> names() {
     List<String> names = new ArrayList<>();
