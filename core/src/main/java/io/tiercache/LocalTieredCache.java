@@ -814,11 +814,13 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     String name = keys.format(Objects.requireNonNull(key, "key"));
     byte[] encoded = codec.encode(value);
     Outcome<V> out = new Outcome<>();
+    // Writes around a front tier that does not hold the key: the value enters memory on its first
+    // read, so that a stream of new keys does not evict (on every write) the entries being read.
     Tagged<V> tagged = front.asMap().compute(key, (k, old) -> {
       supersedeLoads(k);
       out.replaced = previous(old, name);
       out.write = store.put(name, encoded);
-      return tagged(value, out.write, encoded.length);
+      return old == null ? null : tagged(value, out.write, encoded.length);
     });
     Removal<K, V> removal = removal(key, out.replaced, RemovalCause.REPLACED);
     reportedUndecodable.remove(name);

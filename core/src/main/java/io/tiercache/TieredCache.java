@@ -89,7 +89,10 @@ public interface TieredCache<K, V> extends AutoCloseable {
   Map<K, V> getAllPresent(Iterable<? extends K> keys);
 
   /**
-   * Stores {@code value}; durable on return as the builder's {@link Durability} says.
+   * Stores {@code value}; durable on return as the builder's {@link Durability} says. A value the
+   * front tier holds for {@code key} is replaced there; otherwise the put writes around memory and
+   * the value is decoded on its first read, so that a stream of new keys does not evict the entries
+   * being read.
    *
    * @throws CacheException if the value could not be made as durable as asked (a full disk, Redis
    *     unreachable). The value is then not served from this JVM's memory and the write is not

@@ -74,9 +74,10 @@ class FailedWriteTest {
     Path dir = mount.resolve("cache");
     try (TieredCache<String, Model> cache = TieredCache.builder(String.class, Model.class).directory(dir)
         .name("models").expireAfter(Duration.ofHours(1)).durability(Durability.WRITE).build()) {
-      cache.put("small", Model.of("small"));
+      cache.put("big", Model.of("big"));
+      assertThat(cache.getIfPresent("big")).isEqualTo(Model.of("big"));
       LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
-      assertThat(local.frontHolds("small")).as("a written put is held").isTrue();
+      assertThat(local.frontHolds("big")).as("read, so held in memory: the put below replaces it there").isTrue();
 
       Path filler = fill(mount);
       assertThatThrownBy(() -> cache.put("big", big("big"))).isInstanceOf(CacheException.class)

@@ -125,18 +125,20 @@ abstract class LoadingContractTest extends CacheContractTest {
   @Test
   void hitsAreCountedByTheTierThatAnsweredThem() {
     TieredCache<String, Model> writer = track(models().recordStats().build());
-    writer.put("m1", Model.of("m1"));
+    writer.put("m1", Model.of("m1")); // written around the front tier: decoded on its first read
     @SuppressWarnings({"unchecked", "rawtypes"})
     TieredCache<String, Map> reader = track(builder(String.class, Map.class, "models").recordStats().build());
     reader.getIfPresent("m1"); // decoded from the persistent tier
     reader.getIfPresent("m1"); // then from memory
     reader.getIfPresent("m1");
-    writer.getIfPresent("m1"); // the writer's own front tier holds it
+    writer.getIfPresent("m1");
+    writer.get("m1", service::fetch);
 
     assertThat(reader.stats().persistentHitCount()).isEqualTo(1);
     assertThat(reader.stats().frontHitCount()).isEqualTo(2);
+    assertThat(writer.stats().persistentHitCount()).isEqualTo(1);
     assertThat(writer.stats().frontHitCount()).isEqualTo(1);
-    assertThat(writer.stats().persistentHitCount()).isZero();
+    assertThat(writer.stats().loadCount()).isZero();
   }
 
   @Test
@@ -481,6 +483,7 @@ abstract class LoadingContractTest extends CacheContractTest {
     cache.put("a", new Model("a", "second", null, Map.of(), List.of(), null, null));
     cache.invalidate("a");
     cache.put("b", Model.of("b"));
+    assertThat(cache.getIfPresent("b")).isNotNull(); // held in memory: its expiry is noticed there
     clock.advance(TTL);
     assertThat(cache.getIfPresent("b")).isNull();
     assertThat(events).containsExactly(
@@ -497,6 +500,7 @@ abstract class LoadingContractTest extends CacheContractTest {
     @SuppressWarnings({"unchecked", "rawtypes"})
     TieredCache<String, Map> other = track(builder(String.class, Map.class, "models").build());
     cache.put("a", Model.of("a"));
+    cache.getIfPresent("a"); // held in memory: events tell of values the cache held
     other.put("a", Map.of("id", "a", "name", "renamed elsewhere"));
     assertThat(events).containsExactly(new Event("a", "model a", RemovalCause.REMOTE));
     assertThat(cache.getIfPresent("a").name()).isEqualTo("renamed elsewhere");
@@ -509,7 +513,7 @@ abstract class LoadingContractTest extends CacheContractTest {
     TieredCache<String, Model> cache = track(models().maximumWeight(10L * bytes).recordStats()
         .executor(Runnable::run).removalListener((k, v, cause) -> events.add(new Event(k, v.name(), cause))).build());
     for (int i = 0; i < 50; i++) {
-      cache.put(String.format("k%02d", i), Model.of(String.format("k%02d", i)));
+      cache.get(String.format("k%02d", i), Model::of);
     }
     await().atMost(Duration.ofSeconds(10)).until(() -> cache.stats().evictionCount() >= 40);
     CacheStats stats = cache.stats();
@@ -519,13 +523,34 @@ abstract class LoadingContractTest extends CacheContractTest {
   }
 
   @Test
+  void aStreamOfPutsOfNewKeysDoesNotEvictTheEntriesBeingRead() {
+    TieredCache<String, Model> cache = track(models().maximumSize(10).recordStats().build());
+    LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
+    for (int i = 0; i < 10; i++) {
+      cache.get("hot" + i, Model::of);
+    }
+    for (int i = 0; i < 500; i++) {
+      cache.put("new" + i, Model.of("new" + i));
+    }
+    assertThat(cache.stats().evictionCount()).isZero();
+    for (int i = 0; i < 10; i++) {
+      assertThat(local.frontHolds("hot" + i)).as("hot" + i).isTrue();
+    }
+    assertThat(cache.getIfPresent("new7")).as("written around memory, read from the persistent tier")
+        .isEqualTo(Model.of("new7"));
+    cache.put("hot3", new Model("hot3", "replaced", null, Map.of(), List.of(), null, null));
+    assertThat(cache.getIfPresent("hot3").name()).as("a held key is replaced in memory").isEqualTo("replaced");
+    assertThat(cache.stats().persistentHitCount()).isEqualTo(1);
+  }
+
+  @Test
   void aCustomWeigherAndTheBoundsAreChecked() {
     assertThatThrownBy(() -> models().maximumSize(10).maximumWeight(10)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> models().weigher((k, v) -> 1).build()).isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("maximumWeight");
     TieredCache<String, Model> cache = track(models().maximumWeight(5).weigher((k, v) -> 1).recordStats().build());
     for (int i = 0; i < 20; i++) {
-      cache.put("k" + i, Model.of("k" + i));
+      cache.get("k" + i, Model::of);
     }
     await().atMost(Duration.ofSeconds(10)).until(() -> cache.stats().evictionCount() >= 15);
     assertThat(cache.stats().evictionWeight()).isEqualTo(cache.stats().evictionCount());
