@@ -209,14 +209,25 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
 
   @Override
   public @Nullable V getIfPresent(K key) {
+    Tagged<V> tagged = frontHit(key, null);
+    return tagged != null ? tagged.value : valueOf(lookup(key, keys.format(key), true));
+  }
+
+  /**
+   * The front tier's current value for {@code key} (a hit, recorded), or null. With a loader, an
+   * old value is also refreshed in the background.
+   */
+  private @Nullable Tagged<V> frontHit(K key, @Nullable Function<? super K, ? extends @Nullable V> loader) {
     store.poll();
     Tagged<V> tagged = front.getIfPresent(key);
-    if (tagged != null && current(tagged)) {
-      stats.recordFrontHit();
-      return tagged.value;
+    if (tagged == null || !current(tagged)) {
+      return null;
     }
-    Tagged<V> found = lookup(key, keys.format(key), true);
-    return found == null ? null : found.value;
+    stats.recordFrontHit();
+    if (loader != null) {
+      refreshIfOld(key, tagged, loader);
+    }
+    return tagged;
   }
 
   /**
@@ -285,28 +296,15 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
 
   @Override
   public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
-    Objects.requireNonNull(loader, "loader");
-    store.poll();
-    Tagged<V> tagged = front.getIfPresent(key);
-    if (tagged != null && current(tagged)) {
-      stats.recordFrontHit();
-      refreshIfOld(key, tagged, loader);
-      return tagged.value;
-    }
-    return valueOf(join(load(key, loader, null)));
+    Tagged<V> tagged = frontHit(key, Objects.requireNonNull(loader, "loader"));
+    return valueOf(tagged != null ? tagged : join(load(key, loader, null)));
   }
 
   @Override
   public CompletableFuture<@Nullable V> getAsync(K key, Function<? super K, ? extends @Nullable V> loader) {
-    Objects.requireNonNull(loader, "loader");
-    store.poll();
-    Tagged<V> tagged = front.getIfPresent(key);
-    if (tagged != null && current(tagged)) {
-      stats.recordFrontHit();
-      refreshIfOld(key, tagged, loader);
-      return CompletableFuture.completedFuture(tagged.value);
-    }
-    return load(key, loader, executor).thenApply(LocalTieredCache::valueOf);
+    Tagged<V> tagged = frontHit(key, Objects.requireNonNull(loader, "loader"));
+    return tagged != null ? CompletableFuture.completedFuture(tagged.value)
+        : load(key, loader, executor).thenApply(LocalTieredCache::valueOf);
   }
 
   private static <V> @Nullable V valueOf(@Nullable Tagged<V> tagged) {
@@ -616,19 +614,15 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader,
       @Nullable Executor runner) {
     Objects.requireNonNull(bulkLoader, "bulkLoader");
-    store.poll();
+    Function<K, @Nullable V> refresher = refreshAfterMillis == 0 ? null : k -> bulkLoader.apply(Set.of(k)).get(k);
     Map<K, CompletableFuture<@Nullable Tagged<V>>> results = new LinkedHashMap<>();
     Map<K, CompletableFuture<@Nullable Tagged<V>>> mine = new LinkedHashMap<>();
     for (K key : keysToGet) {
       if (results.containsKey(Objects.requireNonNull(key, "key"))) {
         continue;
       }
-      Tagged<V> tagged = front.getIfPresent(key);
-      if (tagged != null && current(tagged)) {
-        stats.recordFrontHit();
-        if (refreshAfterMillis > 0) {
-          refreshIfOld(key, tagged, k -> bulkLoader.apply(Set.of(k)).get(k));
-        }
+      Tagged<V> tagged = frontHit(key, refresher);
+      if (tagged != null) {
         results.put(key, CompletableFuture.completedFuture(tagged));
         continue;
       }
