@@ -246,6 +246,19 @@ abstract class LoadingContractTest extends CacheContractTest {
   }
 
   @Test
+  void anInvalidatedValueIsNeverServedStale() {
+    TieredCache<String, Model> cache = track(models().staleIfError(GRACE).build());
+    cache.get("m1", service::fetch);
+    cache.get("m2", service::fetch);
+    cache.invalidate("m1");
+    clock.advance(TTL.plusMinutes(1));
+    service.down = true;
+    assertThatThrownBy(() -> cache.get("m1", service::fetch)).isInstanceOf(IllegalStateException.class);
+    cache.invalidateAll();
+    assertThatThrownBy(() -> cache.get("m2", service::fetch)).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
   void aBulkLoadThatFailsServesStaleValuesAndFailsOnlyWithoutThem() {
     TieredCache<String, Model> cache = track(models().staleIfError(GRACE).build());
     cache.getAll(List.of("a", "b"), service::fetchAll);
