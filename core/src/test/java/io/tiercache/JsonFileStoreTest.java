@@ -683,6 +683,35 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void aDamagedSnapshotEntryIsNeverServedAndIsRebuiltFromTheExportAndTheJournal() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 50; i++) {
+      a.await(a.put("k" + i, json("{\"n\":" + (1000 + i) + "}")));
+    }
+    a.flush();
+    a.await(a.put("after", json("1"))); // in the journal only
+    opened.remove(a);
+    a.close();
+    Path snapshot = dir.resolve("shared.snapshot");
+    byte[] b = Files.readAllBytes(snapshot);
+    int at = new String(b, UTF_8).indexOf("1007");
+    b[at + 3] = '9'; // k7's value, still valid JSON
+    Files.write(snapshot, b);
+
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.get("k7")).as("never the damaged value").isNull();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+      reopened.refresh();
+      return reopened.get("k7") != null;
+    });
+    assertThat(new String(reopened.get("k7").bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).isEqualTo("{\"n\":1007}");
+    assertThat(reopened.size()).isEqualTo(51);
+    assertThat(corruptCopies("shared.snapshot.corrupt-")).hasSize(1);
+    assertThat(Files.readAllBytes(corruptCopies("shared.snapshot.corrupt-").get(0))).isEqualTo(b);
+    assertThat(warnings).anyMatch(w -> w.contains("fails its checksum"));
+  }
+
+  @Test
   void aSnapshotOfANewerFormatIsRefusedAndLeftAlone() throws IOException {
     JsonFileStore a = otherProcess("shared");
     a.await(a.put("k", json("1")));
