@@ -266,18 +266,25 @@ final class RedisStore implements PersistentStore {
    */
   private StatefulRedisConnection<String, byte[]> connect() {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    ConnectionFuture<StatefulRedisConnection<String, byte[]>> pending = client.connectAsync(CODEC, uri);
-    StatefulRedisConnection<String, byte[]> c;
-    try {
-      c = pending.get(timeoutMillis, TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      pending.thenAccept(StatefulRedisConnection::closeAsync); // should it complete after all
-      throw new CacheException("no connection within " + timeoutMillis + " ms", null, e);
-    } catch (ExecutionException e) {
-      throw new CacheException(rootMessage(e.getCause()), null, e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CacheException("interrupted while connecting", null, e);
+    StatefulRedisConnection<String, byte[]> c = null;
+    for (int attempt = 1; c == null; attempt++) {
+      ConnectionFuture<StatefulRedisConnection<String, byte[]>> pending = client.connectAsync(CODEC, uri);
+      try {
+        c = pending.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        pending.thenAccept(StatefulRedisConnection::closeAsync); // should it complete after all
+        throw new CacheException("no connection within " + timeoutMillis + " ms", null, e);
+      } catch (ExecutionException e) {
+        String reason = rootMessage(e.getCause());
+        // A handshake refused (WRONGPASS, NOAUTH) closes the channel; when that wins a race with
+        // Lettuce's own connect listener, Lettuce reports this instead of the server's reason. Once more.
+        if (!reason.equals("RedisHandshakeHandler not registered") || attempt == 2) {
+          throw new CacheException(reason, null, e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CacheException("interrupted while connecting", null, e);
+      }
     }
     try {
       c.addListener(this::onPush);
