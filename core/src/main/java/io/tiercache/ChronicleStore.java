@@ -57,6 +57,7 @@ final class ChronicleStore implements PersistentStore {
   private final LockFile lock;
   private final FileChannel syncChannel;
   private final long ttlMillis;
+  private final long graceMillis;
   private final Listeners listeners = new Listeners();
   private final AtomicLong writes = new AtomicLong();
   private final Object syncLock = new Object();
@@ -76,6 +77,7 @@ final class ChronicleStore implements PersistentStore {
     this.state = state;
     this.lock = lock;
     this.ttlMillis = config.expireAfter().toMillis();
+    this.graceMillis = config.staleGrace().toMillis();
     this.syncChannel = checked;
     long period = Math.max(1_000, Math.min(60_000, ttlMillis / 10));
     this.purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
@@ -344,6 +346,22 @@ final class ChronicleStore implements PersistentStore {
   }
 
   @Override
+  public Value getStale(String key) {
+    if (graceMillis <= 0) {
+      return null;
+    }
+    byte[] stored = map.get(key(state.generation(), key));
+    if (stored == null) {
+      return null;
+    }
+    long deadline = deadline(stored);
+    if (clock.millis() - graceMillis >= deadline) {
+      return null;
+    }
+    return new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline);
+  }
+
+  @Override
   public void forEach(BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
     long now = clock.millis();
@@ -360,10 +378,16 @@ final class ChronicleStore implements PersistentStore {
     });
   }
 
+  /** Live entries: the map's own count, unless expired ones are kept for the stale grace. */
   @Override
   public long size() {
     purgeIfDue();
-    return map.longSize();
+    if (graceMillis <= 0) {
+      return map.longSize();
+    }
+    long[] live = {0};
+    forEach((k, v) -> live[0]++);
+    return live[0];
   }
 
   @Override
@@ -500,14 +524,16 @@ final class ChronicleStore implements PersistentStore {
   // ---------------------------------------------------------------- expiry
 
   private void purgeIfDue() {
-    if (!closed && clock.millis() >= state.minWriteMillis() + ttlMillis) {
+    if (!closed && clock.millis() >= state.minWriteMillis() + ttlMillis + graceMillis) {
       purge(false);
     }
   }
 
   /**
-   * Removes expired entries and those of older generations; with {@code all}, also those of newer
-   * generations (a replace that never committed: only safe under the lock, when opening).
+   * Removes expired entries (once their stale grace is over too) and those of older generations;
+   * with {@code all}, also those of newer generations (a replace that never committed: only safe
+   * under the lock, when opening). Processes configured with different graces keep expired entries
+   * for the shortest.
    */
   private synchronized void purge(boolean all) {
     long started = clock.millis();
@@ -520,7 +546,7 @@ final class ChronicleStore implements PersistentStore {
         e.doRemove();
       } else if (entryGeneration == generation) {
         long written = (long) WRITE_TIME.get(e.value().get(), 0);
-        if (written + ttlMillis <= started) {
+        if (written + ttlMillis + graceMillis <= started) {
           e.doRemove();
         } else {
           oldest[0] = Math.min(oldest[0], written);

@@ -106,6 +106,11 @@ import java.util.function.BiConsumer;
  * the timeout while it does not answer. A write that fails or times out throws (under
  * {@link Durability#ASYNC}: is logged) and its key is dropped from this JVM's front tiers: its
  * outcome is unknown (a paused server may still apply it), so the next read asks the server.
+ *
+ * <h2>Stale values</h2>
+ * With a {@link StoreConfig#staleGrace}, an entry's PX is the TTL plus the grace and it stays in the
+ * index until its deadline plus the grace (so a clear removes it too); its value still carries its
+ * real deadline, which {@link #get} obeys, while {@link #getStale} serves it until the grace ends.
  */
 final class RedisStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
@@ -114,7 +119,7 @@ final class RedisStore implements PersistentStore {
   /** {@code -Dtiercache.redis.tracking=false} leaves front tiers incoherent: only to prove the fleet harness notices. */
   static final String TRACKING_PROPERTY = "tiercache.redis.tracking";
 
-  // KEYS: index. ARGV: now, deadline, key, px. Entries past their deadline leave the index.
+  // KEYS: index. ARGV: oldest deadline kept, deadline, key, px. Entries past their deadline and grace leave the index.
   private static final String INDEX = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
       + "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
       + "return redis.call('PEXPIRE', KEYS[1], ARGV[4])";
@@ -179,6 +184,7 @@ final class RedisStore implements PersistentStore {
   private final Clock clock;
   private final Durability durability;
   private final long ttlMillis;
+  private final long graceMillis;
   private final long timeoutMillis;
   private final long leaseMillis;
   private final boolean tracking;
@@ -213,6 +219,7 @@ final class RedisStore implements PersistentStore {
     this.clock = config.clock();
     this.durability = config.durability();
     this.ttlMillis = config.expireAfter().toMillis();
+    this.graceMillis = config.staleGrace().toMillis();
     this.timeoutMillis = server.timeout().toMillis();
     this.leaseMillis = config.lockTimeout().toMillis();
     this.tracking = !"false".equals(System.getProperty(TRACKING_PROPERTY));
@@ -539,17 +546,29 @@ final class RedisStore implements PersistentStore {
   @Override
   public Value get(String key) {
     byte[] raw = call(commands().get(entryPrefix + key), "read '" + key + "'");
-    return raw == null ? null : live(raw, clock.millis());
+    return raw == null ? null : live(raw, clock.millis(), 0);
   }
 
-  /** The value if its deadline has not passed, or null (also for bytes tiercache did not write). */
-  private static Value live(byte[] raw, long now) {
+  @Override
+  public Value getStale(String key) {
+    if (graceMillis <= 0) {
+      return null;
+    }
+    byte[] raw = call(commands().get(entryPrefix + key), "read '" + key + "'");
+    return raw == null ? null : live(raw, clock.millis(), graceMillis);
+  }
+
+  /**
+   * The value if its deadline plus {@code grace} has not passed, or null (also for bytes tiercache
+   * did not write).
+   */
+  private static Value live(byte[] raw, long now, long grace) {
     long deadline = 0;
     int i = 0;
     while (i < raw.length && raw[i] >= '0' && raw[i] <= '9' && i < 19) {
       deadline = deadline * 10 + (raw[i++] - '0');
     }
-    if (i == 0 || i == raw.length || raw[i] != ' ' || now >= deadline) {
+    if (i == 0 || i == raw.length || raw[i] != ' ' || now - grace >= deadline) {
       return null;
     }
     return new Value(new Encoded(raw, i + 1, raw.length - i - 1, 0), deadline);
@@ -566,7 +585,7 @@ final class RedisStore implements PersistentStore {
         keys[i] = entryPrefix + new String(batch.get(i), StandardCharsets.UTF_8);
       }
       for (KeyValue<String, byte[]> kv : call(commands().mget(keys), "read the entries")) {
-        Value value = kv.hasValue() ? live(kv.getValue(), now) : null;
+        Value value = kv.hasValue() ? live(kv.getValue(), now, 0) : null;
         if (value != null) {
           action.accept(kv.getKey().substring(entryPrefix.length()), value);
         }
@@ -613,7 +632,7 @@ final class RedisStore implements PersistentStore {
     System.arraycopy(encoded, 0, value, prefix.length, encoded.length);
     RedisAsyncCommands<String, byte[]> c = commands();
     RedisFuture<Object> indexed = c.evalsha(INDEX_SHA, ScriptOutputType.INTEGER, new String[] {indexKey},
-        ascii(now), ascii(deadline), utf8(key), ascii(px()));
+        ascii(now - graceMillis), ascii(deadline), utf8(key), ascii(px()));
     RedisFuture<String> stored = c.set(entryPrefix + key, value, SetArgs.Builder.px(px()));
     return track(key, e, deadline, both(indexed, stored));
   }
@@ -658,9 +677,12 @@ final class RedisStore implements PersistentStore {
     }
   }
 
-  /** PX must be positive; a TTL of zero or less still gives deadlines in the past, which reads honour. */
+  /**
+   * The TTL plus the stale grace: Redis keeps a value until stale-if-error may no longer serve it.
+   * PX must be positive; a TTL of zero or less still gives deadlines in the past, which reads honour.
+   */
   private long px() {
-    return Math.max(1, ttlMillis);
+    return Math.max(1, ttlMillis + graceMillis);
   }
 
   private Write track(String key, long epochOfWrite, long deadline, CompletionStage<?> reply) {

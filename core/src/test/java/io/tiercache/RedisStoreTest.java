@@ -334,6 +334,63 @@ class RedisStoreTest {
     return config.provider().location(config);
   }
 
+  // ---------------------------------------------------------------- stale values (issue 17)
+
+  RedisStore store(FakeClock clock, Duration ttl, Duration grace) {
+    StoreConfig config = TieredCache.builder(String.class, Model.class).store(StoreSpec.redis(server.uri(), TIMEOUT))
+        .name("models").expireAfter(ttl).clock(clock).config().store();
+    RedisStore store = (RedisStore) config.provider().open(TestConfigs.withGrace(config, grace));
+    stores.add(store);
+    return store;
+  }
+
+  @Test
+  void anExpiredValueIsKeptForTheGraceAndServedOnlyAsStale() throws Exception {
+    FakeClock clock = new FakeClock();
+    Duration ttl = Duration.ofHours(1);
+    RedisStore store = store(clock, ttl, Duration.ofHours(2));
+    long deadline = clock.millis() + ttl.toMillis();
+    store.await(store.put("m1", "\"v1\"".getBytes()));
+    RedisClient client = RedisClient.create(server.uri().toString());
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      RedisCommands<String, String> raw = c.sync();
+      assertThat(raw.get("tiercache:{models}:e:m1")).isEqualTo(deadline + " \"v1\""); // the real expiry
+      assertThat(raw.pttl("tiercache:{models}:e:m1")).isBetween(ttl.toMillis() + 1, Duration.ofHours(3).toMillis());
+    } finally {
+      client.shutdown();
+    }
+
+    clock.advance(ttl);
+    assertThat(store.get("m1")).isNull();
+    assertThat(store.size()).isZero();
+    PersistentStore.Value stale = store.getStale("m1");
+    assertThat(new String(stale.bytes.toByteArray())).isEqualTo("\"v1\"");
+    assertThat(stale.expiresAtMillis).isEqualTo(deadline);
+
+    store.put("m2", "2".getBytes()); // its index upkeep keeps m1 within the grace
+    RedisStore restarted = store(clock, ttl, Duration.ofHours(2)); // another JVM, or this one restarted
+    assertThat(restarted.getStale("m1")).isNotNull();
+    assertThat(store(clock, ttl, Duration.ZERO).getStale("m1")).as("no grace, nothing stale").isNull();
+
+    clock.advance(Duration.ofHours(2).minusMillis(1));
+    assertThat(restarted.getStale("m1")).isNotNull();
+    clock.advance(Duration.ofMillis(1));
+    assertThat(restarted.getStale("m1")).isNull();
+  }
+
+  @Test
+  void aClearRemovesStaleValuesToo() {
+    FakeClock clock = new FakeClock();
+    RedisStore store = store(clock, Duration.ofHours(1), Duration.ofHours(1));
+    store.await(store.put("m1", "1".getBytes()));
+    clock.advance(Duration.ofMinutes(90));
+    store.await(store.put("m2", "2".getBytes()));
+    assertThat(store.getStale("m1")).isNotNull();
+    store.await(store.clear());
+    assertThat(store.getStale("m1")).isNull();
+    assertThat(store.getStale("m2")).isNull();
+  }
+
   // ---------------------------------------------------------------- what gets logged
 
   /**
