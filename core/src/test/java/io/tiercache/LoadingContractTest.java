@@ -579,4 +579,42 @@ abstract class LoadingContractTest extends CacheContractTest {
       throw new IllegalStateException(e);
     }
   }
+
+  // ---------------------------------------------------------------- stale values the stores keep (getStale, forEachStale)
+
+  @Test
+  void staleValuesSurviveARestartWithinTheGrace() {
+    TieredCache<String, Model> cache = models().staleIfError(GRACE).build();
+    cache.get("m1", service::fetch);
+    cache.close();
+    clock.advance(TTL.plusMinutes(1));
+    service.down = true;
+    TieredCache<String, Model> reopened = track(models().staleIfError(GRACE).build());
+    assertThat(version(reopened.get("m1", service::fetch))).as("kept in the files for the grace").isEqualTo("v1");
+    assertThat(reopened.getIfPresent("m1")).isNull();
+    clock.advance(GRACE);
+    assertThatThrownBy(() -> reopened.get("m1", service::fetch)).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void aStaleValueComesFromThePersistentTierWhenMemoryDoesNotHoldIt() {
+    TieredCache<String, Model> loader = track(models().staleIfError(GRACE).build());
+    loader.get("m1", service::fetch);
+    // Another front tier on the same store (other settings) that never read m1.
+    TieredCache<String, Model> other = track(models().staleIfError(GRACE).maximumSize(5).build());
+    clock.advance(TTL.plusMinutes(1));
+    service.down = true;
+    assertThat(version(other.get("m1", service::fetch))).isEqualTo("v1");
+  }
+
+  @Test
+  void aWriteAfterTheExpiryKeepsTheOtherStaleValues() {
+    TieredCache<String, Model> cache = track(models().staleIfError(GRACE).build());
+    cache.get("m1", service::fetch);
+    TieredCache<String, Model> other = track(models().staleIfError(GRACE).maximumSize(5).build());
+    clock.advance(TTL.plusMinutes(1));
+    cache.put("m2", Model.of("m2")); // on the JSON store, a new content period
+    service.down = true;
+    assertThat(version(other.get("m1", service::fetch))).isEqualTo("v1");
+  }
 }
