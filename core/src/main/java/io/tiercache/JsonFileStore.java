@@ -92,6 +92,7 @@ final class JsonFileStore implements PersistentStore {
   private final long compactionMinBytes;
   private final FileOps fileOps;
   private final Listeners listeners = new Listeners();
+  private final StoreCounters counters = new StoreCounters();
 
   private final Content content = new Content(null, 0);
   private final JournalAppender appender = new JournalAppender(content.lock, MAX_BATCH_BYTES);
@@ -140,8 +141,8 @@ final class JsonFileStore implements PersistentStore {
     this.asyncFlushDelay = config.asyncFlushDelay();
     this.compactionMinBytes = config.compactionMinBytes();
     this.fileOps = config.fileOps();
-    this.state = new StateFile(files.state(), fileOps, config.lockTimeout());
-    this.pythonLock = new LockFile(files.lock(), config.lockTimeout(), fileOps);
+    this.state = new StateFile(files.state(), fileOps, config.lockTimeout(), counters);
+    this.pythonLock = new LockFile(files.lock(), config.lockTimeout(), fileOps, FileOps.Use.READ, counters);
     this.compactor = new Compactor(files, fileOps, state, pythonLock, appender.writer);
   }
 
@@ -318,6 +319,37 @@ final class JsonFileStore implements PersistentStore {
       return e == null ? null : new Value(e, s.expiresAt);
     }
     return null;
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (staleGraceMillis <= 0) {
+      return;
+    }
+    long now = now();
+    Content.View v = content.view();
+    try {
+      if (now >= v.expiresAt && now - v.expiresAt < staleGraceMillis) {
+        v.forEach((k, e) -> action.accept(k, new Value(e, v.expiresAt)));
+        return;
+      }
+      Stale s = stale;
+      if (s != null && now - s.expiresAt < staleGraceMillis) {
+        SnapshotFile.EntryVisitor visit = (k, e) -> action.accept(k, new Value(e, s.expiresAt));
+        if (s.table != null) {
+          s.table.forEach(visit);
+        } else {
+          s.view.forEach(visit);
+        }
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot read the stale content", files.snapshot(), e);
+    }
+  }
+
+  @Override
+  public StoreCounters counters() {
+    return counters;
   }
 
   @Override
@@ -1438,6 +1470,7 @@ final class JsonFileStore implements PersistentStore {
       long read = follower.cursor() - renderedUpTo; // what the follower read past the render, up to the seal
       installLocked(r.mapped, next, next.headerLength + read, false);
       lastCompactionNanos = System.nanoTime();
+      counters.recordCompaction();
       done = true;
     } catch (Compactor.ExportChangedException e) {
       // Rewritten by another program while rendering: taken in now, exported at the next compaction.
