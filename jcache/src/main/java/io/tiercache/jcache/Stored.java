@@ -256,12 +256,7 @@ final class Stored {
 
     private long integer() {
       int from = i;
-      if (i < end && b[i] == '-') {
-        i++;
-      }
-      while (i < end && b[i] >= '0' && b[i] <= '9') {
-        i++;
-      }
+      skipValue(0);
       try {
         return Long.parseLong(new String(b, from, i - from, StandardCharsets.US_ASCII));
       } catch (NumberFormatException e) {

@@ -42,7 +42,8 @@ final class ValueCodec {
 
   private static final Set<Class<?>> SCALARS = Set.of(String.class, Boolean.class, Long.class, Integer.class,
       Short.class, Byte.class, Double.class, Float.class, Character.class, BigDecimal.class, BigInteger.class,
-      Instant.class, UUID.class);
+      Instant.class, UUID.class, boolean.class, long.class, int.class, short.class, byte.class, double.class,
+      float.class, char.class);
   private static final Set<Class<?>> MAP_KEYS = Set.of(String.class, Long.class, Integer.class, UUID.class);
 
   private final Class<?> declared;
