@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.UUID;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -33,7 +34,7 @@ final class KeyCodec<K> {
   }
 
   @SuppressWarnings("unchecked")
-  static <K> KeyCodec<K> of(Class<K> type, ClassLoader loader) {
+  static <K> KeyCodec<K> of(Class<K> type, Supplier<ClassLoader> loader) {
     if (type == String.class) {
       return new KeyCodec<>(type, k -> (String) k, s -> s);
     }
@@ -46,7 +47,7 @@ final class KeyCodec<K> {
     if (type == UUID.class) {
       return new KeyCodec<>(type, String::valueOf, UUID::fromString);
     }
-    return new KeyCodec<>(type, KeyCodec::tagged, s -> untagged(s, loader));
+    return new KeyCodec<>(type, KeyCodec::tagged, s -> untagged(s, loader.get()));
   }
 
   private static String tagged(Object key) {

@@ -3,6 +3,7 @@ package io.tiercache.jcache;
 import io.tiercache.Durability;
 import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
+import io.tiercache.TieredCacheBuilder;
 import java.lang.System.Logger.Level;
 import java.lang.ref.WeakReference;
 import java.net.URI;
@@ -10,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.function.LongSupplier;
 import javax.cache.Cache;
 import javax.cache.CacheException;
 import javax.cache.CacheManager;
@@ -48,8 +49,8 @@ final class TieredCacheManager implements CacheManager {
   private final Properties properties;
   private final Executor executor;
   private final ConcurrentHashMap<String, TieredJCache<?, ?>> caches = new ConcurrentHashMap<>();
-  /** The source of time for the caches' deadlines. For tests. */
-  Clock clock = Clock.systemUTC();
+  /** The time of the caches' deadlines, epoch milliseconds. For tests. */
+  LongSupplier clock = System::currentTimeMillis;
   private volatile boolean closed;
 
   TieredCacheManager(TieredCachingProvider provider, URI uri, ClassLoader classLoader, Properties properties,
@@ -140,13 +141,14 @@ final class TieredCacheManager implements CacheManager {
   private TieredCache<String, Stored> open(String cacheName, TieredConfiguration<?, ?> configuration) {
     Settings settings = new Settings(properties);
     try {
-      return TieredCache.builder(String.class, Stored.class)
+      TieredCacheBuilder<String, Stored> builder = TieredCache.builder(String.class, Stored.class);
+      configuration.getFrontTierMaximumSize().ifPresent(builder::maximumSize);
+      return builder
           .store(configuration.getStore().orElseGet(settings::store))
           .durability(configuration.getDurability().orElseGet(settings::durability))
           .directory(configuration.getDirectory().orElse(directory))
           .name(fileName(cacheName))
           .expireAfter(STORE_EXPIRY)
-          .clock(clock)
           .codec(Stored.codec())
           .build();
     } catch (io.tiercache.CacheException e) {

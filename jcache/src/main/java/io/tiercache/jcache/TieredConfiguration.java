@@ -5,6 +5,7 @@ import io.tiercache.StoreSpec;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import javax.cache.configuration.CacheEntryListenerConfiguration;
 import javax.cache.configuration.CompleteConfiguration;
 import javax.cache.configuration.Factory;
@@ -16,7 +17,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A JCache {@link MutableConfiguration} plus where tiercache keeps the cache: the store (JSON
- * files, Chronicle Map or Redis), the durability of writes, and the directory. Whatever is not
+ * files, Chronicle Map or Redis), the durability of writes, the directory, and how many entries
+ * this JVM keeps decoded in memory. Whatever is not
  * set here comes from the cache manager (its URI names the directory; its properties, or the
  * JVM's system properties of the same names, choose the store and the durability; see
  * {@link TieredCachingProvider}). A plain {@code MutableConfiguration} takes everything from the
@@ -41,6 +43,7 @@ public final class TieredConfiguration<K, V> extends MutableConfiguration<K, V> 
   private @Nullable StoreSpec store;
   private @Nullable Durability durability;
   private @Nullable Path directory;
+  private long frontTierMaximumSize = -1;
 
   public TieredConfiguration() {}
 
@@ -51,6 +54,7 @@ public final class TieredConfiguration<K, V> extends MutableConfiguration<K, V> 
       this.store = tiered.store;
       this.durability = tiered.durability;
       this.directory = tiered.directory;
+      this.frontTierMaximumSize = tiered.frontTierMaximumSize;
     }
   }
 
@@ -82,6 +86,22 @@ public final class TieredConfiguration<K, V> extends MutableConfiguration<K, V> 
 
   public Optional<Path> getDirectory() {
     return Optional.ofNullable(directory);
+  }
+
+  /**
+   * Bounds the entries this JVM keeps decoded in memory (the front tier); the store keeps every
+   * entry whatever this says. Default: unbounded.
+   */
+  public TieredConfiguration<K, V> setFrontTierMaximumSize(long entries) {
+    if (entries < 0) {
+      throw new IllegalArgumentException("the front tier's maximum size must not be negative: " + entries);
+    }
+    this.frontTierMaximumSize = entries;
+    return this;
+  }
+
+  public OptionalLong getFrontTierMaximumSize() {
+    return frontTierMaximumSize < 0 ? OptionalLong.empty() : OptionalLong.of(frontTierMaximumSize);
   }
 
   // MutableConfiguration's setters, returning this type so that calls chain in any order.
@@ -157,11 +177,12 @@ public final class TieredConfiguration<K, V> extends MutableConfiguration<K, V> 
   @Override
   public boolean equals(@Nullable Object o) {
     return o instanceof TieredConfiguration<?, ?> other && super.equals(o) && Objects.equals(store, other.store)
-        && durability == other.durability && Objects.equals(directory, other.directory);
+        && durability == other.durability && Objects.equals(directory, other.directory)
+        && frontTierMaximumSize == other.frontTierMaximumSize;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(super.hashCode(), store, durability, directory);
+    return Objects.hash(super.hashCode(), store, durability, directory, frontTierMaximumSize);
   }
 }

@@ -3,7 +3,6 @@ package io.tiercache.jcache;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.tiercache.TieredCache;
 import java.lang.System.Logger.Level;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,6 +21,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import javax.cache.Cache;
 import javax.cache.CacheException;
@@ -73,22 +73,21 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   private final Statistics statistics = new Statistics();
   private final Management.ConfigurationBean configurationBean = new Management.ConfigurationBean(this);
   private final Executor executor;
-  private final Clock clock;
+  private final LongSupplier clock;
   /** The loadAll calls still running, which close() waits for. */
   private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   @SuppressWarnings("unchecked")
   TieredJCache(String name, TieredCacheManager manager, TieredConfiguration<K, V> configuration,
-      TieredCache<String, Stored> tiered, Executor executor, Clock clock) {
+      TieredCache<String, Stored> tiered, Executor executor, LongSupplier clock) {
     this.name = name;
     this.manager = manager;
     this.configuration = configuration;
     this.tiered = tiered;
     this.map = tiered.asMap();
-    ClassLoader classLoader = manager.getClassLoader();
-    this.keys = KeyCodec.of(configuration.getKeyType(), classLoader);
-    this.values = new ValueCodec(configuration.getValueType(), classLoader);
+    this.keys = KeyCodec.of(configuration.getKeyType(), manager::getClassLoader);
+    this.values = new ValueCodec(configuration.getValueType(), manager::getClassLoader);
     this.expiry = configuration.getExpiryPolicyFactory().create();
     this.loader = configuration.getCacheLoaderFactory() == null ? null : configuration.getCacheLoaderFactory().create();
     this.writer = configuration.isWriteThrough() && configuration.getCacheWriterFactory() != null
@@ -208,14 +207,20 @@ final class TieredJCache<K, V> implements Cache<K, V> {
 
   /** Removes {@code key}'s entry if it has expired, with an EXPIRED event. */
   private void expire(K key, String name) {
-    compute(name, (n, old) -> {
-      if (old != null && old.expired(now())) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
-        return null;
-      }
-      return old;
-    });
+    compute(name, (n, old) -> live(key, name, old, now()));
+  }
+
+  /**
+   * {@code old} when it is live; null when absent or expired, an expired one reported (EXPIRED, an
+   * eviction): returned from a compute, that null removes it.
+   */
+  private @Nullable Stored live(K key, String name, @Nullable Stored old, long now) {
+    if (old != null && old.expired(now)) {
+      publish(EventType.EXPIRED, key, name, old, old);
+      statistics.evictions(1);
+      return null;
+    }
+    return old;
   }
 
   /** Reads {@code key} through the cache loader; the loaded value is stored and returned. */
@@ -223,13 +228,9 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     Stored[] result = {null};
     compute(name, (n, old) -> {
       long now = now();
-      if (old != null && !old.expired(now)) {
+      if (live(key, name, old, now) != null) {
         result[0] = old; // another thread loaded it meanwhile
         return old;
-      }
-      if (old != null) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
       }
       V value = callLoader(key);
       if (value == null) {
@@ -246,14 +247,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     Stored[] result = {null};
     compute(name, (n, old) -> {
       long now = now();
-      if (old != null && !old.expired(now)) {
-        return result[0] = old;
-      }
-      if (old != null) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
-      }
-      return result[0] = created(key, name, fresh, now);
+      return result[0] = live(key, name, old, now) != null ? old : created(key, name, fresh, now);
     });
     return result[0];
   }
@@ -283,11 +277,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
 
   @Override
   public void put(K key, V value) {
-    requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
-    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
-    long start = statistics.start();
-    withEvents(() -> {
+    writing(key, value, (name, fresh, start) -> {
       if (put(key, name, value, fresh, true).written) {
         statistics.puts(1);
         statistics.putTime(start);
@@ -298,11 +288,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
 
   @Override
   public @Nullable V getAndPut(K key, V value) {
-    requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
-    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
-    long start = statistics.start();
-    return withEvents(() -> {
+    return writing(key, value, (name, fresh, start) -> {
       PutResult result = put(key, name, value, fresh, true);
       if (result.old == null) {
         statistics.misses(1);
@@ -331,19 +317,15 @@ final class TieredJCache<K, V> implements Cache<K, V> {
         write(key, value);
       }
       long now = now();
-      if (old != null && old.expired(now)) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
-        old = null;
-      }
-      if (old == null) {
+      Stored live = live(key, name, old, now);
+      if (live == null) {
         Stored stored = created(key, name, fresh, now);
         result.written = stored != null;
         return stored;
       }
-      result.old = old;
+      result.old = live;
       result.written = true;
-      return updated(key, name, old, fresh, now);
+      return updated(key, name, live, fresh, now);
     });
     return result;
   }
@@ -378,25 +360,13 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     });
     long start = statistics.start();
     withEvents(() -> {
-      Set<K> failed = Set.of();
-      CacheWriterException failure = null;
-      if (writer != null && !entries.isEmpty()) {
-        List<Cache.Entry<? extends K, ? extends V>> batch = new ArrayList<>();
-        entries.forEach((key, value) -> batch.add(new CacheEntry<>(key, value)));
-        try {
-          writer.writeAll(batch);
-        } catch (RuntimeException e) {
-          failure = e instanceof CacheWriterException w ? w : new CacheWriterException(e);
-          failed = new HashSet<>();
-          for (Cache.Entry<? extends K, ? extends V> entry : batch) {
-            failed.add(entry.getKey()); // the writer leaves in the batch the entries it did not write
-          }
-        }
-      }
+      List<Cache.Entry<? extends K, ? extends V>> batch = new ArrayList<>();
+      entries.forEach((key, value) -> batch.add(new CacheEntry<>(key, value)));
+      Failed failed = writeThrough(batch, b -> writer.writeAll(b), Cache.Entry::getKey);
       int written = 0;
       for (Map.Entry<? extends K, ? extends V> entry : entries.entrySet()) {
         K key = entry.getKey();
-        if (!failed.contains(key) && put(key, names.get(key), entry.getValue(), fresh.get(key), false).written) {
+        if (!failed.keys().contains(key) && put(key, names.get(key), entry.getValue(), fresh.get(key), false).written) {
           written++;
         }
       }
@@ -404,20 +374,14 @@ final class TieredJCache<K, V> implements Cache<K, V> {
         statistics.puts(written);
         statistics.putTime(start);
       }
-      if (failure != null) {
-        throw failure;
-      }
+      failed.rethrow();
       return null;
     });
   }
 
   @Override
   public boolean putIfAbsent(K key, V value) {
-    requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
-    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
-    long start = statistics.start();
-    return withEvents(() -> {
+    return writing(key, value, (name, fresh, start) -> {
       PutResult result = putIfAbsent(key, name, value, fresh, true);
       if (result.old != null) {
         statistics.hits(1);
@@ -443,10 +407,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
       if (writeThrough) {
         write(key, value);
       }
-      if (old != null) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
-      }
+      live(key, name, old, now);
       Stored stored = created(key, name, fresh, now);
       result.written = stored != null;
       return stored;
@@ -476,14 +437,10 @@ final class TieredJCache<K, V> implements Cache<K, V> {
       if (writeThrough) {
         delete(key);
       }
-      if (old != null) {
-        if (old.expired(now())) {
-          publish(EventType.EXPIRED, key, name, old, old);
-          statistics.evictions(1);
-        } else {
-          publish(EventType.REMOVED, key, name, old, old);
-          removed[0] = old;
-        }
+      Stored live = live(key, name, old, now());
+      if (live != null) {
+        publish(EventType.REMOVED, key, name, live, live);
+        removed[0] = live;
       }
       return null;
     });
@@ -497,37 +454,21 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     Objects.requireNonNull(oldValue, "oldValue");
     long start = statistics.start();
     return withEvents(() -> {
-      boolean[] found = {false};
-      boolean[] removed = {false};
-      compute(name, (n, old) -> {
-        long now = now();
-        if (old == null) {
-          return null;
-        }
-        if (old.expired(now)) {
-          publish(EventType.EXPIRED, key, name, old, old);
-          statistics.evictions(1);
-          return null;
-        }
-        found[0] = true;
-        if (oldValue.equals(decode(old))) {
-          delete(key);
-          publish(EventType.REMOVED, key, name, old, old);
-          removed[0] = true;
-          return null;
-        }
-        return old.withDeadline(deadline(accessExpiry(), now, old.deadline));
+      Match match = ifEqual(key, name, oldValue, (old, now) -> {
+        delete(key);
+        publish(EventType.REMOVED, key, name, old, old);
+        return null;
       });
-      if (removed[0]) {
-        statistics.removals(1);
-        statistics.hits(1);
-        statistics.removeTime(start);
-      } else if (found[0]) {
-        statistics.hits(1);
-      } else {
+      if (match == Match.ABSENT) {
         statistics.misses(1);
+        return false;
       }
-      return removed[0];
+      statistics.hits(1);
+      if (match == Match.EQUAL) {
+        statistics.removals(1);
+        statistics.removeTime(start);
+      }
+      return match == Match.EQUAL;
     });
   }
 
@@ -553,49 +494,55 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   @Override
   public boolean replace(K key, V oldValue, V newValue) {
     requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
     Objects.requireNonNull(oldValue, "oldValue");
-    Stored fresh = values.encode(Objects.requireNonNull(newValue, "newValue"), Stored.ETERNAL);
-    long start = statistics.start();
-    return withEvents(() -> {
-      boolean[] found = {false};
-      boolean[] replaced = {false};
-      compute(name, (n, old) -> {
-        long now = now();
-        if (old == null) {
-          return null;
-        }
-        if (old.expired(now)) {
-          publish(EventType.EXPIRED, key, name, old, old);
-          statistics.evictions(1);
-          return null;
-        }
-        found[0] = true;
-        if (oldValue.equals(decode(old))) {
-          write(key, newValue);
-          replaced[0] = true;
-          return updated(key, name, old, fresh, now);
-        }
-        return old.withDeadline(deadline(accessExpiry(), now, old.deadline));
+    return writing(key, newValue, (name, fresh, start) -> {
+      Match match = ifEqual(key, name, oldValue, (old, now) -> {
+        write(key, newValue);
+        return updated(key, name, old, fresh, now);
       });
-      statistics.hits(found[0] ? 1 : 0);
-      statistics.misses(found[0] ? 0 : 1);
-      if (replaced[0]) {
+      statistics.hits(match == Match.ABSENT ? 0 : 1);
+      statistics.misses(match == Match.ABSENT ? 1 : 0);
+      if (match == Match.EQUAL) {
         statistics.puts(1);
         statistics.putTime(start);
       }
       statistics.getTime(start);
-      return replaced[0];
+      return match == Match.EQUAL;
     });
+  }
+
+  private enum Match {
+    ABSENT,
+    DIFFERENT,
+    EQUAL
+  }
+
+  /**
+   * The conditional change of {@code remove(k, v)} and {@code replace(k, v, w)}: when the live
+   * value equals {@code expected}, the entry becomes what {@code change} makes of it; when it does
+   * not, reading it was an access.
+   */
+  private Match ifEqual(K key, String name, Object expected, BiFunction<Stored, Long, @Nullable Stored> change) {
+    Match[] match = {Match.ABSENT};
+    compute(name, (n, old) -> {
+      long now = now();
+      Stored live = live(key, name, old, now);
+      if (live == null) {
+        return null;
+      }
+      if (expected.equals(decode(live))) {
+        match[0] = Match.EQUAL;
+        return change.apply(live, now);
+      }
+      match[0] = Match.DIFFERENT;
+      return live.withDeadline(deadline(accessExpiry(), now, live.deadline));
+    });
+    return match[0];
   }
 
   @Override
   public boolean replace(K key, V value) {
-    requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
-    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
-    long start = statistics.start();
-    return withEvents(() -> {
+    return writing(key, value, (name, fresh, start) -> {
       Stored old = replace(key, name, value, fresh);
       if (old == null) {
         statistics.misses(1);
@@ -612,11 +559,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
 
   @Override
   public @Nullable V getAndReplace(K key, V value) {
-    requireOpen();
-    String name = keys.encode(Objects.requireNonNull(key, "key"));
-    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
-    long start = statistics.start();
-    return withEvents(() -> {
+    return writing(key, value, (name, fresh, start) -> {
       Stored old = replace(key, name, value, fresh);
       if (old == null) {
         statistics.misses(1);
@@ -635,17 +578,13 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     Stored[] replaced = {null};
     compute(name, (n, old) -> {
       long now = now();
-      if (old == null) {
-        return null;
-      }
-      if (old.expired(now)) {
-        publish(EventType.EXPIRED, key, name, old, old);
-        statistics.evictions(1);
+      Stored live = live(key, name, old, now);
+      if (live == null) {
         return null;
       }
       write(key, value);
-      replaced[0] = old;
-      return updated(key, name, old, fresh, now);
+      replaced[0] = live;
+      return updated(key, name, live, fresh, now);
     });
     return replaced[0];
   }
@@ -659,20 +598,10 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   private void removeAll(Map<K, String> names) {
     long start = statistics.start();
     withEvents(() -> {
-      Set<Object> failed = Set.of();
-      CacheWriterException failure = null;
-      if (writer != null && !names.isEmpty()) {
-        Collection<Object> batch = new LinkedHashSet<>(names.keySet());
-        try {
-          writer.deleteAll(batch);
-        } catch (RuntimeException e) {
-          failure = e instanceof CacheWriterException w ? w : new CacheWriterException(e);
-          failed = new HashSet<>(batch); // the writer leaves in the batch the keys it did not delete
-        }
-      }
+      Failed failed = writeThrough(new LinkedHashSet<Object>(names.keySet()), b -> writer.deleteAll(b), k -> k);
       int removed = 0;
       for (Map.Entry<K, String> entry : names.entrySet()) {
-        if (!failed.contains(entry.getKey()) && remove(entry.getKey(), entry.getValue(), false) != null) {
+        if (!failed.keys().contains(entry.getKey()) && remove(entry.getKey(), entry.getValue(), false) != null) {
           removed++;
         }
       }
@@ -680,9 +609,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
         statistics.removals(removed);
         statistics.removeTime(start);
       }
-      if (failure != null) {
-        throw failure;
-      }
+      failed.rethrow();
       return null;
     });
   }
@@ -784,12 +711,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     withEvents(() -> {
       compute(name, (n, old) -> {
         long now = now();
-        Stored prior = old;
-        if (old != null && old.expired(now)) {
-          publish(EventType.EXPIRED, key, name, old, old);
-          statistics.evictions(1);
-          prior = null;
-        }
+        Stored prior = live(key, name, old, now);
         if (prior == null) {
           statistics.misses(1);
         } else {
@@ -1076,7 +998,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   }
 
   private long now() {
-    return clock.millis();
+    return clock.getAsLong();
   }
 
   /** The store's names of {@code keysToName}, in their order. */
@@ -1102,6 +1024,20 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     }
   }
 
+  /** A single-key write, given the key's name, the value's encoding and the start time of the operation. */
+  private interface Write<T> {
+    T apply(String name, Stored fresh, long start);
+  }
+
+  /** Checks and encodes the key and the value of a single-key write, then runs it {@link #withEvents}. */
+  private <T> T writing(K key, V value, Write<T> write) {
+    requireOpen();
+    String name = keys.encode(Objects.requireNonNull(key, "key"));
+    Stored fresh = values.encode(Objects.requireNonNull(value, "value"), Stored.ETERNAL);
+    long start = statistics.start();
+    return withEvents(() -> write.apply(name, fresh, start));
+  }
+
   /** Runs an operation, then waits for the synchronous listeners it notified, even if it failed. */
   private <T> T withEvents(Supplier<T> operation) {
     T result;
@@ -1121,6 +1057,36 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   private void publish(EventType type, K key, String name, @Nullable Stored value, @Nullable Stored oldValue) {
     if (events.active()) {
       events.publish(this, type, keys.copy(key, name), name, value, oldValue, values);
+    }
+  }
+
+  /** What a batch write-through failed on: the keys the writer left in its batch, and why. */
+  private record Failed(Set<Object> keys, @Nullable CacheWriterException error) {
+    static final Failed NONE = new Failed(Set.of(), null);
+
+    void rethrow() {
+      if (error != null) {
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Hands {@code batch} to the writer's batch method ({@code writeAll}, {@code deleteAll}), which
+   * removes from it what it wrote; what it left there when it failed is not applied to the cache.
+   */
+  private <E> Failed writeThrough(Collection<E> batch, java.util.function.Consumer<Collection<E>> call,
+      java.util.function.Function<E, ?> keyOf) {
+    if (writer == null || batch.isEmpty()) {
+      return Failed.NONE;
+    }
+    try {
+      call.accept(batch);
+      return Failed.NONE;
+    } catch (RuntimeException e) {
+      Set<Object> keys = new HashSet<>();
+      batch.forEach(element -> keys.add(keyOf.apply(element)));
+      return new Failed(keys, e instanceof CacheWriterException w ? w : new CacheWriterException(e));
     }
   }
 

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import javax.cache.CacheException;
 
 /**
@@ -47,10 +48,11 @@ final class ValueCodec {
   private static final Set<Class<?>> MAP_KEYS = Set.of(String.class, Long.class, Integer.class, UUID.class);
 
   private final Class<?> declared;
-  private final ClassLoader loader;
+  /** The cache manager's class loader, asked for each time: the codec must not keep it alive. */
+  private final Supplier<ClassLoader> loader;
   private final ConcurrentHashMap<Class<?>, Form> forms = new ConcurrentHashMap<>();
 
-  ValueCodec(Class<?> declared, ClassLoader loader) {
+  ValueCodec(Class<?> declared, Supplier<ClassLoader> loader) {
     this.declared = declared;
     this.loader = loader;
   }
@@ -87,7 +89,7 @@ final class ValueCodec {
       return value;
     }
     if (stored.serialized != null) {
-      return Serialization.deserialize(stored.serialized, loader, "value");
+      return Serialization.deserialize(stored.serialized, loader.get(), "value");
     }
     Class<?> c = stored.type == null ? declared : load(stored.type);
     try {
@@ -107,7 +109,7 @@ final class ValueCodec {
   private Class<?> load(String name) {
     Class<?> c;
     try {
-      c = Class.forName(name, false, loader);
+      c = Class.forName(name, false, loader.get());
     } catch (ClassNotFoundException e) {
       throw new CacheException("a stored value's class " + name + " is not found by the cache manager's class loader", e);
     }

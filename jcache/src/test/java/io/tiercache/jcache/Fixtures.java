@@ -9,16 +9,14 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import javax.cache.CacheManager;
 import javax.cache.Caching;
 
@@ -43,40 +41,16 @@ final class Fixtures {
   }
 
   /** A new cache manager on {@code directory}, with {@code clock} for the entries' deadlines. */
-  static CacheManager manager(Path directory, String store, Clock clock) {
+  static CacheManager manager(Path directory, String store, LongSupplier clock) {
     CacheManager manager = Caching.getCachingProvider(PROVIDER)
         .getCacheManager(directory.toUri(), Fixtures.class.getClassLoader(), store(store));
     manager.unwrap(TieredCacheManager.class).clock = clock;
     return manager;
   }
 
-  /** A clock that tests move by hand. */
-  static final class MutableClock extends Clock {
-    private final AtomicLong millis = new AtomicLong(Instant.parse("2026-01-01T00:00:00Z").toEpochMilli());
-
-    void advance(Duration d) {
-      millis.addAndGet(d.toMillis());
-    }
-
-    @Override
-    public long millis() {
-      return millis.get();
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis());
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      throw new UnsupportedOperationException();
-    }
+  /** A time (epoch milliseconds) that tests move by hand, for the entries' deadlines. */
+  static AtomicLong time() {
+    return new AtomicLong(Instant.parse("2026-01-01T00:00:00Z").toEpochMilli());
   }
 
   /** The output and exit code of a child JVM. */

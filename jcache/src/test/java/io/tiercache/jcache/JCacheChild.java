@@ -1,7 +1,6 @@
 package io.tiercache.jcache;
 
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
@@ -18,7 +17,7 @@ public final class JCacheChild {
   private JCacheChild() {}
 
   public static void main(String[] args) {
-    CacheManager manager = Fixtures.manager(Path.of(args[0]), args[1], Clock.systemUTC());
+    CacheManager manager = Fixtures.manager(Path.of(args[0]), args[1], System::currentTimeMillis);
     try {
       for (int i = 3; i + 2 < args.length; i += 3) {
         long millis = Long.parseLong(args[i]);

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.binder.cache.JCacheMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
 import javax.cache.configuration.MutableConfiguration;
@@ -27,8 +28,8 @@ class JCacheMetricsTest {
 
   @Test
   void jcacheMetricsCountsWhatTheCacheDid() {
-    Fixtures.MutableClock clock = new Fixtures.MutableClock();
-    CacheManager manager = Fixtures.manager(dir, "json-files", clock);
+    AtomicLong clock = Fixtures.time();
+    CacheManager manager = Fixtures.manager(dir, "json-files", clock::get);
     try {
       Cache<String, String> cache = manager.createCache("metered", config(true));
       SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -40,7 +41,7 @@ class JCacheMetricsTest {
       cache.get("a");
       cache.get("missing");
       cache.remove("b");
-      clock.advance(java.time.Duration.ofMinutes(2));
+      clock.addAndGet(TimeUnit.MINUTES.toMillis(2));
       cache.get("a"); // expired: a miss and an eviction
 
       assertThat(registry.get("cache.gets").tags("result", "hit", "cache", "metered", "app", "test")
@@ -60,7 +61,7 @@ class JCacheMetricsTest {
    */
   @Test
   void withoutStatisticsThereIsNothingToRead() {
-    CacheManager manager = Fixtures.manager(dir, "json-files", new Fixtures.MutableClock());
+    CacheManager manager = Fixtures.manager(dir, "json-files", Fixtures.time()::get);
     try {
       Cache<String, String> cache = manager.createCache("unmetered", config(false));
       SimpleMeterRegistry registry = new SimpleMeterRegistry();

@@ -6,10 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.Date;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 class KeyCodecTest {
-  private final ClassLoader loader = getClass().getClassLoader();
+  private final Supplier<ClassLoader> loader = getClass()::getClassLoader;
 
   @Test
   void keysOfTheTypesTiercacheFilesUseAreTheirText() {

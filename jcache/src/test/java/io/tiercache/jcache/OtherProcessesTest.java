@@ -7,7 +7,6 @@ import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.io.Serializable;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +53,7 @@ class OtherProcessesTest {
   @ValueSource(strings = {"json-files", "chronicle-map"})
   void anotherProcesssEntriesAndDeadlinesAreSeenHere(String store) throws Exception {
     Recorder recorder = new Recorder();
-    CacheManager manager = Fixtures.manager(dir, store, Clock.systemUTC());
+    CacheManager manager = Fixtures.manager(dir, store, System::currentTimeMillis);
     try {
       Cache<String, String> cache = manager.createCache("shared", new MutableConfiguration<String, String>()
           .setTypes(String.class, String.class)

@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
 import javax.cache.configuration.MutableConfiguration;
@@ -43,8 +43,8 @@ class PythonSdkTest {
 
   @Test
   void pythonSeesEachEntryAsItsEnvelope() throws Exception {
-    Fixtures.MutableClock clock = new Fixtures.MutableClock();
-    CacheManager manager = Fixtures.manager(dir, "json-files", clock);
+    AtomicLong clock = Fixtures.time();
+    CacheManager manager = Fixtures.manager(dir, "json-files", clock::get);
     try {
       Cache<Object, Object> cache = manager.createCache("models", new MutableConfiguration<>()
           .setExpiryPolicyFactory(CreatedExpiryPolicy.factoryOf(new Duration(TimeUnit.HOURS, 1))));
@@ -53,7 +53,7 @@ class PythonSdkTest {
     } finally {
       manager.close(); // the last close folds the journal into models.json, which Python reads
     }
-    long deadline = clock.millis() + TimeUnit.HOURS.toMillis(1);
+    long deadline = clock.get() + TimeUnit.HOURS.toMillis(1);
     String out = python("import json,sys\n"
         + "with open(sys.argv[1]) as f: doc = json.load(f)\n"
         + "data = doc['data']\n"

@@ -11,7 +11,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +18,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
@@ -77,34 +77,34 @@ class TieredCachingProviderTest {
   @ParameterizedTest
   @MethodSource("stores")
   void entriesAndTheirDeadlinesOutliveTheCacheManager(String store) {
-    Fixtures.MutableClock clock = new Fixtures.MutableClock();
+    AtomicLong clock = Fixtures.time();
     String name = cacheName("models", store);
     TieredConfiguration<String, Model> config = new TieredConfiguration<String, Model>()
         .setTypes(String.class, Model.class)
         .setExpiryPolicyFactory(CreatedExpiryPolicy.factoryOf(new Duration(TimeUnit.HOURS, 1)));
     Model model = new Model("m1", List.of("a", "b"));
-    long written = clock.millis();
+    long written = clock.get();
 
-    CacheManager first = Fixtures.manager(dir, store, clock);
+    CacheManager first = Fixtures.manager(dir, store, clock::get);
     first.createCache(name, config).put("m1", model);
     first.close();
 
-    clock.advance(java.time.Duration.ofMinutes(59));
-    CacheManager second = Fixtures.manager(dir, store, clock);
+    clock.addAndGet(TimeUnit.MINUTES.toMillis(59));
+    CacheManager second = Fixtures.manager(dir, store, clock::get);
     assertThat(second).isNotSameAs(first);
     assertThat(second.createCache(name, config).get("m1")).isEqualTo(model);
     second.close();
 
-    clock.advance(java.time.Duration.ofMinutes(2));
+    clock.addAndGet(TimeUnit.MINUTES.toMillis(2));
     // The broken variant: a reader that does not check the entry's own deadline still finds it,
     // so the null below is the deadline's doing, not a lost entry.
     try (TieredCache<String, Object> raw = TieredCache.builder(String.class, Object.class).store(spec(store))
-        .directory(dir).name(name).clock(clock).build()) {
+        .directory(dir).name(name).build()) {
       Object envelope = raw.getIfPresent("m1");
       assertThat(envelope).isInstanceOf(Map.class);
       assertThat(((Map<?, ?>) envelope).get("x")).isEqualTo(written + TimeUnit.HOURS.toMillis(1));
     }
-    CacheManager third = Fixtures.manager(dir, store, clock);
+    CacheManager third = Fixtures.manager(dir, store, clock::get);
     Cache<String, Model> cache = third.createCache(name, config);
     assertThat(cache.get("m1")).isNull();
     assertThat(cache.iterator().hasNext()).isFalse();
@@ -142,9 +142,9 @@ class TieredCachingProviderTest {
   @ParameterizedTest
   @MethodSource("stores")
   void readsAndUpdatesMoveTheDeadlineAsThePolicySays(String store) {
-    Fixtures.MutableClock clock = new Fixtures.MutableClock();
+    AtomicLong clock = Fixtures.time();
     Expirations expirations = new Expirations();
-    CacheManager manager = Fixtures.manager(dir, store, clock);
+    CacheManager manager = Fixtures.manager(dir, store, clock::get);
     Cache<String, String> cache = manager.createCache(cacheName("touched", store), new MutableConfiguration<String, String>()
         .setTypes(String.class, String.class)
         .setExpiryPolicyFactory(FactoryBuilder.factoryOf(new Policy()))
@@ -152,14 +152,14 @@ class TieredCachingProviderTest {
             FactoryBuilder.factoryOf(expirations), null, true, true)));
     try {
       cache.put("k", "v1");                                  // deadline t+10
-      clock.advance(java.time.Duration.ofSeconds(9));
+      clock.addAndGet(TimeUnit.SECONDS.toMillis(9));
       assertThat(cache.get("k")).isEqualTo("v1");            // read at t+9: deadline t+29
-      clock.advance(java.time.Duration.ofSeconds(19));
+      clock.addAndGet(TimeUnit.SECONDS.toMillis(19));
       assertThat(cache.containsKey("k")).isTrue();           // t+28: containsKey is not an access
       cache.put("k", "v2");                                  // update at t+28: deadline t+33
-      clock.advance(java.time.Duration.ofSeconds(4));
+      clock.addAndGet(TimeUnit.SECONDS.toMillis(4));
       assertThat(cache.get("k")).isEqualTo("v2");            // t+32, access: deadline t+52
-      clock.advance(java.time.Duration.ofSeconds(20));
+      clock.addAndGet(TimeUnit.SECONDS.toMillis(20));
       assertThat(expirations.keys).isEmpty();
       assertThat(cache.get("k")).isNull();                   // t+52
       assertThat(expirations.keys).containsExactly("k=v2");
@@ -171,7 +171,7 @@ class TieredCachingProviderTest {
   @Test
   void cacheNamesNeverLeaveTheDirectory() throws IOException {
     Path inside = Files.createDirectories(dir.resolve("caches"));
-    CacheManager manager = Fixtures.manager(inside, "json-files", Clock.systemUTC());
+    CacheManager manager = Fixtures.manager(inside, "json-files", System::currentTimeMillis);
     try {
       for (String name : List.of("../escape", "a/b", ".", "..", "", "caf\u00e9 \u2603", "x".repeat(300))) {
         manager.createCache(name, new MutableConfiguration<String, String>()).put("k", name);
@@ -207,7 +207,7 @@ class TieredCachingProviderTest {
   @Test
   void aTieredConfigurationChoosesTheStoreAndDirectoryOfItsCache() throws IOException {
     Path elsewhere = dir.resolve("elsewhere");
-    CacheManager manager = Fixtures.manager(dir, "json-files", new Fixtures.MutableClock());
+    CacheManager manager = Fixtures.manager(dir, "json-files", Fixtures.time()::get);
     try {
       manager.createCache("plain", new MutableConfiguration<String, String>()).put("k", "v");
       manager.createCache("mapped", new TieredConfiguration<String, String>().setStore(StoreSpec.chronicleMap(100, 64))
@@ -220,6 +220,24 @@ class TieredCachingProviderTest {
     assertThat(dir.resolve("plain.json")).exists();
     assertThat(elsewhere.resolve("mapped.cmap")).exists();
     assertThat(dir.resolve("mapped.cmap")).doesNotExist();
+  }
+
+  @Test
+  void aBoundedFrontTierStillServesEveryEntryFromTheStore() {
+    CacheManager manager = Fixtures.manager(dir, "json-files", Fixtures.time()::get);
+    try {
+      Cache<Integer, String> cache = manager.createCache("bounded", new TieredConfiguration<Integer, String>()
+          .setTypes(Integer.class, String.class).setFrontTierMaximumSize(10));
+      for (int i = 0; i < 1000; i++) {
+        cache.put(i, "v" + i);
+      }
+      for (int i = 0; i < 1000; i++) {
+        assertThat(cache.get(i)).isEqualTo("v" + i);
+      }
+      assertThat(cache.getConfiguration(TieredConfiguration.class).getFrontTierMaximumSize()).hasValue(10);
+    } finally {
+      manager.close();
+    }
   }
 
   @Test
@@ -249,7 +267,7 @@ class TieredCachingProviderTest {
     double expiry = Instant.now().plusSeconds(3600).toEpochMilli() / 1000.0;
     Files.writeString(dir.resolve("assets.json"), "{\"expiry\": " + expiry + ", \"data\": {"
         + "\"a1\": {\"id\": \"a1\", \"name\": \"written by Python\"}, \"a2\": {\"v\": \"written by JCache\"}}}");
-    CacheManager manager = Fixtures.manager(dir, "json-files", Clock.systemUTC());
+    CacheManager manager = Fixtures.manager(dir, "json-files", System::currentTimeMillis);
     try {
       Cache<String, String> cache = manager.createCache("assets",
           new MutableConfiguration<String, String>().setTypes(String.class, String.class));

@@ -15,10 +15,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 class ValueCodecTest {
-  private final ClassLoader loader = getClass().getClassLoader();
+  private final Supplier<ClassLoader> loader = getClass()::getClassLoader;
 
   record Point(int x, int y) {}
 
