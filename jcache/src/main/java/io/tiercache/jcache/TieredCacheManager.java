@@ -47,20 +47,22 @@ final class TieredCacheManager implements CacheManager {
   private final Path directory;
   private final WeakReference<ClassLoader> classLoader;
   private final Properties properties;
-  private final Executor executor;
+  private final Executor deliveries;
+  private final Executor loads;
   private final ConcurrentHashMap<String, TieredJCache<?, ?>> caches = new ConcurrentHashMap<>();
   /** The time of the caches' deadlines, epoch milliseconds. For tests. */
   LongSupplier clock = System::currentTimeMillis;
   private volatile boolean closed;
 
   TieredCacheManager(TieredCachingProvider provider, URI uri, ClassLoader classLoader, Properties properties,
-      Executor executor) {
+      Executor deliveries, Executor loads) {
     this.provider = provider;
     this.uri = uri;
     this.directory = directoryOf(uri);
     this.classLoader = new WeakReference<>(classLoader);
     this.properties = properties;
-    this.executor = executor;
+    this.deliveries = deliveries;
+    this.loads = loads;
   }
 
   /**
@@ -114,7 +116,7 @@ final class TieredCacheManager implements CacheManager {
             + "): a persistent cache stores values by value");
       }
       TieredCache<String, Stored> tiered = open(cacheName, copy);
-      TieredJCache<K, V> cache = new TieredJCache<>(cacheName, this, copy, tiered, executor, clock);
+      TieredJCache<K, V> cache = new TieredJCache<>(cacheName, this, copy, tiered, deliveries, loads, clock);
       caches.put(cacheName, cache);
       try {
         cache.enableManagement(copy.isManagementEnabled());

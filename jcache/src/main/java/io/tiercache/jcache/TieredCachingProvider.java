@@ -10,6 +10,7 @@ import java.util.Properties;
 import java.util.WeakHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,11 +55,27 @@ public final class TieredCachingProvider implements CachingProvider {
   public static final String DURABILITY = "tiercache.jcache.durability";
 
   /**
-   * Runs listener deliveries and {@code loadAll} for every cache: daemon threads, created as
-   * needed (a blocking listener must not hold up the others) and ended after a minute idle.
+   * Delivers every cache's events: daemon threads, started as work comes (up to {@value #THREADS},
+   * so that a few blocking listeners do not hold up the others) and ended after a minute idle.
    */
-  private static final ExecutorService EXECUTOR = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
-      new java.util.concurrent.SynchronousQueue<>(), new DaemonThreads());
+  private static final ExecutorService DELIVERIES = deliveries();
+
+  private static final int THREADS = 16;
+
+  /**
+   * Runs {@code loadAll}, which waits for its synchronous listeners' deliveries: a pool apart, so
+   * that loads cannot take every delivery thread. Threads are made per concurrent call, as loads
+   * are the callers' own, and end after a minute idle.
+   */
+  private static final ExecutorService LOADS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+      new SynchronousQueue<>(), new DaemonThreads("tiercache-jcache-load-"));
+
+  private static ExecutorService deliveries() {
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(THREADS, THREADS, 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), new DaemonThreads("tiercache-jcache-events-"));
+    executor.allowCoreThreadTimeOut(true);
+    return executor;
+  }
 
   @GuardedBy("managers")
   private final Map<ClassLoader, Map<URI, TieredCacheManager>> managers = new WeakHashMap<>();
@@ -91,7 +108,7 @@ public final class TieredCachingProvider implements CachingProvider {
     synchronized (managers) {
       return managers.computeIfAbsent(managerLoader, any -> new HashMap<>()).computeIfAbsent(managerUri,
           any -> new TieredCacheManager(this, managerUri, managerLoader,
-              properties != null ? properties : getDefaultProperties(), EXECUTOR));
+              properties != null ? properties : getDefaultProperties(), DELIVERIES, LOADS));
     }
   }
 
@@ -159,10 +176,15 @@ public final class TieredCachingProvider implements CachingProvider {
 
   private static final class DaemonThreads implements java.util.concurrent.ThreadFactory {
     private final AtomicInteger count = new AtomicInteger();
+    private final String prefix;
+
+    DaemonThreads(String prefix) {
+      this.prefix = prefix;
+    }
 
     @Override
     public Thread newThread(Runnable task) {
-      Thread thread = new Thread(task, "tiercache-jcache-" + count.incrementAndGet());
+      Thread thread = new Thread(task, prefix + count.incrementAndGet());
       thread.setDaemon(true);
       return thread;
     }

@@ -72,7 +72,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
   private final Events<K, V> events;
   private final Statistics statistics = new Statistics();
   private final Management.ConfigurationBean configurationBean = new Management.ConfigurationBean(this);
-  private final Executor executor;
+  private final Executor loads;
   private final LongSupplier clock;
   /** The loadAll calls still running, which close() waits for. */
   private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
@@ -80,7 +80,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
 
   @SuppressWarnings("unchecked")
   TieredJCache(String name, TieredCacheManager manager, TieredConfiguration<K, V> configuration,
-      TieredCache<String, Stored> tiered, Executor executor, LongSupplier clock) {
+      TieredCache<String, Stored> tiered, Executor deliveries, Executor loads, LongSupplier clock) {
     this.name = name;
     this.manager = manager;
     this.configuration = configuration;
@@ -93,9 +93,9 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     this.writer = configuration.isWriteThrough() && configuration.getCacheWriterFactory() != null
         ? (CacheWriter<K, V>) configuration.getCacheWriterFactory().create() : null;
     this.readThrough = configuration.isReadThrough() && loader != null;
-    this.executor = executor;
+    this.loads = loads;
     this.clock = clock;
-    this.events = new Events<>(executor);
+    this.events = new Events<>(deliveries);
     for (CacheEntryListenerConfiguration<K, V> listener : configuration.getCacheEntryListenerConfigurations()) {
       events.register(listener);
     }
@@ -650,7 +650,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     CompletableFuture<Void> done = new CompletableFuture<>();
     inFlight.add(done);
     try {
-      executor.execute(() -> {
+      loads.execute(() -> {
         try {
           withEvents(() -> {
             List<K> toLoad = new ArrayList<>();
