@@ -1,0 +1,57 @@
+package io.tiercache;
+
+import com.sun.jna.Native;
+import com.sun.jna.Platform;
+
+/**
+ * The few libc calls Java 17 has no API for, through JNA's direct mapping (a few hundred
+ * nanoseconds a call): {@code flock(2)}, which the Python SDK's {@code filelock} takes and
+ * {@link java.nio.channels.FileChannel#lock} (an {@code fcntl} lock on Linux) does not exclude;
+ * the process's user id; and {@code O_APPEND} writes whose descriptor the journal can also reopen
+ * for reading through {@code /proc/self/fd} (a {@code FileChannel} opened for appending cannot be
+ * read, and does not tell which file it has open). Not loaded on Windows.
+ */
+final class Posix {
+  static final int O_WRONLY = 1;
+  static final int O_RDWR = 2;
+  /** 02000 on Linux whatever the architecture. */
+  static final int O_APPEND = Platform.isMac() ? 0x8 : 0x400;
+  /** Differs by architecture: x86 and most others 0400000, ARM and POWER 0100000, macOS 0x100. */
+  static final int O_NOFOLLOW = Platform.isMac() ? 0x100
+      : Platform.isARM() || Platform.isPPC() ? 0x8000 : 0x20000;
+  static final int O_CLOEXEC = Platform.isMac() ? 0x1000000 : 0x80000;
+  static final int LOCK_EX = 2;
+  static final int LOCK_NB = 4;
+  static final int LOCK_UN = 8;
+  static final int EINTR = 4;
+  static final int EWOULDBLOCK = Platform.isMac() ? 35 : 11;
+
+  static {
+    if (!Platform.isWindows()) {
+      Native.register(Platform.C_LIBRARY_NAME);
+    }
+  }
+
+  private Posix() {}
+
+  static native int open(String path, int flags);
+
+  static native int flock(int fd, int operation);
+
+  static native int close(int fd);
+
+  /** {@code ssize_t write(int, const void *, size_t)}: 64-bit platforms only, as JNA maps {@code long}. */
+  static native long write(int fd, byte[] buf, long count);
+
+  static native int fsync(int fd);
+
+  static native int geteuid();
+
+  static native String strerror(int errno);
+
+  /** The last call's error as {@code "Permission denied (errno 13)"}. */
+  static String lastError() {
+    int errno = Native.getLastError();
+    return strerror(errno) + " (errno " + errno + ")";
+  }
+}
