@@ -2,7 +2,6 @@ package io.tiercache.stress.faults;
 
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
-import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -40,13 +39,9 @@ public final class AsyncBacklog extends Scenario {
   @Option(names = "--wait-seconds", defaultValue = "3", description = "how long draining may take (default ${DEFAULT-VALUE})")
   int waitSeconds;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new AsyncBacklog(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("async-backlog" + (broken ? " (broken: no timely flush, exits without close)" : ""),
+    Tally t = tally("no timely flush, exits without close",
         BACKLOG_STALLED);
     Path work = Files.createDirectories(base.resolve("work"));
     // room for the journal and the snapshot the close writes, each as large as the backlog
@@ -59,7 +54,7 @@ public final class AsyncBacklog extends Scenario {
       if (broken) {
         args.add("--broken");
       }
-      try (Child w = Child.java("async-writer", AsyncBacklog.class, args, "512m", work)) {
+      try (Child w = child("async-writer", args, "512m", work)) {
         w.await("ready", CHILD_TIMEOUT);
         List<Path> megabytes = new ArrayList<>();
         for (int i = 0; ; i++) { // 1 MB files (the last up to 2 MB), so that space can come back in parts

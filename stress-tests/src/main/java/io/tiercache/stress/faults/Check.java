@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
  * missing-prefix j 10
  * prefix r1 200000</pre>
  */
-@Command(name = "check", sortOptions = false, description = "Opens a cache and reports what it serves.")
+@Command(name = "check", hidden = true, sortOptions = false, description = "Opens a cache and reports what it serves.")
 final class Check implements Callable<Integer> {
   @Mixin Cli.Help help;
   @Option(names = "--dir", required = true) Path dir;
@@ -45,10 +45,6 @@ final class Check implements Callable<Integer> {
   boolean prefixes;
   @Option(names = "--files-only", description = "read the files without opening the cache, ignoring expiry (a broken reader)")
   boolean filesOnly;
-
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new Check(), args));
-  }
 
   @Override
   public Integer call() throws IOException {
@@ -133,9 +129,9 @@ final class Check implements Callable<Integer> {
 
   /** Runs a check JVM on {@code dir} and waits for its report. */
   static Report run(Path work, String label, Path dir, String... options) throws Exception {
-    List<String> args = new ArrayList<>(List.of("--dir", dir.toString()));
+    List<String> args = new ArrayList<>(List.of("check", "--dir", dir.toString()));
     args.addAll(List.of(options));
-    try (Child c = Child.java("check-" + label, Check.class, args, "1g", work)) {
+    try (Child c = Child.java("check-" + label, Faults.class, args, "1g", work)) {
       c.finish(Scenario.CHILD_TIMEOUT);
       Map<String, Long> prefixes = new TreeMap<>();
       StringBuilder output = new StringBuilder();

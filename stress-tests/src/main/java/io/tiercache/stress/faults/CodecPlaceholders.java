@@ -1,7 +1,6 @@
 package io.tiercache.stress.faults;
 
 import io.tiercache.TieredCache;
-import io.tiercache.stress.Cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,10 +24,6 @@ import picocli.CommandLine.Command;
 public final class CodecPlaceholders extends Scenario {
   static final String VALUES_CHANGED = "valuesChanged";
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new CodecPlaceholders(), args));
-  }
-
   static Map<String, Object> values() {
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("nanString", "\u0000NaN");
@@ -44,7 +39,7 @@ public final class CodecPlaceholders extends Scenario {
 
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("codec-placeholders" + (broken ? " (broken: placeholders decoded as numbers)" : ""),
+    Tally t = tally("placeholders decoded as numbers",
         VALUES_CHANGED);
     Path root = base.resolve("sandbox");
     Path cache = Files.createDirectories(root.resolve("cache"));
@@ -59,7 +54,7 @@ public final class CodecPlaceholders extends Scenario {
     try (TieredCache<String, Map> c = open(cache)) {
       c.put("free-form", stored);
     }
-    try (Child reader = Child.java("reader", CodecPlaceholders.class, List.of("reader", "--dir", cache.toString()),
+    try (Child reader = child("reader", List.of("reader", "--dir", cache.toString()),
         "256m", work)) {
       reader.finish(CHILD_TIMEOUT);
       Map<String, String> read = new LinkedHashMap<>();

@@ -11,7 +11,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -44,13 +46,9 @@ public final class DiskFull extends Scenario {
   @Option(names = "--full-puts", defaultValue = "30", description = "puts on the full disk, and after it (default ${DEFAULT-VALUE})")
   int fullPuts;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new DiskFull(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("disk-full" + (broken ? " (broken: thrown puts counted as acknowledged)" : ""),
+    Tally t = tally("thrown puts counted as acknowledged",
         THROWN_SERVED, THROWN_WRITTEN_LATER, DAMAGED_WARNINGS, VERIFY_PROBLEMS);
     Path work = Files.createDirectories(base.resolve("work"));
     for (int round = 0; round < rounds; round++) {
@@ -66,14 +64,14 @@ public final class DiskFull extends Scenario {
       Outside outside = Outside.create(disk.path(), cache, ballast);
       Path small = ballast.resolve("leave-appends");
       Path rest = ballast.resolve("leave-nothing");
-      List<String> args = new java.util.ArrayList<>(List.of("writer", "--dir", cache.toString(),
+      List<String> args = new ArrayList<>(List.of("writer", "--dir", cache.toString(),
           "--prefix", "r" + round, "--preload", Integer.toString(preload), "--puts", Integer.toString(puts),
           "--full-puts", Integer.toString(fullPuts)));
       if (broken) {
         args.add("--broken");
       }
-      try (Child a = Child.java("writer-" + round, DiskFull.class, args, "256m", work);
-          Child b = Child.java("syncer-" + round, DiskFull.class, List.of("syncer", "--dir", cache.toString()), "256m",
+      try (Child a = child("writer-" + round, args, "256m", work);
+          Child b = child("syncer-" + round, List.of("syncer", "--dir", cache.toString()), "256m",
               work)) {
         a.await("ready", CHILD_TIMEOUT);
         b.await("ready", CHILD_TIMEOUT);
@@ -183,20 +181,11 @@ public final class DiskFull extends Scenario {
   /** Process B: opens, applies what the files hold every 10 ms until told to stop, then closes. */
   @Command(name = "syncer", hidden = true)
   int syncer(@Option(names = "--dir") Path dir) throws Exception {
-    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-    Thread stdin = new Thread(() -> {
-      try {
-        nextStep(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)), "stop");
-      } catch (Exception e) {
-        // the harness is gone: stop too
-      }
-      stop.set(true);
-    });
-    stdin.start();
+    AtomicReference<String> stop = whenSaid("stop");
     long syncs = 0;
     try (TieredCache<String, Record> cache = cache(dir).build()) {
       System.out.println("ready");
-      while (!stop.get()) {
+      while (stop.get() == null) {
         cache.sync();
         syncs++;
         Thread.sleep(10);

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import picocli.CommandLine.Command;
@@ -46,13 +47,9 @@ public final class Expiry extends Scenario {
   @Option(names = "--entries", defaultValue = "100", description = "entries per writer (default ${DEFAULT-VALUE})")
   int entries;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new Expiry(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("expiry" + (broken ? " (broken: a reader that ignores expiry)" : ""), PERIOD_NOT_ADOPTED,
+    Tally t = tally("a reader that ignores expiry", PERIOD_NOT_ADOPTED,
         EXPORT_WITHOUT_EXPIRY);
     Path root = base.resolve("sandbox");
     Path work = base.resolve("work");
@@ -84,15 +81,15 @@ public final class Expiry extends Scenario {
   }
 
   private Child writer(String label, Path dir, long ttl, Path work) throws Exception {
-    return Child.java(label, Expiry.class, List.of("writer", "--dir", dir.toString(), "--ttl-seconds",
+    return child(label, List.of("writer", "--dir", dir.toString(), "--ttl-seconds",
         Long.toString(ttl), "--entries", Integer.toString(entries), "--prefix", label), "256m", work);
   }
 
   private void adopt(Path dir, Path work, Tally t) throws Exception {
     try (Child holder = writer("holder", dir, 3600, work)) {
       long holderExpiry = Cli.field(holder.await("done", CHILD_TIMEOUT), "expiry");
-      Set<String> acked = new java.util.LinkedHashSet<>(holder.ids("ack"));
-      try (Child newcomer = Child.java("newcomer", Expiry.class, List.of("newcomer", "--dir", dir.toString()),
+      Set<String> acked = new LinkedHashSet<>(holder.ids("ack"));
+      try (Child newcomer = child("newcomer", List.of("newcomer", "--dir", dir.toString()),
           "256m", work)) {
         long seen = Cli.field(newcomer.await("opened", CHILD_TIMEOUT), "expiry");
         t.violation(PERIOD_NOT_ADOPTED, Math.abs(seen - holderExpiry) > 1000 ? 1 : 0, "a 2 s TTL opener reports expiry "

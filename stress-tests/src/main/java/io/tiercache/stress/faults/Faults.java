@@ -17,7 +17,7 @@ import picocli.CommandLine.Mixin;
 @Command(name = "Faults", description = "Creates a fault for real and counts what tiercache lost, served or touched.",
     subcommands = {DiskFull.class, AsyncBacklog.class, LockUnlink.class, PythonRace.class, ReplaceCrash.class,
         ReplaceReaders.class, Expiry.class, PlantedFiles.class, RedisPassword.class, RedisRestart.class,
-        CodecPlaceholders.class})
+        CodecPlaceholders.class, Check.class})
 public final class Faults implements Runnable {
   @Mixin Cli.Help help;
 

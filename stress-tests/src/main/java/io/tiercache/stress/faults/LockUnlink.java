@@ -2,12 +2,15 @@ package io.tiercache.stress.faults;
 
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
-import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -42,13 +45,9 @@ public final class LockUnlink extends Scenario {
   @Option(names = "--opens", defaultValue = "30", description = "open/close cycles of the opener JVM (default ${DEFAULT-VALUE})")
   int opens;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new LockUnlink(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("lock-unlink" + (broken ? " (broken: the writers run the Python SDK's algorithm)" : ""),
+    Tally t = tally("the writers run the Python SDK's algorithm",
         FAILED_CALLS);
     for (int interval : broken ? List.of(20) : intervals) {
       Path root = base.resolve("every-" + interval + "ms");
@@ -71,7 +70,7 @@ public final class LockUnlink extends Scenario {
           if (Files.deleteIfExists(lock)) {
             unlinks.incrementAndGet();
           }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           // a directory being listed; try again
         }
         if (intervalMillis > 0) {
@@ -81,7 +80,7 @@ public final class LockUnlink extends Scenario {
         }
       }
     }, "unlinker");
-    List<Child> writers = new java.util.ArrayList<>();
+    List<Child> writers = new ArrayList<>();
     Child opener = null;
     try {
       unlinker.start();
@@ -91,13 +90,13 @@ public final class LockUnlink extends Scenario {
           writers.add(p);
           p.send("open");
         } else {
-          writers.add(Child.java("writer-" + w, LockUnlink.class, List.of("writer", "--dir", cache.toString(),
+          writers.add(child("writer-" + w, List.of("writer", "--dir", cache.toString(),
               "--prefix", w, "--keys", Integer.toString(keys)), "256m", work));
         }
       }
-      opener = Child.java("opener", LockUnlink.class, List.of("opener", "--dir", cache.toString(), "--opens",
+      opener = child("opener", List.of("opener", "--dir", cache.toString(), "--opens",
           Integer.toString(opens)), "256m", work);
-      List<Boolean> opened = new java.util.ArrayList<>();
+      List<Boolean> opened = new ArrayList<>();
       for (Child w : writers) {
         opened.add(!w.await(CHILD_TIMEOUT, broken ? "opened" : "ready", "openfailed").startsWith("openfailed"));
       }
@@ -154,7 +153,7 @@ public final class LockUnlink extends Scenario {
     }
     out.println("ready");
     out.flush();
-    nextStep(new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.US_ASCII)), "go");
+    nextStep(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)), "go");
     for (int i = 0; i < keys; i++) {
       String id = prefix + "-" + i;
       try {

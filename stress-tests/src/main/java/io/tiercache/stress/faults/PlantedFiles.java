@@ -4,7 +4,6 @@ import io.tiercache.CacheException;
 import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import io.tiercache.TieredCacheBuilder;
-import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,13 +62,9 @@ public final class PlantedFiles extends Scenario {
       new Plant("journal-foreign", ".journal", "foreign", null, false, true),
       new Plant("journal-0666", ".journal", "mode0666", null, false, true));
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new PlantedFiles(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("planted-files" + (broken ? " (broken: a naive opener that follows links)" : ""),
+    Tally t = tally("a naive opener that follows links",
         NOT_REFUSED, UNCLEAR_REFUSAL, PLANTED_READ, PLANTED_TOUCHED);
     boolean root = "root".equals(System.getProperty("user.name"));
     Path sandbox = base.resolve("sandbox");

@@ -2,7 +2,6 @@ package io.tiercache.stress.faults;
 
 import io.tiercache.AssetCache;
 import io.tiercache.Durability;
-import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -49,13 +48,9 @@ public final class PythonRace extends Scenario {
       description = "which cases (default ${DEFAULT-VALUE})")
   List<String> cases;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new PythonRace(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("python-race" + (broken ? " (broken: the Java side runs the Python SDK's algorithm)" : ""),
+    Tally t = tally("the Java side runs the Python SDK's algorithm",
         PYTHON_LOST);
     List<String> which = broken ? List.of("race") : cases;
     for (int round = 0; round < rounds; round++) {
@@ -75,7 +70,7 @@ public final class PythonRace extends Scenario {
   private void raceCase(String c, Path cache, Path work, Tally t) throws Exception {
     boolean save = !c.equals("race");
     try (Child java = broken ? SeedPython.start("python-as-java", work, cache, NAME)
-            : Child.java("java", PythonRace.class, List.of("java", "--dir", cache.toString(), "--count",
+            : child("java", List.of("java", "--dir", cache.toString(), "--count",
                 Integer.toString(javaAssets), "--save-every", save ? "10" : "0", "--pace-ms", "3"), "256m", work);
         Child python = SeedPython.start("python", work, cache, NAME)) {
       if (broken) {

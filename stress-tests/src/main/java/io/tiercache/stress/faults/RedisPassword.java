@@ -3,7 +3,6 @@ package io.tiercache.stress.faults;
 import io.tiercache.CacheException;
 import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
-import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import io.tiercache.stress.RedisProcess;
 import java.io.IOException;
@@ -35,13 +34,9 @@ public final class RedisPassword extends Scenario {
   @Option(names = "--entries", defaultValue = "20", description = "entries the right password writes (default ${DEFAULT-VALUE})")
   int entries;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new RedisPassword(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("redis-password" + (broken ? " (broken: a registry keyed without credentials)" : ""),
+    Tally t = tally("a registry keyed without credentials",
         WRONG_PASSWORD_ACCEPTED, LEAKED_ENTRIES);
     Path root = base.resolve("sandbox");
     Path redisDir = Files.createDirectories(root.resolve("redis"));

@@ -6,14 +6,14 @@ import io.tiercache.TieredCache;
 import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import io.tiercache.stress.RedisProcess;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,13 +43,9 @@ public final class RedisRestart extends Scenario {
   @Option(names = "--after-ms", defaultValue = "2000", description = "how long the reader reads after a restart (default ${DEFAULT-VALUE})")
   int afterMillis;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new RedisRestart(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("redis-restart" + (broken ? " (broken: a near-cache never dropped)" : ""));
+    Tally t = tally("a near-cache never dropped");
     Path root = base.resolve("sandbox");
     Path redisDir = Files.createDirectories(root.resolve("redis"));
     Path work = base.resolve("work");
@@ -61,12 +57,12 @@ public final class RedisRestart extends Scenario {
             writer.put("k-" + i, Record.of("k-" + i, "k", i));
           }
         }
-        List<String> args = new java.util.ArrayList<>(List.of("reader", "--uri", redis.uri().toString(),
+        List<String> args = new ArrayList<>(List.of("reader", "--uri", redis.uri().toString(),
             "--keys", Integer.toString(keys)));
         if (broken) {
           args.add("--near-cache");
         }
-        try (Child reader = Child.java("reader-" + outage, RedisRestart.class, args, "256m", work)) {
+        try (Child reader = child("reader-" + outage, args, "256m", work)) {
           reader.await("ready", CHILD_TIMEOUT); // it has read every value
           Thread.sleep(200);
           redis.kill();
@@ -104,15 +100,7 @@ public final class RedisRestart extends Scenario {
   int reader(@Option(names = "--uri") URI uri, @Option(names = "--keys") int keys,
       @Option(names = "--near-cache") boolean nearCache) throws Exception {
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.US_ASCII);
-    AtomicReference<String> stop = new AtomicReference<>();
-    Thread stdin = new Thread(() -> {
-      try {
-        stop.set(nextStep(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)), "stop"));
-      } catch (Exception e) {
-        stop.set("stop 0");
-      }
-    });
-    stdin.start();
+    AtomicReference<String> stop = whenSaid("stop");
     AtomicLong errors = new AtomicLong();
     try (TieredCache<String, Record> cache = open(uri)) {
       Map<String, Record> near = new ConcurrentHashMap<>();
@@ -138,7 +126,7 @@ public final class RedisRestart extends Scenario {
           long start = System.currentTimeMillis();
           if (read.apply("k-" + i) != null) {
             if (hitCount == hits.length) {
-              hits = java.util.Arrays.copyOf(hits, hits.length * 2);
+              hits = Arrays.copyOf(hits, hits.length * 2);
             }
             hits[hitCount++] = start;
           }
@@ -146,7 +134,8 @@ public final class RedisRestart extends Scenario {
         }
         LockSupport.parkNanos(200_000);
       }
-      long up = Long.parseLong(stop.get().split(" ")[1]);
+      String[] words = stop.get().split(" ");
+      long up = words.length > 1 ? Long.parseLong(words[1]) : 0;
       long stale = 0;
       long last = -1;
       long lastBefore = 0;

@@ -46,13 +46,9 @@ public final class ReplaceCrash extends Scenario {
   @Option(names = "--seed", defaultValue = "1", description = "random seed of the kill moments")
   long seed;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new ReplaceCrash(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("replace-crash" + (broken ? " (broken: replace as invalidateAll + puts)" : ""));
+    Tally t = tally("replace as invalidateAll + puts");
     Path root = base.resolve("sandbox");
     Path cache = Files.createDirectories(root.resolve("cache"));
     Path work = base.resolve("work");
@@ -103,7 +99,7 @@ public final class ReplaceCrash extends Scenario {
     for (int round = 0; round < (broken ? 0 : compactionRounds); round++) {
       String marks = "m" + round;
       List<String> acked;
-      try (Child victim = Child.java("compactor-" + round, ReplaceCrash.class, List.of("compactor", "--dir",
+      try (Child victim = child("compactor-" + round, List.of("compactor", "--dir",
           cache.toString(), "--prefix", marks), "1g", work)) {
         victim.await("start", CHILD_TIMEOUT);
         Thread.sleep((long) (random.nextDouble() * Math.max(1_000, 2 * millis)));
@@ -127,7 +123,7 @@ public final class ReplaceCrash extends Scenario {
   }
 
   private Child replacer(Path cache, Path work, String prefix, String how, String label) throws IOException {
-    return Child.java("replacer-" + label, ReplaceCrash.class, List.of("replacer", "--dir", cache.toString(),
+    return child("replacer-" + label, List.of("replacer", "--dir", cache.toString(),
         "--prefix", prefix, "--entries", Integer.toString(entries), "--how", how), "1g", work);
   }
 

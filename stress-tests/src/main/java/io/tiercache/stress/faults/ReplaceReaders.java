@@ -17,7 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -42,13 +42,9 @@ public final class ReplaceReaders extends Scenario {
   @Option(names = "--readers", defaultValue = "2", description = "reader JVMs (default ${DEFAULT-VALUE})")
   int readers;
 
-  public static void main(String[] args) {
-    System.exit(Cli.execute(new ReplaceReaders(), args));
-  }
-
   @Override
   Tally run(Path base) throws Exception {
-    Tally t = new Tally("replace-readers" + (broken ? " (broken: replace as invalidateAll + puts)" : ""));
+    Tally t = tally("replace as invalidateAll + puts");
     Path work = base.resolve("work");
     // On tmpfs (where /tmp often is) another process sees an append's bytes as they are copied; on ext4
     // a 4 MB append almost never shows half-done. The readers must cope with the former.
@@ -74,14 +70,14 @@ public final class ReplaceReaders extends Scenario {
     Outside outside = Outside.create(root, cache);
     List<Child> children = new ArrayList<>();
     try {
-      Child writer = Child.java("writer", ReplaceReaders.class, List.of("writer", "--dir", cache.toString(),
+      Child writer = child("writer", List.of("writer", "--dir", cache.toString(),
           "--entries", Integer.toString(entries), "--seconds", Integer.toString(seconds),
           "--how", broken ? "puts" : "replaceAll"), "512m", work);
       children.add(writer);
       writer.await("ready", CHILD_TIMEOUT); // the first generation is in place
       List<Child> readerChildren = new ArrayList<>();
       for (int i = 0; i < readers; i++) {
-        Child r = Child.java("reader-" + i, ReplaceReaders.class, List.of("reader", "--dir", cache.toString(),
+        Child r = child("reader-" + i, List.of("reader", "--dir", cache.toString(),
             "--entries", Integer.toString(entries)), "512m", work);
         children.add(r);
         readerChildren.add(r);
@@ -150,16 +146,7 @@ public final class ReplaceReaders extends Scenario {
   @Command(name = "reader", hidden = true)
   int reader(@Option(names = "--dir") Path dir, @Option(names = "--entries") int entries) throws Exception {
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.US_ASCII);
-    AtomicBoolean stop = new AtomicBoolean();
-    Thread stdin = new Thread(() -> {
-      try {
-        nextStep(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)), "stop");
-      } catch (Exception e) {
-        // the harness is gone: stop too
-      }
-      stop.set(true);
-    });
-    stdin.start();
+    AtomicReference<String> stop = whenSaid("stop");
     // No background refresh: only this thread's sync() applies changes, so what it iterates is what
     // the store applied, not a refresh running beside the iteration.
     TieredCache<String, Record> cache = cache(dir).refreshInterval(Duration.ZERO).build();
@@ -178,7 +165,7 @@ public final class ReplaceReaders extends Scenario {
           Check.prefixes(CacheFiles.contents(dir.resolve(NAME + ".json")).entries().keySet()), entries, partial, out);
     }
     out.println("ready");
-    while (!stop.get()) {
+    while (stop.get() == null) {
       cache.sync();
       // The size is O(1): every read looks at it, and at the whole content (keys, getAll) when it is off
       // or now and then, so that reads come fast enough to land inside a replace's writes.

@@ -4,13 +4,21 @@ import io.tiercache.TieredCache;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -34,6 +42,24 @@ abstract class Scenario implements Callable<Integer> {
 
   @Option(names = "--dir", description = "work in this directory (default: a new temporary one, removed afterwards)")
   Path dir;
+
+  /** The scenario's command name: {@code Faults <name>}. */
+  final String name() {
+    return getClass().getAnnotation(Command.class).name();
+  }
+
+  /** A tally named after this scenario, and after the broken variant when that runs. */
+  final Tally tally(String brokenVariant, String... ownViolations) {
+    return new Tally(name() + (broken ? " (broken: " + brokenVariant + ")" : ""), ownViolations);
+  }
+
+  /** A child JVM running one of this scenario's roles: {@code Faults <name> <role> <args>}. */
+  final Child child(String label, List<String> role, String heap, Path work) throws IOException {
+    List<String> args = new ArrayList<>();
+    args.add(name());
+    args.addAll(role);
+    return Child.java(label, Faults.class, args, heap, work);
+  }
 
   /** Creates the condition under {@code base} (a directory of its own) and counts. */
   abstract Tally run(Path base) throws Exception;
@@ -68,7 +94,7 @@ abstract class Scenario implements Callable<Integer> {
 
   /** Deletes a tree without following links (a planted link's target is not ours). */
   static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     try (Stream<Path> walk = Files.walk(root)) {
@@ -78,8 +104,27 @@ abstract class Scenario implements Callable<Integer> {
     }
   }
 
+  /**
+   * Starts a daemon thread that waits for the line {@code word ...} on standard input: a child that
+   * works in a loop until the harness says stop. The reference holds the line once it came, or just
+   * {@code word} when the harness is gone (standard input closed).
+   */
+  static AtomicReference<String> whenSaid(String word) {
+    AtomicReference<String> said = new AtomicReference<>();
+    Thread stdin = new Thread(() -> {
+      try {
+        said.set(nextStep(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)), word));
+      } catch (IOException | RuntimeException gone) {
+        said.set(word);
+      }
+    }, "stdin");
+    stdin.setDaemon(true);
+    stdin.start();
+    return said;
+  }
+
   /** Reads one line from standard input: a child waits for its next step. */
-  static String nextStep(java.io.BufferedReader in, String expected) throws IOException {
+  static String nextStep(BufferedReader in, String expected) throws IOException {
     String line = in.readLine();
     if (line == null || !line.startsWith(expected)) {
       throw new IllegalStateException("expected '" + expected + "' from the harness, got " + line);
