@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
 public final class ReplaceReaders extends Scenario {
   @Option(names = "--entries", defaultValue = "20000", description = "entries per generation (default ${DEFAULT-VALUE})")
   int entries;
-  @Option(names = "--seconds", defaultValue = "5", description = "how long the writer replaces, back to back (default ${DEFAULT-VALUE})")
+  @Option(names = "--seconds", defaultValue = "8", description = "how long the writer replaces, back to back (default ${DEFAULT-VALUE})")
   int seconds;
   @Option(names = "--readers", defaultValue = "2", description = "reader JVMs (default ${DEFAULT-VALUE})")
   int readers;

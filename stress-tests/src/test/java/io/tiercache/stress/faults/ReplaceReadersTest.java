@@ -13,7 +13,7 @@ class ReplaceReadersTest {
 
   @Test
   void readersInOtherProcessesNeverSeeAPartialReplace() throws Exception {
-    Tally t = Scenarios.run(new ReplaceReaders(), base, "--seconds", pick(5, 30), "--readers", pick(2, 4));
+    Tally t = Scenarios.run(new ReplaceReaders(), base, "--seconds", pick(8, 30), "--readers", pick(2, 4));
     assertThat(t.get("reads")).isPositive();
     assertThat(t.get("generations")).isPositive();
     assertThat(t.violations()).as(t.line()).isZero();
