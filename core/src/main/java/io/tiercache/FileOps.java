@@ -325,10 +325,20 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
      * reported as a {@link NoSuchFileException} cause.
      */
     void replace(Path target) {
+      replace(target, true);
+    }
+
+    /**
+     * Renames this file over {@code target}; {@code durable} forces the directory, so the rename
+     * survives a power loss (a copy whose loss costs nothing, such as an export, need not).
+     */
+    void replace(Path target, boolean durable) {
       try {
         Files.move(path, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         done = true;
-        fsyncDirectory(target.toAbsolutePath().getParent());
+        if (durable) {
+          fsyncDirectory(target.toAbsolutePath().getParent());
+        }
       } catch (IOException e) {
         throw new CacheException("cannot write " + target.getFileName(), target, e);
       } finally {

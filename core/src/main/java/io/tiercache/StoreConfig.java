@@ -9,12 +9,16 @@ import java.time.Duration;
  * What a persistent store is opened with: made by {@link TieredCacheBuilder#build()} from its
  * settings, immutable, and copied by the store into its own final fields. Two opens of one store
  * location in a JVM must agree on all of it.
+ *
+ * <p>{@code staleGrace}: how long after its expiry a value is still kept, to be served by
+ * {@link PersistentStore#getStale} when a loader fails (stale-if-error); zero keeps nothing.
  */
 record StoreConfig(
     StoreSpec spec,
     FileNames files,
     Durability durability,
     Duration expireAfter,
+    Duration staleGrace,
     Clock clock,
     Duration lockTimeout,
     Duration refreshInterval,

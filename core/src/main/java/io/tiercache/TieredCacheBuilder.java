@@ -44,6 +44,7 @@ public final class TieredCacheBuilder<K, V> {
   private Duration refreshInterval = Duration.ofSeconds(1);
   private Duration asyncFlushDelay = Duration.ofMillis(50);
   private long compactionMinBytes = 1 << 20;
+  private Duration staleGrace = Duration.ZERO;
   private FileOps fileOps = FileOps.ownerOnly();
   private long maximumSize = -1;
   private boolean recordStats;
@@ -160,6 +161,12 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
+  /** How long after its expiry a value is kept for stale-if-error; default zero (none). */
+  TieredCacheBuilder<K, V> staleGrace(Duration grace) {
+    this.staleGrace = Objects.requireNonNull(grace, "grace");
+    return this;
+  }
+
   /** The journal size below which no background compaction runs; default 1 MiB. For tests. */
   TieredCacheBuilder<K, V> compactionMinBytes(long bytes) {
     this.compactionMinBytes = bytes;
@@ -177,7 +184,7 @@ public final class TieredCacheBuilder<K, V> {
   /** The configuration {@link #build()} opens, with every default resolved; the builder is left as it is. */
   CacheConfig<K, V> config() {
     StoreConfig storeConfig = new StoreConfig(store, new FileNames(directory, name), durability,
-        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), clock, lockTimeout, refreshInterval,
+        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), staleGrace, clock, lockTimeout, refreshInterval,
         asyncFlushDelay, compactionMinBytes, fileOps);
     return new CacheConfig<>(keys, valueType, codec != null ? codec : Codec.json(valueType), maximumSize,
         recordStats, storeConfig);
