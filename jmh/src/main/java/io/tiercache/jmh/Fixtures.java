@@ -43,7 +43,6 @@ public final class Fixtures {
     return "asset-" + i;
   }
 
-  /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
   /** Keys {@code 0..n-1} as {@link #key} spells them. */
   public static String[] keys(int n) {
     String[] keys = new String[n];
@@ -62,6 +61,7 @@ public final class Fixtures {
     return values;
   }
 
+  /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
   public static int[] zipfIndexes(int n, int count, long seed) {
     double skew = 0.99;
     double[] cumulative = new double[n];
@@ -101,6 +101,34 @@ public final class Fixtures {
       indexes[i] = permutation[indexes[i]];
     }
     return indexes;
+  }
+
+  /**
+   * Defers compaction of a JSON store built by {@code builder} past any benchmark's length, so that
+   * a measurement sees the append path alone. The builder has no public setting for it (users should
+   * not defer compaction), so this sets the store's threshold by reflection and fails loudly, naming
+   * the field, if the builder no longer has it.
+   */
+  static void deferCompaction(Object builder) {
+    for (Class<?> c = builder.getClass(); c != null; c = c.getSuperclass()) {
+      for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+        try {
+          f.setAccessible(true);
+          Object settings = f.get(builder);
+          if (settings == null) {
+            continue;
+          }
+          java.lang.reflect.Field threshold = settings.getClass().getDeclaredField("compactionMinBytes");
+          threshold.setAccessible(true);
+          threshold.setLong(settings, Long.MAX_VALUE);
+          return;
+        } catch (NoSuchFieldException | IllegalAccessException | RuntimeException notThisOne) {
+          // keep looking: the field is on the store settings the builder holds
+        }
+      }
+    }
+    throw new IllegalStateException("the builder " + builder.getClass().getName()
+        + " holds no store settings with a compactionMinBytes field: update Fixtures.deferCompaction");
   }
 
   /** JVM flags Chronicle Map needs on JDK 17+, plus switching its analytics off. */
