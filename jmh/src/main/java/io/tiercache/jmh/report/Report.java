@@ -772,8 +772,22 @@ public final class Report {
           .map(p -> p.getKey() + "=" + p.getValue()).collect(Collectors.joining(", "));
       md.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | %s | %s |%n", r.benchmark(), r.param("target"),
           r.threads(), params, value(e), rate ? "ops/us" : "us/op", allocationOr(r)));
+      Row hits = r.secondary().get("frontHits");
+      Row requests = r.secondary().get("frontRequests");
+      if (hits != null && requests != null) {
+        double[] h = hits.forks().size() >= 2 ? hits.perFork(Statistic.MEAN) : hits.perIteration(Statistic.MEAN);
+        double[] q = requests.forks().size() >= 2 ? requests.perFork(Statistic.MEAN)
+            : requests.perIteration(Statistic.MEAN);
+        double[] ratio = new double[Math.min(h.length, q.length)];
+        for (int i = 0; i < ratio.length; i++) {
+          ratio[i] = q[i] == 0 ? 0 : h[i] / q[i];
+        }
+        md.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | front-tier hit ratio | |%n",
+            "&nbsp;&nbsp;hitRatio", r.param("target"), r.threads(), params, value(Estimate.of(ratio))));
+      }
       for (Map.Entry<String, Row> aux : r.secondary().entrySet()) {
-        if (aux.getKey().startsWith("gc.") || aux.getKey().startsWith("·") || aux.getKey().startsWith("p0")) {
+        if (aux.getKey().startsWith("gc.") || aux.getKey().startsWith("·") || aux.getKey().startsWith("p0")
+            || aux.getKey().startsWith("front")) {
           continue;
         }
         md.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | %s | |%n", "&nbsp;&nbsp;" + aux.getKey(),
@@ -800,8 +814,9 @@ public final class Report {
     goals.add(goal);
     List<String> sizes = sizes("Footprint.heap", "entries", List.of());
     String largest = sizes.isEmpty() ? "1000000" : sizes.get(sizes.size() - 1);
+    // jol's sizes are counts, not samples: exact values, so the verdict has no interval to wait for.
     goal.compare("N=" + count(largest), foot("heap", "tiercache-json-open", largest),
-        foot("disk", "tiercache-json-open", largest), Report::mean, 1, cores());
+        foot("disk", "tiercache-json-open", largest), r -> Estimate.exact(r.score()), 1, cores());
     if (sizes.isEmpty()) {
       return;
     }
