@@ -440,44 +440,48 @@ public final class Report {
     goals.addAll(List.of(append, amortized, tail, ehcache, async, asyncWrite, flat, group, fsyncTail));
     for (String shape : shapes) {
       for (String n : sizes) {
-        boolean required = shape.equals("small") && SIZES_GOAL.contains(n);
-        boolean measured = results.select("WriteBenchmark.put", r -> r.param("entries").equals(n)
-            && r.param("shape").equals(shape)).size() > 0;
-        if (!required && !measured) {
-          continue;
-        }
+        // Issue 15 names 1k, 100k and 1M for the append and flatness goals; the others were always
+        // judged at 1k and 100k. A required row that did not run is NO DATA; other sizes are judged
+        // where they ran.
+        boolean small = shape.equals("small");
+        boolean everySize = small && SIZES_GOAL.contains(n);
+        boolean twoSizes = small && (n.equals("1000") || n.equals("100000"));
         String l = label(n, shape);
-        append.compare(l, write("tiercache-WRITE-append", n, shape, 1), write("raw-append", n, shape, 1),
-            Report::mean, 1, cores());
-        amortized.compare(l, write("tiercache-WRITE", n, shape, 1), write("raw-append-compacting", n, shape, 1),
-            Report::mean, 1, cores());
-        tail.compare(l, write("tiercache-WRITE", n, shape, 1), write("raw-append", n, shape, 1), Report::p999, 1,
-            cores());
-        if (write("ehcache-disk", n, shape, 1) != null || required) {
+        if (everySize || write("tiercache-WRITE-append", n, shape, 1) != null || write("raw-append", n, shape, 1) != null) {
+          append.compare(l, write("tiercache-WRITE-append", n, shape, 1), write("raw-append", n, shape, 1),
+              Report::mean, 1, cores());
+        }
+        if (everySize || write("tiercache-WRITE", n, shape, 1) != null) {
+          amortized.compare(l, write("tiercache-WRITE", n, shape, 1), write("raw-append-compacting", n, shape, 1),
+              Report::mean, 1, cores());
+          tail.compare(l, write("tiercache-WRITE", n, shape, 1), write("raw-append", n, shape, 1), Report::p999, 1,
+              cores());
+        }
+        if (twoSizes || write("ehcache-disk", n, shape, 1) != null) {
           ehcache.compare(l, write("tiercache-WRITE", n, shape, 1), write("ehcache-disk", n, shape, 1),
               Report::throughput, 1, cores());
           async.compare(l, write("tiercache-ASYNC", n, shape, 1), write("ehcache-disk", n, shape, 1),
               Report::throughput, 1, cores());
         }
-        asyncWrite.compare(l, write("tiercache-ASYNC", n, shape, 1), write("tiercache-WRITE", n, shape, 1),
-            Report::mean, 1, cores());
-        if (!n.equals(sizes.get(0)) && (required || write("tiercache-WRITE", n, shape, 1) != null)) {
-          flat.compare(count(n) + " vs " + count(sizes.get(0)) + (shape.equals("small") ? "" : " " + shape),
+        if (twoSizes || write("tiercache-ASYNC", n, shape, 1) != null) {
+          asyncWrite.compare(l, write("tiercache-ASYNC", n, shape, 1), write("tiercache-WRITE", n, shape, 1),
+              Report::mean, 1, cores());
+        }
+        if (!n.equals(sizes.get(0)) && (everySize || write("tiercache-WRITE", n, shape, 1) != null)) {
+          flat.compare(count(n) + " vs " + count(sizes.get(0)) + (small ? "" : " " + shape),
               write("tiercache-WRITE", n, shape, 1), write("tiercache-WRITE", sizes.get(0), shape, 1), Report::mean, 1,
               cores());
         }
         Row fsync1 = write("tiercache-FSYNC", n, shape, 1);
-        TreeSet<Integer> writers = results.select("WriteBenchmark.put", r -> r.param("target").equals("tiercache-FSYNC")
-            && r.param("entries").equals(n) && r.param("shape").equals(shape) && r.threads() > 1).stream()
-            .map(Row::threads).collect(Collectors.toCollection(TreeSet::new));
-        if (fsync1 != null || required) {
+        if (twoSizes || fsync1 != null) {
+          TreeSet<Integer> writers = results.select("WriteBenchmark.put", r -> r.param("target").equals("tiercache-FSYNC")
+              && r.param("entries").equals(n) && r.param("shape").equals(shape) && r.threads() > 1).stream()
+              .map(Row::threads).collect(Collectors.toCollection(TreeSet::new));
           writers.add(2);
-        }
-        for (int t : writers) {
-          group.compare(l + ", " + t + " threads", write("tiercache-FSYNC", n, shape, t), fsync1, Report::throughput,
-              t, cores(), Threshold.atLeast(0.75 * t));
-        }
-        if (fsync1 != null || required) {
+          for (int t : writers) {
+            group.compare(l + ", " + t + " threads", write("tiercache-FSYNC", n, shape, t), fsync1, Report::throughput,
+                t, cores(), Threshold.atLeast(0.75 * t));
+          }
           TreeSet<Integer> tails = new TreeSet<>(writers);
           tails.add(1);
           for (int t : tails) {
