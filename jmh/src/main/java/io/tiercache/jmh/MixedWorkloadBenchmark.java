@@ -117,7 +117,7 @@ public class MixedWorkloadBenchmark {
   @Benchmark
   public Object operation(Cursor c) {
     int p = c.position++ & (c.indexes.length - 1);
-    if ((p & 4095) == 0) { // the front tier's counts since the iteration began, every 4,096 operations
+    if ((p & 1023) == 0) { // the front tier's counts since the iteration began, every 1,024 operations
       CacheStats now = cache.stats().minus(base);
       c.frontHits = now.hitCount();
       c.frontRequests = now.requestCount();
