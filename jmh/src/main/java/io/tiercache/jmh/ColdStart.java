@@ -130,17 +130,10 @@ public final class ColdStart {
   /** Writes the same N assets into every store a reader needs, closed and on disk. */
   static void prepare(Path dir, int n, List<String> readers) throws Exception {
     Files.createDirectories(dir);
-    Codec<Asset> codec = Codec.json(Asset.class);
     String[] keys = Fixtures.keys(n);
     Asset[] values = Fixtures.assets(keys, "small");
-    byte[][] encoded = new byte[values.length][];
-    for (int i = 0; i < values.length; i++) {
-      encoded[i] = codec.encode(values[i]);
-    }
-    Map<String, Asset> all = new LinkedHashMap<>();
-    for (int i = 0; i < n; i++) {
-      all.put(keys[i], values[i % values.length]);
-    }
+    byte[][] encoded = Fixtures.encode(values);
+    Map<String, Asset> all = Fixtures.content(keys, values);
     if (readers.stream().anyMatch(r -> r.equals("tiercache") || r.equals("jsoniter") || r.equals("jackson"))) {
       try (TieredCache<String, Asset> cache = builder(dir, n, false).build()) {
         cache.replaceAll(all); // closing compacts it into assets.json

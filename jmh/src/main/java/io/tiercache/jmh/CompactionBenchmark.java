@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -59,12 +58,8 @@ public class CompactionBenchmark {
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("tiercache-compaction");
-    Map<String, Asset> all = new LinkedHashMap<>();
     String[] keys = Fixtures.keys(entries);
-    Asset[] values = Fixtures.assets(keys, "small");
-    for (int i = 0; i < entries; i++) {
-      all.put(keys[i], values[i % values.length]);
-    }
+    Map<String, Asset> all = Fixtures.content(keys, Fixtures.assets(keys, "small"));
     cache = TieredCache.builder(String.class, Asset.class).directory(dir).name("assets")
         .expireAfter(Duration.ofDays(365)).refreshInterval(Duration.ZERO).build();
     cache.replaceAll(all);

@@ -62,6 +62,25 @@ public final class Fixtures {
   }
 
   /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
+  /** The JSON of each value, encoded with tiercache's codec: what every peer stores. */
+  static byte[][] encode(Asset[] values) {
+    io.tiercache.Codec<Asset> codec = io.tiercache.Codec.json(Asset.class);
+    byte[][] encoded = new byte[values.length][];
+    for (int i = 0; i < values.length; i++) {
+      encoded[i] = codec.encode(values[i]);
+    }
+    return encoded;
+  }
+
+  /** The content of a cache of all {@code keys}, key i holding {@code values[i % values.length]}. */
+  static Map<String, Asset> content(String[] keys, Asset[] values) {
+    Map<String, Asset> all = new LinkedHashMap<>();
+    for (int i = 0; i < keys.length; i++) {
+      all.put(keys[i], values[i % values.length]);
+    }
+    return all;
+  }
+
   public static int[] zipfIndexes(int n, int count, long seed) {
     double skew = 0.99;
     double[] cumulative = new double[n];

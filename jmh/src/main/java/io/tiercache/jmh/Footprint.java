@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -85,10 +84,7 @@ public final class Footprint {
     Codec<Asset> codec = Codec.json(Asset.class);
     String[] keys = Fixtures.keys(n);
     Asset[] values = Fixtures.assets(keys, "small");
-    byte[][] encoded = new byte[values.length][];
-    for (int i = 0; i < values.length; i++) {
-      encoded[i] = codec.encode(values[i]);
-    }
+    byte[][] encoded = Fixtures.encode(values);
     switch (target) {
       case "caffeine": {
         Cache<String, Asset> cache = Caffeine.newBuilder().maximumSize(n).build();
@@ -122,10 +118,7 @@ public final class Footprint {
       }
       default: {
         boolean chronicle = target.startsWith("tiercache-chronicle");
-        Map<String, Asset> all = new LinkedHashMap<>();
-        for (int i = 0; i < n; i++) {
-          all.put(keys[i], values[i % values.length]);
-        }
+        Map<String, Asset> all = Fixtures.content(keys, values);
         try (TieredCache<String, Asset> cache = ColdStart.builder(dir, n, chronicle).build()) {
           cache.replaceAll(all);
         }

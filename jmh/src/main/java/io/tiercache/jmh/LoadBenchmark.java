@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -221,11 +220,7 @@ public class LoadBenchmark {
       tiered = open(dir, 1_000);
       keys = Fixtures.keys(ENTRIES);
       Asset[] values = Fixtures.assets(keys, "small");
-      Map<String, Asset> all = new LinkedHashMap<>();
-      for (int i = 0; i < ENTRIES; i++) {
-        all.put(keys[i], values[i % values.length]);
-      }
-      tiered.replaceAll(all);
+      tiered.replaceAll(Fixtures.content(keys, values));
       tiered.flush();
     }
 

@@ -7,8 +7,6 @@ import io.tiercache.jmh.Fixtures.Asset;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
@@ -67,11 +65,7 @@ public class MixedWorkloadBenchmark {
       builder.chronicleMap((long) (entries * 2.2) + 1_000, 220);
     }
     cache = builder.build();
-    Map<String, Asset> all = new HashMap<>();
-    for (int i = 0; i < entries; i++) {
-      all.put(keys[i], values[i % values.length]);
-    }
-    cache.replaceAll(all);
+    cache.replaceAll(Fixtures.content(keys, values));
     cache.flush();
   }
 

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -83,10 +82,7 @@ public class StoreBenchmark {
     dir = Files.createTempDirectory("tiercache-store");
     keys = Fixtures.keys(entries);
     values = Fixtures.assets(keys, "small");
-    byte[][] encoded = new byte[values.length][];
-    for (int i = 0; i < values.length; i++) {
-      encoded[i] = codec.encode(values[i]);
-    }
+    byte[][] encoded = Fixtures.encode(values);
     int valueBytes = encoded[0].length;
     long capacity = (long) (entries * 2.2) + 1_000; // the initial replace holds old and new content briefly
     switch (target) {
@@ -124,11 +120,7 @@ public class StoreBenchmark {
           throw new IllegalArgumentException(target);
         }
         tiered = builder.build();
-        Map<String, Asset> initial = new HashMap<>();
-        for (int i = 0; i < entries; i++) {
-          initial.put(keys[i], values[i % values.length]);
-        }
-        tiered.replaceAll(initial);
+        tiered.replaceAll(Fixtures.content(keys, values));
         tiered.flush();
     }
   }

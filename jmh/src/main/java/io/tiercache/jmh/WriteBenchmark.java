@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -110,10 +109,7 @@ public class WriteBenchmark {
     dir = Files.createTempDirectory("tiercache-write");
     keys = Fixtures.keys(entries);
     values = Fixtures.assets(keys, shape);
-    byte[][] encoded = new byte[values.length][];
-    for (int i = 0; i < values.length; i++) {
-      encoded[i] = codec.encode(values[i]);
-    }
+    byte[][] encoded = Fixtures.encode(values);
     if (target.startsWith("tiercache-")) {
       String durability = target.substring("tiercache-".length()).replace("-append", "");
       TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
@@ -123,11 +119,7 @@ public class WriteBenchmark {
         Fixtures.deferCompaction(builder);
       }
       tiered = builder.build();
-      Map<String, Asset> initial = new HashMap<>();
-      for (int i = 0; i < entries; i++) {
-        initial.put(keys[i], values[i % values.length]);
-      }
-      tiered.replaceAll(initial);
+      tiered.replaceAll(Fixtures.content(keys, values));
       tiered.flush();
       return;
     }

@@ -13,9 +13,10 @@ import java.nio.file.Path;
  * @param mode {@code smoke}, {@code quick} or {@code full}
  * @param cores the processors the benchmarks could use: rows with more threads are not judged
  * @param pageCache whether the cold start could drop the page cache, and how
+ * @param load the load averages (1, 5, 15 minutes) when the run started: how busy the machine was
  */
 record Environment(String mode, String date, String commit, String cpu, int cores, String memory, String jdk,
-    String kernel, String pageCache) {
+    String kernel, String pageCache, String load) {
 
   boolean smoke() {
     return mode.equals("smoke");
@@ -28,6 +29,7 @@ record Environment(String mode, String date, String commit, String cpu, int core
         env.path("commit").asText("unknown"), env.path("cpu").asText("unknown"),
         env.path("cores").asInt(Runtime.getRuntime().availableProcessors()), env.path("memory").asText("unknown"),
         env.path("jdk").asText(System.getProperty("java.version")),
-        env.path("kernel").asText(System.getProperty("os.version")), env.path("pageCache").asText("unknown"));
+        env.path("kernel").asText(System.getProperty("os.version")), env.path("pageCache").asText("unknown"),
+        env.path("load").asText("unknown"));
   }
 }

@@ -74,7 +74,7 @@ final class Jmh {
       documents.add(f.json());
     }
     return new Report(Results.parse(documents),
-        new Environment(mode, "2026-12-01", "abc1234", "test CPU", cores, "1 GiB", "17", "6.1", "not dropped"));
+        new Environment(mode, "2026-12-01", "abc1234", "test CPU", cores, "1 GiB", "17", "6.1", "not dropped", "0.1"));
   }
 
   /** {@code n} values spread evenly around {@code mean} by {@code ±spread}. */
