@@ -7,9 +7,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.lang.reflect.RecordComponent;
-import java.net.URI;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,11 +16,10 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -64,16 +61,15 @@ public final class AssetCache<T> implements AutoCloseable {
   private final String location;
   private final ReentrantLock refreshLock = new ReentrantLock();
 
-  private AssetCache(Builder<T> builder) {
-    this.type = builder.type;
-    this.idFunction = builder.idFunction != null ? builder.idFunction : idAccessor(builder.type);
-    TieredCacheBuilder<String, T> tiered = builder.tiered;
-    this.cache = tiered.build();
-    this.expireAfter = tiered.store.expireAfter;
-    this.clock = tiered.store.clock;
-    boolean files = tiered.store.redisUri == null;
-    this.cacheFile = files ? tiered.store.type.file(tiered.store) : null;
-    this.lockFile = files ? tiered.store.lockFile() : null;
+  private AssetCache(Class<T> type, @Nullable Function<? super T, String> idFunction, CacheConfig<String, T> config) {
+    this.type = type;
+    this.idFunction = idFunction != null ? idFunction : idAccessor(type);
+    this.cache = Registry.open(config);
+    StoreConfig store = config.store();
+    this.expireAfter = store.expireAfter();
+    this.clock = store.clock();
+    this.cacheFile = store.provider().file(store);
+    this.lockFile = cacheFile != null ? store.files().lock() : null;
     this.location = ((CacheHandle<?, ?>) cache).location().toString();
   }
 
@@ -198,7 +194,7 @@ public final class AssetCache<T> implements AutoCloseable {
   /**
    * {@code <directory>/<name>.json}.
    *
-   * @throws UnsupportedOperationException on {@link Builder#redis}, which keeps no files
+   * @throws UnsupportedOperationException on the Redis store, which keeps no files
    */
   public Path cacheFile() {
     return file(cacheFile);
@@ -207,7 +203,7 @@ public final class AssetCache<T> implements AutoCloseable {
   /**
    * {@code <directory>/<name>.lock}.
    *
-   * @throws UnsupportedOperationException on {@link Builder#redis}, which keeps no files
+   * @throws UnsupportedOperationException on the Redis store, which keeps no files
    */
   public Path lockFile() {
     return file(lockFile);
@@ -312,36 +308,31 @@ public final class AssetCache<T> implements AutoCloseable {
 
   /**
    * Configures an {@link AssetCache}. Defaults match the Python SDK: directory {@code ./.cache},
-   * file name the asset type's lower-case simple name, TTL from {@code CACHE_EXPIRY_TIME}.
+   * file name the asset type's lower-case simple name, TTL from {@code CACHE_EXPIRY_TIME}. Every
+   * other setting is the underlying {@link TieredCacheBuilder}'s, reached through {@link #configure}:
+   *
+   * <pre>{@code
+   * AssetCache<Model> models = AssetCache.builder(Model.class)
+   *     .cacheFilename("models")
+   *     .configure(b -> b.directory(Path.of("/var/cache/app")).durability(Durability.FSYNC))
+   *     .build();
+   * }</pre>
    *
    * @param <T> the asset type
    */
   public static final class Builder<T> {
-    final Class<T> type;
-    final TieredCacheBuilder<String, T> tiered;
-    Function<? super T, String> idFunction;
+    private final Class<T> type;
+    private final TieredCacheBuilder<String, T> tiered;
+    private @Nullable Function<? super T, String> idFunction;
 
     Builder(Class<T> type) {
       this.type = Objects.requireNonNull(type, "type");
       this.tiered = TieredCache.builder(String.class, type);
-      tiered.name(type.getSimpleName().toLowerCase(Locale.ROOT));
     }
 
-    /** The base name of the files ({@code <name>.json}); no path separators or {@code ..}. */
+    /** The base name of the files ({@code <name>.json}), the Python SDK's {@code cache_filename}. */
     public Builder<T> cacheFilename(String name) {
       tiered.name(name);
-      return this;
-    }
-
-    /** The directory of the files; default {@code .cache} under the current directory. */
-    public Builder<T> directory(Path directory) {
-      tiered.directory(directory);
-      return this;
-    }
-
-    /** The TTL; overrides {@code CACHE_EXPIRY_TIME}. */
-    public Builder<T> expireAfter(Duration ttl) {
-      tiered.expireAfter(ttl);
       return this;
     }
 
@@ -351,82 +342,21 @@ public final class AssetCache<T> implements AutoCloseable {
       return this;
     }
 
-    /** When writes return; default {@link Durability#WRITE}. */
-    public Builder<T> durability(Durability durability) {
-      tiered.durability(durability);
-      return this;
-    }
-
-    /** How long a writer waits for the file lock; default 30 s. */
-    public Builder<T> lockTimeout(Duration timeout) {
-      tiered.lockTimeout(timeout);
-      return this;
-    }
-
-    /** How often other processes' changes are picked up; default 1 s. */
-    public Builder<T> refreshInterval(Duration interval) {
-      tiered.refreshInterval(interval);
-      return this;
-    }
-
-    /** Bounds the in-memory tier; the files keep everything. */
-    public Builder<T> maximumSize(long maximumSize) {
-      tiered.maximumSize(maximumSize);
-      return this;
-    }
-
-    /** Permissions of created files; default {@code rw-------}. */
-    public Builder<T> filePermissions(Set<PosixFilePermission> permissions) {
-      tiered.filePermissions(permissions);
-      return this;
-    }
-
-    /** Permissions of directories tiercache creates; default {@code rwx------}. */
-    public Builder<T> directoryPermissions(Set<PosixFilePermission> permissions) {
-      tiered.directoryPermissions(permissions);
+    /**
+     * Applies {@code settings} to the underlying cache's builder: the directory, expiry, durability,
+     * store and every other setting of {@link TieredCacheBuilder}.
+     */
+    public Builder<T> configure(Consumer<? super TieredCacheBuilder<String, T>> settings) {
+      Objects.requireNonNull(settings, "settings").accept(tiered);
       return this;
     }
 
     /**
-     * Keeps the assets in one Chronicle Map file shared by every process on the host; see
-     * {@link TieredCacheBuilder#chronicleMap}.
+     * Opens the cache, or shares the one already open on the same files in this JVM. The builder is
+     * not changed, and later changes to it do not reach the cache.
      */
-    public Builder<T> chronicleMap(long entries, int averageValueBytes) {
-      tiered.chronicleMap(entries, averageValueBytes);
-      return this;
-    }
-
-    /**
-     * Keeps the assets in Redis, shared by JVMs on many machines: see
-     * {@link TieredCacheBuilder#redis}. {@link AssetCache#cacheFile()} and {@code lockFile()} then
-     * throw, and {@code save()} only waits until Redis has every write.
-     *
-     * @throws CacheException if {@code io.lettuce:lettuce-core} is not on the class path
-     */
-    public Builder<T> redis(URI uri) {
-      tiered.redis(uri);
-      return this;
-    }
-
-    /** With {@link #redis}: the longest a call waits for Redis; default 2 s. */
-    public Builder<T> redisTimeout(Duration timeout) {
-      tiered.redisTimeout(timeout);
-      return this;
-    }
-
-    /** The time source for expiry (tests). */
-    public Builder<T> clock(Clock clock) {
-      tiered.clock(clock);
-      return this;
-    }
-
-    /** The builder of the underlying {@link TieredCache}, for settings not mirrored here. */
-    public TieredCacheBuilder<String, T> tiered() {
-      return tiered;
-    }
-
     public AssetCache<T> build() {
-      return new AssetCache<>(this);
+      return new AssetCache<>(type, idFunction, tiered.config());
     }
   }
 }

@@ -29,7 +29,7 @@ import org.jspecify.annotations.Nullable;
  * if (!v.valid()) {
  *   System.err.println(v.problems());
  * }
- * CacheFiles.export(Path.of(".cache"), "model", Path.of("/tmp/model-export.json"), CacheFiles.StoreKind.JSON);
+ * CacheFiles.export(Path.of(".cache"), "model", Path.of("/tmp/model-export.json"), StoreSpec.jsonFiles());
  * }</pre>
  *
  * <p>{@link #inspect}, {@link #verify} and {@link #contents} only read: they take no lock and
@@ -45,31 +45,6 @@ import org.jspecify.annotations.Nullable;
  */
 public final class CacheFiles {
   private CacheFiles() {}
-
-  /** Which persistent tier a cache uses, for {@link #export} and {@link #importFile}. */
-  public enum StoreKind {
-    /** {@code <name>.json} + {@code <name>.journal} + {@code <name>.lock}. */
-    JSON,
-    /**
-     * {@code <name>.cmap}, see {@link TieredCacheBuilder#chronicleMap}. A file created by an
-     * import is sized for twice the imported entries (at least 1,024) of their average size.
-     */
-    CHRONICLE;
-
-    /** The file that holds cache {@code name}'s entries in {@code dir}: {@code <name>.json} or {@code <name>.cmap}. */
-    public Path file(Path dir, String name) {
-      return dir.resolve(name + (this == JSON ? ".json" : ".cmap"));
-    }
-
-    /** Parses {@code json} or {@code chronicle} (any case). */
-    public static StoreKind parse(String name) {
-      try {
-        return valueOf(name.trim().toUpperCase(Locale.ROOT));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown store '" + name + "'; expected json or chronicle", e);
-      }
-    }
-  }
 
   /** A damaged journal line: its byte offset in the journal and why it was rejected. */
   public record DamagedLine(long offset, String reason) {}
@@ -190,7 +165,7 @@ public final class CacheFiles {
   public record Export(Path file, int entries, Instant expiry, long bytes) {}
 
   /** The result of {@link #importFile}. */
-  public record Import(int entries, boolean replaced, Instant expiry) {}
+  public record Import(@Nullable Path file, int entries, boolean replaced, Instant expiry) {}
 
   // ------------------------------------------------------------------ reading
 
@@ -440,9 +415,9 @@ public final class CacheFiles {
    * @throws CacheException if the files cannot be read or written
    */
   public static Compaction compact(Path directory, String name, Duration lockTimeout) {
-    Path base = directory.resolve(TieredCacheBuilder.validName(name));
+    Path base = directory.resolve(FileNames.validName(name));
     Inspection before = inspect(base);
-    PersistentStore store = open(StoreKind.JSON, directory, name, ExpiryTime.fromEnvironment(), lockTimeout);
+    PersistentStore store = open(StoreSpec.jsonFiles(), directory, name, ExpiryTime.fromEnvironment(), lockTimeout);
     try {
       store.flush();
     } finally {
@@ -459,16 +434,16 @@ public final class CacheFiles {
    * {@code data}), which {@code json.load} and {@link #importFile} read. The target is replaced
    * atomically. Holds the cache's lock only while opening and reading.
    *
-   * @param kind the store the cache uses
+   * @param store the store the cache uses (a Chronicle Map file keeps the sizes it was created with)
    * @throws CacheException if the files cannot be read or written or the lock is not obtained
    */
-  public static Export export(Path directory, String name, Path target, StoreKind kind, Duration lockTimeout) {
-    PersistentStore store = open(kind, directory, name, ExpiryTime.fromEnvironment(), lockTimeout);
+  public static Export export(Path directory, String name, Path target, StoreSpec store, Duration lockTimeout) {
+    PersistentStore opened = open(store, directory, name, ExpiryTime.fromEnvironment(), lockTimeout);
     try {
-      store.refresh();
+      opened.refresh();
       Map<String, Encoded> entries = new java.util.TreeMap<>();
-      store.forEach((k, v) -> entries.put(k, v.bytes));
-      long expiry = store.expiresAtMillis();
+      opened.forEach((k, v) -> entries.put(k, v.bytes));
+      long expiry = opened.expiresAtMillis();
       int hint = entries.values().stream().mapToInt(e -> e.length + 64).sum();
       ByteSink out = Snapshot.render(expiry, 0, entries.entrySet(), hint);
       Path parent = target.toAbsolutePath().getParent();
@@ -476,7 +451,7 @@ public final class CacheFiles {
       FileOps.ownerOnly().atomicWrite(target.toAbsolutePath(), out.array(), out.size());
       return new Export(target, entries.size(), Instant.ofEpochMilli(expiry), out.size());
     } finally {
-      release(store);
+      release(opened);
     }
   }
 
@@ -486,13 +461,15 @@ public final class CacheFiles {
    * and each entry is as durable as {@link Durability#WRITE} when this returns.
    *
    * @param source the file to load
+   * @param store the store the cache uses; a Chronicle Map file that does not exist yet is created
+   *     with the sizes it names
    * @param replace true: the cache's whole content becomes the file's (a new expiry period);
    *     false: the file's entries are added to (and override) what the cache holds
    * @param expireAfter the new content's time to live; null: until the file's {@code expiry}
    *     (an error if that has passed)
    * @throws CacheException if the source is not a valid snapshot, or the cache cannot be written
    */
-  public static Import importFile(Path source, Path directory, String name, StoreKind kind, boolean replace,
+  public static Import importFile(Path source, Path directory, String name, StoreSpec store, boolean replace,
       @Nullable Duration expireAfter, Duration lockTimeout) {
     byte[] bytes = readIfExists(source);
     if (bytes == null) {
@@ -525,22 +502,24 @@ public final class CacheFiles {
         throw new CacheException("entry '" + e.getKey() + "' is not valid JSON: " + ex.getMessage(), source);
       }
     }
-    PersistentStore store = open(kind, directory, name, ttl, lockTimeout, clock, entries);
+    StoreConfig config = config(store, directory, name, ttl, lockTimeout, clock);
+    PersistentStore opened = open(config);
     try {
       PersistentStore.Write last = null;
       if (replace) {
-        last = store.replaceAll(entries);
+        last = opened.replaceAll(entries);
       } else {
         for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-          last = store.put(e.getKey(), e.getValue());
+          last = opened.put(e.getKey(), e.getValue());
         }
       }
       if (last != null) {
-        store.await(last);
+        opened.await(last);
       }
-      return new Import(entries.size(), replace, Instant.ofEpochMilli(store.expiresAtMillis()));
+      return new Import(config.provider().file(config), entries.size(), replace,
+          Instant.ofEpochMilli(opened.expiresAtMillis()));
     } finally {
-      store.close();
+      opened.close();
     }
   }
 
@@ -580,28 +559,21 @@ public final class CacheFiles {
     }
   }
 
-  private static PersistentStore open(StoreKind kind, Path directory, String name, Duration ttl,
+  private static PersistentStore open(StoreSpec store, Path directory, String name, Duration ttl,
       Duration lockTimeout) {
-    return open(kind, directory, name, ttl, lockTimeout, Clock.systemUTC(), Map.of());
+    return open(config(store, directory, name, ttl, lockTimeout, Clock.systemUTC()));
   }
 
-  private static PersistentStore open(StoreKind kind, Path directory, String name, Duration ttl,
-      Duration lockTimeout, Clock clock, Map<String, byte[]> toImport) {
-    StoreSettings settings = new StoreSettings();
-    settings.directory = Objects.requireNonNull(directory, "directory");
-    settings.name = TieredCacheBuilder.validName(name);
-    settings.expireAfter = ttl;
-    settings.lockTimeout = lockTimeout;
-    settings.refreshInterval = Duration.ZERO; // short-lived: no background refresh
-    settings.durability = Durability.WRITE;
-    settings.clock = clock;
-    if (kind == StoreKind.CHRONICLE) {
-      settings.type = ChronicleSupport.TYPE;
-      settings.chronicleEntries = Math.max(1_024, 2L * toImport.size());
-      long bytes = toImport.values().stream().mapToLong(v -> v.length).sum();
-      settings.chronicleAverageValueBytes = (int) Math.max(64, bytes / Math.max(1, toImport.size()));
-    }
-    settings.type.location(settings); // creates the directory
-    return settings.type.open(settings);
+  /** A short-lived process's store: no background refresh, writes acknowledged once written. */
+  private static StoreConfig config(StoreSpec store, Path directory, String name, Duration ttl,
+      Duration lockTimeout, Clock clock) {
+    return new StoreConfig(store, new FileNames(directory, name), Durability.WRITE, ttl, Duration.ZERO, clock,
+        lockTimeout, Duration.ZERO, Duration.ofMillis(50), 1 << 20, FileOps.ownerOnly());
+  }
+
+  private static PersistentStore open(StoreConfig config) {
+    StoreProvider provider = config.provider();
+    provider.location(config); // creates the directory
+    return provider.open(config);
   }
 }

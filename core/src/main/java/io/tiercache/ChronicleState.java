@@ -63,8 +63,7 @@ final class ChronicleState implements AutoCloseable {
   ChronicleState(Path path, FileOps fs) {
     this.path = path;
     try {
-      fs.createFileIfAbsent(path);
-      channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      channel = fs.openOrCreate(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       buf = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE); // grows the file; new bytes are zero
     } catch (IOException e) {
       throw new CacheException("cannot map the Chronicle Map state file", path, e);

@@ -46,7 +46,9 @@ final class ChronicleStore implements PersistentStore {
   /** Asset ids are short (UUIDs, slugs); Chronicle sizes segments from this and the value size. */
   private static final int AVERAGE_KEY_BYTES = 40;
 
-  private final StoreSettings settings;
+  private final StoreSpec.ChronicleMap sizes;
+  private final java.time.Clock clock;
+  private final Durability durability;
   private final Path file;
   private final ChronicleMap<String, byte[]> map;
   private final ChronicleState state;
@@ -62,14 +64,16 @@ final class ChronicleStore implements PersistentStore {
   private long synced;
   private boolean closed;
 
-  private ChronicleStore(StoreSettings settings, ChronicleMap<String, byte[]> map, ChronicleState state,
-      LockFile lock) {
-    this.settings = settings;
-    this.file = settings.chronicleFile();
+  private ChronicleStore(StoreConfig config, StoreSpec.ChronicleMap sizes, ChronicleMap<String, byte[]> map,
+      ChronicleState state, LockFile lock) {
+    this.sizes = sizes;
+    this.clock = config.clock();
+    this.durability = config.durability();
+    this.file = config.files().chronicleMap();
     this.map = map;
     this.state = state;
     this.lock = lock;
-    this.ttlMillis = settings.expireAfter.toMillis();
+    this.ttlMillis = config.expireAfter().toMillis();
     try {
       this.syncChannel = FileChannel.open(file, StandardOpenOption.READ);
     } catch (IOException e) {
@@ -79,32 +83,32 @@ final class ChronicleStore implements PersistentStore {
     this.purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
   }
 
-  static ChronicleStore open(StoreSettings settings) {
-    Path file = settings.chronicleFile();
-    LockFile lock = new LockFile(settings.lockFile(), settings.lockTimeout, settings.fileOps);
+  static ChronicleStore open(StoreConfig config, StoreSpec.ChronicleMap sizes) {
+    Path file = config.files().chronicleMap();
+    LockFile lock = new LockFile(config.files().lock(), config.lockTimeout(), config.fileOps());
     ChronicleState state = null;
     ChronicleMap<String, byte[]> map = null;
     initializeChronicle();
     lock.lock();
     try {
-      state = new ChronicleState(settings.chronicleStateFile(), settings.fileOps);
+      state = new ChronicleState(config.files().chronicleState(), config.fileOps());
       boolean alone = state.nobodyElseLive();
       if (alone) {
         setAsideIfNoChronicleMap(file);
       }
-      ChronicleMapBuilder<String, byte[]> builder = builder(settings);
+      ChronicleMapBuilder<String, byte[]> builder = builder(config.name(), sizes);
       if (alone && state.openers() != 0 && Files.exists(file)) {
         map = recover(builder, file, state.openers());
       } else {
         map = create(builder, file, alone);
       }
-      settings.fileOps.restrict(file); // Chronicle creates it with the umask's permissions
+      config.fileOps().restrict(file); // Chronicle creates it with the umask's permissions
       if (alone) {
         state.resetOpeners();
       }
       state.markLive();
       state.addOpeners(1);
-      ChronicleStore store = new ChronicleStore(settings, map, state, lock);
+      ChronicleStore store = new ChronicleStore(config, sizes, map, state, lock);
       store.purge(alone);
       return store;
     } catch (RuntimeException | Error e) {
@@ -169,12 +173,12 @@ final class ChronicleStore implements PersistentStore {
     }
   }
 
-  private static ChronicleMapBuilder<String, byte[]> builder(StoreSettings settings) {
+  private static ChronicleMapBuilder<String, byte[]> builder(String name, StoreSpec.ChronicleMap sizes) {
     return ChronicleMap.of(String.class, byte[].class)
-        .name(settings.name)
-        .entries(settings.chronicleEntries)
+        .name(name)
+        .entries(sizes.entries())
         .averageKeySize(AVERAGE_KEY_BYTES)
-        .averageValueSize(HEADER + settings.chronicleAverageValueBytes);
+        .averageValueSize(HEADER + sizes.averageValueBytes());
   }
 
   private static ChronicleMap<String, byte[]> create(ChronicleMapBuilder<String, byte[]> builder, Path file,
@@ -236,7 +240,7 @@ final class ChronicleStore implements PersistentStore {
       return null;
     }
     long deadline = deadline(stored);
-    if (settings.clock.millis() >= deadline) {
+    if (clock.millis() >= deadline) {
       return null;
     }
     return new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline);
@@ -245,7 +249,7 @@ final class ChronicleStore implements PersistentStore {
   @Override
   public void forEach(BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
-    long now = settings.clock.millis();
+    long now = clock.millis();
     map.forEachEntry(e -> {
       String key = e.key().get();
       if (key.startsWith(prefix)) {
@@ -267,7 +271,7 @@ final class ChronicleStore implements PersistentStore {
 
   @Override
   public long expiresAtMillis() {
-    long now = settings.clock.millis();
+    long now = clock.millis();
     long latest = state.lastWriteMillis() + ttlMillis;
     return latest > now && size() > 0 ? latest : now + ttlMillis;
   }
@@ -301,7 +305,7 @@ final class ChronicleStore implements PersistentStore {
   @Override
   public Write put(String key, byte[] encoded) {
     long epochBefore = epoch; // read first: a clear in between leaves the front-tier value stale
-    long now = settings.clock.millis();
+    long now = clock.millis();
     byte[] stored = framed(now, encoded);
     String stateKey = key(state.generation(), key);
     guard(() -> map.put(stateKey, stored));
@@ -315,7 +319,7 @@ final class ChronicleStore implements PersistentStore {
     long epochBefore = epoch;
     map.remove(key(state.generation(), key));
     state.announce(key);
-    return new Write(writes.incrementAndGet(), epochBefore, settings.clock.millis() + ttlMillis);
+    return new Write(writes.incrementAndGet(), epochBefore, clock.millis() + ttlMillis);
   }
 
   @Override
@@ -326,7 +330,7 @@ final class ChronicleStore implements PersistentStore {
   /** Synchronized: the lock file is not thread-safe, and a replace must not interleave with another. */
   @Override
   public synchronized Write replaceAll(Map<String, byte[]> entries) {
-    long now = settings.clock.millis();
+    long now = clock.millis();
     lock.lock();
     try {
       long next = state.generation() + 1;
@@ -360,7 +364,7 @@ final class ChronicleStore implements PersistentStore {
     } catch (IllegalStateException | IllegalArgumentException e) {
       throw new CacheException("cannot store the value: the Chronicle Map is full or the value is too large"
           + " for it (it holds " + map.longSize() + " entries; this cache asks for entries="
-          + settings.chronicleEntries + ", averageValueBytes=" + settings.chronicleAverageValueBytes
+          + sizes.entries() + ", averageValueBytes=" + sizes.averageValueBytes()
           + ", but a file keeps the sizes it was created with: export it, delete it and let it be created"
           + " larger). Chronicle Map says: " + e.getMessage(), file, e);
     }
@@ -368,7 +372,7 @@ final class ChronicleStore implements PersistentStore {
 
   @Override
   public void await(Write write) {
-    if (settings.durability != Durability.FSYNC) {
+    if (durability != Durability.FSYNC) {
       return; // the write is in the shared mapping: every process sees it, a killed one loses nothing
     }
     synchronized (syncLock) {
@@ -399,7 +403,7 @@ final class ChronicleStore implements PersistentStore {
   // ---------------------------------------------------------------- expiry
 
   private void purgeIfDue() {
-    if (!closed && settings.clock.millis() >= state.minWriteMillis() + ttlMillis) {
+    if (!closed && clock.millis() >= state.minWriteMillis() + ttlMillis) {
       purge(false);
     }
   }
@@ -409,7 +413,7 @@ final class ChronicleStore implements PersistentStore {
    * generations (a replace that never committed: only safe under the lock, when opening).
    */
   private synchronized void purge(boolean all) {
-    long started = settings.clock.millis();
+    long started = clock.millis();
     long generation = state.generation();
     long[] oldest = {Long.MAX_VALUE};
     map.forEachEntry(e -> {
@@ -445,7 +449,7 @@ final class ChronicleStore implements PersistentStore {
     closed = true;
     purger.cancel(false);
     try {
-      if (settings.durability == Durability.FSYNC) {
+      if (durability == Durability.FSYNC) {
         flush();
       }
     } finally {

@@ -20,27 +20,21 @@ final class ChronicleSupport {
       "--add-exports java.base/jdk.internal.ref=ALL-UNNAMED",
       "--add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED");
 
-  static final StoreType TYPE = new StoreType() {
+  static final StoreProvider PROVIDER = new StoreProvider() {
     @Override
-    public Object location(StoreSettings settings) {
-      return settings.canonicalFile(settings.chronicleFile());
+    public Object location(StoreConfig config) {
+      return config.canonicalFile(config.files().chronicleMap());
     }
 
     @Override
-    public java.nio.file.Path file(StoreSettings settings) {
-      return settings.chronicleFile();
+    public java.nio.file.Path file(StoreConfig config) {
+      return config.files().chronicleMap();
     }
 
     @Override
-    public PersistentStore open(StoreSettings settings) {
+    public PersistentStore open(StoreConfig config) {
       requireUsable();
-      return ChronicleStore.open(settings);
-    }
-
-    @Override
-    public String describe(StoreSettings s) {
-      return "chronicle: entries=" + s.chronicleEntries + ", averageValueBytes=" + s.chronicleAverageValueBytes
-          + ", durability=" + s.durability + ", expireAfter=" + s.expireAfter + ", lockTimeout=" + s.lockTimeout;
+      return ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec());
     }
   };
 

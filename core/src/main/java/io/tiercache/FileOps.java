@@ -3,38 +3,62 @@ package io.tiercache;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * File handling done the Lucene way: every replacement is written to a temporary file in the same
- * directory, forced, atomically renamed over the target, and the directory is forced; nothing is
- * truncated in place. Files and directories are created with the configured permissions
- * (owner-only by default: cached assets may carry API keys).
+ * File handling done the Lucene way, and safe in a directory other users can write to.
+ *
+ * <p>Replacing: every replacement is written to a temporary file in the same directory, forced,
+ * atomically renamed over the target, and the directory is forced; nothing is truncated in place.
+ * A temporary file is locked by its writer until it is renamed, so a process cleaning up after a
+ * crash removes only temporaries whose writer is gone.
+ *
+ * <p>Trusting: no cache file is opened through a symbolic link; new files are created exclusively,
+ * with the configured permissions (owner-only by default: cached assets may carry API keys); an
+ * existing file is used only if it is a regular file with one link, owned by this process's user,
+ * and, when tiercache writes into it in place or maps it, grants no more than the configured
+ * permissions. Anything else is refused with a {@link CacheException} naming the file and why:
+ * another local user may have planted it. The directory itself is the caller's choice.
  */
-final class FileOps {
+record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
   private static final System.Logger LOG = System.getLogger(FileOps.class.getName());
-  private static final boolean POSIX =
+  static final boolean POSIX =
       java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   private static final DateTimeFormatter STAMP =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final int GROUP_OTHER_BITS = 0077;
 
-  final Set<PosixFilePermission> filePermissions;
-  final Set<PosixFilePermission> directoryPermissions;
+  /** What tiercache does with an existing file, which decides what the file must be. */
+  enum Use {
+    /** Read, or replaced by a rename: anyone's umask may have made it readable by others. */
+    READ,
+    /** Written in place or mapped: it must grant no one more than the configured permissions. */
+    IN_PLACE
+  }
 
-  FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
-    this.filePermissions = Set.copyOf(filePermissions);
-    this.directoryPermissions = Set.copyOf(directoryPermissions);
+  FileOps {
+    filePermissions = Set.copyOf(filePermissions);
+    directoryPermissions = Set.copyOf(directoryPermissions);
   }
 
   static FileOps ownerOnly() {
@@ -51,9 +75,6 @@ final class FileOps {
   void createDirectories(Path dir) {
     try {
       if (Files.isDirectory(dir)) {
-        if (!Files.isWritable(dir)) {
-          throw new CacheException("the cache directory is not writable", dir);
-        }
         return;
       }
       Path parent = dir.toAbsolutePath().getParent();
@@ -80,20 +101,140 @@ final class FileOps {
     }
   }
 
-  void createFileIfAbsent(Path file) {
-    if (Files.exists(file)) {
-      return;
+  // ---------------------------------------------------------------- opening
+
+  /**
+   * Opens an existing cache file without following a symbolic link, after checking it may be trusted
+   * for {@code use}.
+   *
+   * @throws NoSuchFileException if it does not exist
+   * @throws CacheException if it is not a file this process may trust, naming it and why
+   */
+  FileChannel open(Path file, Use use, OpenOption... options) throws IOException {
+    Set<OpenOption> opts = new HashSet<>(Set.of(options));
+    opts.add(LinkOption.NOFOLLOW_LINKS);
+    FileChannel channel;
+    try {
+      channel = FileChannel.open(file, opts);
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (IOException e) {
+      requireTrusted(file, use); // names a symbolic link or a foreign file rather than ELOOP or EACCES
+      throw e;
     }
     try {
-      Files.createFile(file, fileAttributes());
+      requireTrusted(file, use);
+      return channel;
+    } catch (RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Creates a cache file that must not exist yet ({@code O_CREAT | O_EXCL}, which follows no link),
+   * with the configured permissions whatever the umask.
+   *
+   * @throws FileAlreadyExistsException if a file, link or anything else has that name
+   */
+  FileChannel create(Path file, OpenOption... options) throws IOException {
+    Set<OpenOption> opts = new HashSet<>(Set.of(options));
+    opts.add(StandardOpenOption.WRITE); // Java ignores CREATE_NEW on a file opened for reading only
+    opts.add(StandardOpenOption.CREATE_NEW);
+    opts.add(LinkOption.NOFOLLOW_LINKS);
+    FileChannel channel = FileChannel.open(file, opts, fileAttributes());
+    try {
       if (POSIX) {
         Files.setPosixFilePermissions(file, filePermissions);
       }
-    } catch (FileAlreadyExistsException raced) {
-      // another process created it first: fine
-    } catch (IOException e) {
-      throw new CacheException("cannot create file", file, e);
+      return channel;
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw e;
     }
+  }
+
+  /** {@link #open} the file, or {@link #create} it when it does not exist (whoever comes first). */
+  FileChannel openOrCreate(Path file, Use use, OpenOption... options) throws IOException {
+    while (true) {
+      try {
+        return open(file, use, options);
+      } catch (NoSuchFileException absent) {
+        try {
+          return create(file, options);
+        } catch (FileAlreadyExistsException raced) {
+          // another process created it between our two calls: open theirs
+        }
+      }
+    }
+  }
+
+  /**
+   * Checks, without following a link, that {@code file} is a regular file with one link owned by
+   * this process's user and, for {@link Use#IN_PLACE}, grants no permission beyond the configured
+   * ones. A missing file passes: opening it reports that.
+   *
+   * @throws CacheException naming the file and what is wrong with it
+   */
+  void requireTrusted(Path file, Use use) {
+    if (!POSIX) {
+      return;
+    }
+    Map<String, Object> a;
+    try {
+      a = Files.readAttributes(file, "unix:mode,uid,nlink", LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return;
+    } catch (IOException | UnsupportedOperationException e) {
+      throw new CacheException("cannot check the file", file, e);
+    }
+    int mode = (Integer) a.get("mode");
+    int type = mode & 0170000;
+    if (type == 0120000) {
+      throw new CacheException("refusing a symbolic link where a cache file belongs (another user may have"
+          + " planted it); remove it", file);
+    }
+    if (type != 0100000) {
+      throw new CacheException("refusing something that is not a regular file where a cache file belongs", file);
+    }
+    int uid = (Integer) a.get("uid");
+    int self = Posix.geteuid();
+    if (uid != self) {
+      throw new CacheException("refusing a file owned by user " + uid + ", not by this process's user " + self
+          + " (another user may have planted it)", file);
+    }
+    int links = (Integer) a.get("nlink");
+    if (links != 1) {
+      throw new CacheException("refusing a file with " + links + " hard links (another name may expose what is"
+          + " written to it)", file);
+    }
+    if (use == Use.IN_PLACE) {
+      int allowed = toMode(filePermissions) & GROUP_OTHER_BITS;
+      int extra = mode & GROUP_OTHER_BITS & ~allowed;
+      if (extra != 0) {
+        throw new CacheException("refusing a file that grants " + PosixFilePermissions.toString(fromMode(extra))
+            + " beyond the configured " + PosixFilePermissions.toString(filePermissions)
+            + " (others could read or change what is written to it)", file);
+      }
+    }
+  }
+
+  private static int toMode(Set<PosixFilePermission> permissions) {
+    int mode = 0;
+    for (PosixFilePermission p : permissions) {
+      mode |= 0400 >> p.ordinal(); // OWNER_READ is ordinal 0 ... OTHERS_EXECUTE is 8
+    }
+    return mode;
+  }
+
+  private static Set<PosixFilePermission> fromMode(int mode) {
+    Set<PosixFilePermission> permissions = new HashSet<>();
+    for (PosixFilePermission p : PosixFilePermission.values()) {
+      if ((mode & (0400 >> p.ordinal())) != 0) {
+        permissions.add(p);
+      }
+    }
+    return permissions;
   }
 
   /** Gives a file another library created the permissions of files tiercache creates. */
@@ -107,65 +248,158 @@ final class FileOps {
     }
   }
 
+  // ---------------------------------------------------------------- replacing
+
   /**
    * Replaces {@code target} with {@code bytes[0, length)} atomically and durably: a reader sees
    * the old file or the new one, never a mix, and after a crash one of the two survives whole.
    */
   void atomicWrite(Path target, byte[] bytes, int length) {
-    replace(target, writeTemporary(target, bytes, length));
+    try (Temporary temp = writeTemporary(target, bytes, length)) {
+      temp.replace(target);
+    }
   }
 
   /**
-   * The first half of {@link #atomicWrite}: {@code bytes[0, length)} in a forced temporary file
-   * next to {@code target} ({@code <target>.<random>.tmp}), which {@link #replace} then renames.
+   * The first half of {@link #atomicWrite}: {@code bytes[0, length)} in a forced temporary file next
+   * to {@code target} ({@code <target>.<random>.tmp}), locked until it is renamed or closed.
    */
-  Path writeTemporary(Path target, byte[] bytes, int length) {
-    Path temp = null;
+  Temporary writeTemporary(Path target, byte[] bytes, int length) {
+    Temporary temp = createTemporary(target);
     try {
-      temp = Files.createTempFile(target.toAbsolutePath().getParent(), target.getFileName() + ".", ".tmp",
-          fileAttributes());
-      try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-        ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
-        while (buf.hasRemaining()) {
-          ch.write(buf);
+      ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
+      while (buf.hasRemaining()) {
+        temp.channel.write(buf);
+      }
+      temp.channel.force(true);
+      return temp;
+    } catch (IOException e) {
+      temp.close();
+      throw new CacheException("cannot write " + target.getFileName(), target, e);
+    } catch (RuntimeException | Error e) {
+      temp.close();
+      throw e;
+    }
+  }
+
+  /** An empty temporary file next to {@code target}, created exclusively and locked by this process. */
+  Temporary createTemporary(Path target) {
+    Path dir = target.toAbsolutePath().getParent();
+    while (true) {
+      Path path = dir.resolve(target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
+      try {
+        FileChannel channel = create(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+          return new Temporary(path, channel, channel.lock());
+        } catch (IOException | RuntimeException e) {
+          channel.close();
+          Files.deleteIfExists(path);
+          throw e;
         }
-        ch.force(true);
+      } catch (FileAlreadyExistsException collision) {
+        // 64 random bits met a name already there (or a planted one): draw again
+      } catch (IOException e) {
+        throw new CacheException("cannot create a temporary file for " + target.getFileName(), target, e);
       }
-      if (POSIX) {
-        Files.setPosixFilePermissions(temp, filePermissions);
-      }
-      Path written = temp;
-      temp = null;
-      return written;
-    } catch (IOException e) {
-      throw new CacheException("cannot write " + target.getFileName(), target, e);
-    } finally {
-      deleteTemporary(temp);
     }
   }
 
   /**
-   * The second half of {@link #atomicWrite}: renames {@code temp} over {@code target} and forces
-   * the directory. A {@code temp} that is gone (removed by a process that took it for a crash's
-   * leftover) is reported as a {@link java.nio.file.NoSuchFileException} cause.
+   * A temporary file being written: its writer holds an {@code fcntl} lock on it until it is renamed
+   * over its target or deleted, which tells {@link #removeStaleTemporaries} it is not a leftover.
    */
-  static void replace(Path target, Path temp) {
-    try {
-      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      fsyncDirectory(target.toAbsolutePath().getParent());
-    } catch (IOException e) {
-      deleteTemporary(temp);
-      throw new CacheException("cannot write " + target.getFileName(), target, e);
+  static final class Temporary implements AutoCloseable {
+    final Path path;
+    final FileChannel channel;
+    private final FileLock lock;
+    private boolean done;
+
+    Temporary(Path path, FileChannel channel, FileLock lock) {
+      this.path = path;
+      this.channel = channel;
+      this.lock = lock;
+    }
+
+    /**
+     * Renames this file over {@code target} and forces the directory. A temporary that is gone is
+     * reported as a {@link NoSuchFileException} cause.
+     */
+    void replace(Path target) {
+      try {
+        Files.move(path, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        done = true;
+        fsyncDirectory(target.toAbsolutePath().getParent());
+      } catch (IOException e) {
+        throw new CacheException("cannot write " + target.getFileName(), target, e);
+      } finally {
+        close();
+      }
+    }
+
+    /** Deletes the file unless it was renamed, and releases it. */
+    @Override
+    public void close() {
+      try {
+        if (!done) {
+          done = true;
+          Files.deleteIfExists(path);
+        }
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.WARNING, "tiercache: cannot remove temporary file " + path, e);
+      } finally {
+        try {
+          if (lock.isValid()) {
+            lock.release();
+          }
+          channel.close();
+        } catch (IOException e) {
+          LOG.log(System.Logger.Level.WARNING, "tiercache: cannot close temporary file " + path, e);
+        }
+      }
     }
   }
 
-  static void deleteTemporary(Path temp) {
-    if (temp != null) {
+  /**
+   * Removes the temporary files of {@code baseName} ({@code <baseName>.<random>.tmp}) whose writer is
+   * gone: a live writer holds a lock on its temporary, so only a crash's leftovers are removed.
+   */
+  void removeStaleTemporaries(Path dir, String baseName) {
+    // A filter, not a glob: the cache name may hold glob characters ("model[1").
+    String prefix = baseName + ".";
+    try (var files = Files.newDirectoryStream(dir, p -> {
+      String name = p.getFileName().toString();
+      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
+    })) {
+      for (Path temp : files) {
+        removeIfAbandoned(temp);
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot list temporary files", dir, e);
+    }
+  }
+
+  private void removeIfAbandoned(Path temp) throws IOException {
+    try (FileChannel channel = open(temp, Use.READ, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      FileLock lock;
+      try {
+        lock = channel.tryLock();
+      } catch (OverlappingFileLockException writerInThisJvm) {
+        return;
+      }
+      if (lock == null) {
+        return; // its writer is alive
+      }
       try {
         Files.deleteIfExists(temp);
-      } catch (IOException e) {
-        LOG.log(System.Logger.Level.WARNING, "cannot remove temporary file " + temp, e);
+      } finally {
+        lock.release();
       }
+      LOG.log(System.Logger.Level.INFO, "tiercache: removed " + temp + " left by an interrupted write");
+    } catch (NoSuchFileException renamedMeanwhile) {
+      // its writer finished
+    } catch (CacheException notOurs) {
+      // a planted file is not ours to delete; it is never read either
+      LOG.log(System.Logger.Level.WARNING, "tiercache: left " + temp + " alone: " + notOurs.getMessage());
     }
   }
 
@@ -196,26 +430,5 @@ final class FileOps {
     LOG.log(System.Logger.Level.WARNING,
         "tiercache: " + file + " is damaged (" + reason + "); moved it to " + aside + " and started empty");
     return aside;
-  }
-
-  /** Removes temporary files left by an interrupted write ({@code <name>.json.*.tmp}). */
-  static void removeStaleTemporaries(Path dir, String baseName) {
-    // A filter, not a glob: the cache name may hold glob characters ("model[1").
-    String prefix = baseName + ".";
-    try (var files = Files.newDirectoryStream(dir, p -> {
-      String name = p.getFileName().toString();
-      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
-    })) {
-      for (Path temp : files) {
-        Files.deleteIfExists(temp);
-        LOG.log(System.Logger.Level.INFO, "tiercache: removed " + temp + " left by an interrupted write");
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot remove temporary files", dir, e);
-    }
-  }
-
-  static byte[] readAll(Path file) throws IOException {
-    return Files.readAllBytes(file);
   }
 }

@@ -56,7 +56,13 @@ import java.util.function.BiConsumer;
 final class JsonFileStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(JsonFileStore.class.getName());
 
-  private final StoreSettings settings;
+  private final Durability durability;
+  private final java.time.Clock clock;
+  private final java.time.Duration refreshInterval;
+  private final java.time.Duration asyncFlushDelay;
+  private final long compactionMinBytes;
+  private final FileOps fileOps;
+  private final FileNames files;
   private final Path snapshotFile;
   private final Path journalFile;
   private final LockFile osLock;
@@ -138,43 +144,47 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  private JsonFileStore(StoreSettings settings) {
-    this.settings = settings;
-    this.snapshotFile = settings.snapshotFile();
-    this.journalFile = settings.journalFile();
-    this.ttlMillis = settings.expireAfter.toMillis();
-    this.osLock = new LockFile(settings.lockFile(), settings.lockTimeout, settings.fileOps);
+  private JsonFileStore(StoreConfig config) {
+    this.files = config.files();
+    this.durability = config.durability();
+    this.clock = config.clock();
+    this.refreshInterval = config.refreshInterval();
+    this.asyncFlushDelay = config.asyncFlushDelay();
+    this.compactionMinBytes = config.compactionMinBytes();
+    this.fileOps = config.fileOps();
+    this.snapshotFile = files.snapshot();
+    this.journalFile = files.journal();
+    this.ttlMillis = config.expireAfter().toMillis();
+    this.osLock = new LockFile(files.lock(), config.lockTimeout(), fileOps);
   }
 
-  /** Opens (creating if needed) the cache files; a damaged snapshot is moved aside now. */
   /** The default store: {@code <name>.json}, {@code .journal} and {@code .lock} in the directory. */
-  static final StoreType TYPE = new StoreType() {
+  static final StoreProvider PROVIDER = new StoreProvider() {
     @Override
-    public Object location(StoreSettings settings) {
-      return settings.canonicalFile(settings.snapshotFile());
+    public Object location(StoreConfig config) {
+      return config.canonicalFile(config.files().snapshot());
     }
 
     @Override
-    public PersistentStore open(StoreSettings settings) {
-      return JsonFileStore.open(settings);
+    public PersistentStore open(StoreConfig config) {
+      return JsonFileStore.open(config);
     }
 
     @Override
-    public String describe(StoreSettings s) {
-      return "json: durability=" + s.durability + ", expireAfter=" + s.expireAfter + ", lockTimeout="
-          + s.lockTimeout + ", refreshInterval=" + s.refreshInterval;
+    public Path file(StoreConfig config) {
+      return config.files().snapshot();
     }
   };
 
-  static JsonFileStore open(StoreSettings settings) {
-    settings.fileOps.createDirectories(settings.directory);
-    JsonFileStore store = new JsonFileStore(settings);
+  static JsonFileStore open(StoreConfig config) {
+    config.fileOps().createDirectories(config.directory());
+    JsonFileStore store = new JsonFileStore(config);
     store.ioLock.lock();
     try {
       store.osLock.lock();
       try {
-        FileOps.removeStaleTemporaries(settings.directory, settings.name + ".json");
-        FileOps.removeStaleTemporaries(settings.directory, settings.name + ".journal");
+        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".json");
+        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".journal");
         store.loadLocked();
         if (store.now() >= store.expiresAt) {
           store.compactLocked(); // an expired file is replaced, not served
@@ -184,7 +194,7 @@ final class JsonFileStore implements PersistentStore {
       }
     } catch (IOException e) {
       store.closeQuietly();
-      throw new CacheException("cannot open the cache files", settings.snapshotFile(), e);
+      throw new CacheException("cannot open the cache files", store.snapshotFile, e);
     } catch (RuntimeException | Error e) {
       store.closeQuietly();
       throw e;
@@ -196,13 +206,13 @@ final class JsonFileStore implements PersistentStore {
   }
 
   private void schedule() {
-    long refresh = settings.refreshInterval.toNanos();
+    long refresh = refreshInterval.toNanos();
     if (refresh > 0) {
       tasks.add(Maintenance.SCHEDULER.scheduleWithFixedDelay(
           () -> background("refresh", this::refresh), refresh, refresh, TimeUnit.NANOSECONDS));
     }
-    if (settings.durability == Durability.ASYNC) {
-      long delay = settings.asyncFlushDelay.toNanos();
+    if (durability == Durability.ASYNC) {
+      long delay = asyncFlushDelay.toNanos();
       tasks.add(Maintenance.SCHEDULER.scheduleWithFixedDelay(
           () -> background("flush", () -> writePending(enqueuedSeq, false)), delay, delay, TimeUnit.NANOSECONDS));
     }
@@ -220,7 +230,7 @@ final class JsonFileStore implements PersistentStore {
   }
 
   private long now() {
-    return settings.clock.millis();
+    return clock.millis();
   }
 
   // ---------------------------------------------------------------- reads
@@ -354,7 +364,7 @@ final class JsonFileStore implements PersistentStore {
 
   @Override
   public void await(Write write) {
-    switch (settings.durability) {
+    switch (durability) {
       case ASYNC:
         if (pendingCountApprox() > 100_000) {
           writePending(write.seq, false); // back-pressure: the queue is bounded
@@ -367,7 +377,7 @@ final class JsonFileStore implements PersistentStore {
         writePending(write.seq, true);
         return;
       default:
-        throw new AssertionError(settings.durability);
+        throw new AssertionError(durability);
     }
   }
 
@@ -843,7 +853,7 @@ final class JsonFileStore implements PersistentStore {
   // ---------------------------------------------------------------- compaction
 
   private void maybeScheduleCompaction() {
-    if (journalPos <= Math.max(settings.compactionMinBytes, snapshotBytes) || closed) {
+    if (journalPos <= Math.max(compactionMinBytes, snapshotBytes) || closed) {
       return;
     }
     synchronized (tasks) {
@@ -870,7 +880,7 @@ final class JsonFileStore implements PersistentStore {
 
   /** A snapshot rendered outside the file lock, and what it was rendered from. */
   static final class Compaction {
-    final Path temporary;
+    final FileOps.Temporary temporary;
     /** The generation of the journal it folds; the snapshot's is the next one. */
     final long journalBase;
     final Object journalKey;
@@ -879,7 +889,7 @@ final class JsonFileStore implements PersistentStore {
     final long journalPos;
     final int snapshotBytes;
 
-    Compaction(Path temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
+    Compaction(FileOps.Temporary temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
         int snapshotBytes) {
       this.temporary = temporary;
       this.journalBase = journalBase;
@@ -937,7 +947,7 @@ final class JsonFileStore implements PersistentStore {
     // Weakly consistent: writes made while rendering may or may not be in it; they are in the
     // journal after pos (or still queued), which is replayed over it, and replay is idempotent.
     ByteSink snapshot = render(expiry, base + 1, entries, (int) Math.min(Integer.MAX_VALUE / 2, sizeHint));
-    Path temporary = settings.fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
+    FileOps.Temporary temporary = fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
     return new Compaction(temporary, base, key, state, pos, snapshot.size());
   }
 
@@ -951,7 +961,7 @@ final class JsonFileStore implements PersistentStore {
     ioLock.lock();
     try {
       if (closed) {
-        FileOps.deleteTemporary(prepared.temporary);
+        prepared.temporary.close();
         return;
       }
       lockFiles();
@@ -959,17 +969,15 @@ final class JsonFileStore implements PersistentStore {
         syncWithFilesLocked();
         appendPendingLocked();
         // Stale when another process compacted, the Python SDK rewrote the snapshot, the content
-        // expired or a damaged line arrived; gone when a process opening the cache took the
-        // temporary file for a crash's leftover (it removes them under the lock we now hold).
+        // expired or a damaged line arrived.
         if (journalBase != prepared.journalBase || !journalKey.equals(prepared.journalKey)
-            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt
-            || !Files.exists(prepared.temporary)) {
-          FileOps.deleteTemporary(prepared.temporary);
+            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt) {
+          prepared.temporary.close();
           return;
         }
         byte[] carried = read(journal, prepared.journalPos, journalPos);
         long upTo = writtenSeq;
-        FileOps.replace(snapshotFile, prepared.temporary);
+        prepared.temporary.replace(snapshotFile);
         // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
         long next = prepared.journalBase + 1;
         writeFully(journal, ByteBuffer.wrap(Journal.seal(next)), journalPos);
@@ -1038,7 +1046,7 @@ final class JsonFileStore implements PersistentStore {
           (int) Math.min(Integer.MAX_VALUE / 2, snapshotBytes + journalPos));
       // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
       writeFully(journal, ByteBuffer.wrap(Journal.seal(nextGeneration)), journalPos);
-      settings.fileOps.atomicWrite(snapshotFile, snapshot.array(), snapshot.size());
+      fileOps.atomicWrite(snapshotFile, snapshot.array(), snapshot.size());
       if (corruptLines > 0 && Files.exists(journalFile)) {
         FileOps.moveAside(journalFile, corruptLines + " damaged line(s), already reported");
       }
@@ -1064,7 +1072,7 @@ final class JsonFileStore implements PersistentStore {
     byte[] header = Journal.header(base, lines.length);
     byte[] content = Arrays.copyOf(header, header.length + lines.length);
     System.arraycopy(lines, 0, content, header.length, lines.length);
-    settings.fileOps.atomicWrite(journalFile, content, content.length);
+    fileOps.atomicWrite(journalFile, content, content.length);
     if (journal != null) {
       journal.close();
     }
@@ -1141,7 +1149,7 @@ final class JsonFileStore implements PersistentStore {
     return osLock.path();
   }
 
-  StoreSettings settings() {
-    return settings;
+  FileNames files() {
+    return files;
   }
 }

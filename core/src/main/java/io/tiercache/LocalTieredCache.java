@@ -73,18 +73,18 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
   };
 
-  LocalTieredCache(PersistentStore store, TieredCacheBuilder<K, V> builder, String location) {
+  LocalTieredCache(PersistentStore store, CacheConfig<K, V> config, String location) {
     this.store = store;
-    this.keys = builder.keys;
-    this.codec = builder.codec;
-    this.valueType = builder.valueType;
-    this.clock = builder.store.clock;
+    this.keys = config.keys();
+    this.codec = config.codec();
+    this.valueType = config.valueType();
+    this.clock = config.store().clock();
     this.location = location;
     Caffeine<Object, Object> caffeine = Caffeine.newBuilder();
-    if (builder.maximumSize >= 0) {
-      caffeine.maximumSize(builder.maximumSize);
+    if (config.maximumSize() >= 0) {
+      caffeine.maximumSize(config.maximumSize());
     }
-    if (builder.recordStats) {
+    if (config.recordStats()) {
       caffeine.recordStats();
     }
     // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check

@@ -32,6 +32,8 @@ import java.util.concurrent.locks.LockSupport;
 final class LockFile implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(LockFile.class.getName());
 
+  private static final int ENOENT = 2;
+
   private final Path path;
   private final Duration timeout;
   private final FileOps fs;
@@ -87,7 +89,7 @@ final class LockFile implements AutoCloseable {
     if (Posix.flock(fd, Posix.LOCK_UN) != 0) {
       int errno = Native.getLastError();
       closeFd();
-      throw new CacheException("cannot release the lock: errno " + errno, path);
+      throw new CacheException("cannot release the lock: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
     }
   }
 
@@ -101,7 +103,7 @@ final class LockFile implements AutoCloseable {
       if (errno == Posix.EWOULDBLOCK || errno == Posix.EINTR) {
         return false;
       }
-      throw new CacheException("flock failed: errno " + errno, path);
+      throw new CacheException("flock failed: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
     }
     // Someone may have unlinked or replaced the file between our open and our flock.
     Object current = currentFileKey();
@@ -120,10 +122,27 @@ final class LockFile implements AutoCloseable {
       }
       closeFd();
     }
-    fs.createFileIfAbsent(path);
-    fd = Posix.open(path.toString(), Posix.O_RDWR);
-    if (fd < 0) {
-      throw new CacheException("cannot open the lock file: errno " + Native.getLastError(), path);
+    while (true) {
+      fs.requireTrusted(path, FileOps.Use.READ); // the Python SDK creates it readable by others: fine for a lock
+      fd = Posix.open(path.toString(), Posix.O_RDWR | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
+      if (fd >= 0) {
+        break;
+      }
+      int errno = Native.getLastError();
+      if (errno != ENOENT) {
+        fs.requireTrusted(path, FileOps.Use.READ); // a link planted meanwhile is named as such
+        throw new CacheException("cannot open the lock file: " + Posix.strerror(errno) + " (errno " + errno + ")",
+            path);
+      }
+      try {
+        fs.create(path).close();
+      } catch (java.nio.file.FileAlreadyExistsException raced) {
+        // another process (or the Python SDK) created it first: open theirs
+      } catch (NoSuchFileException directoryGone) {
+        throw new CacheException("cannot create the lock file: its directory is gone", path, directoryGone);
+      } catch (IOException e) {
+        throw new CacheException("cannot create the lock file", path, e);
+      }
     }
     fileKey = fdFileKey(fd);
   }
@@ -158,8 +177,7 @@ final class LockFile implements AutoCloseable {
   private boolean tryLockWindows() {
     try {
       if (windowsChannel == null) {
-        fs.createFileIfAbsent(path);
-        windowsChannel = FileChannel.open(path, StandardOpenOption.WRITE);
+        windowsChannel = fs.openOrCreate(path, FileOps.Use.READ, StandardOpenOption.WRITE);
       }
       windowsLock = windowsChannel.tryLock();
       return windowsLock != null;
@@ -203,27 +221,4 @@ final class LockFile implements AutoCloseable {
     }
   }
 
-  /** libc through JNA direct mapping: a few hundred nanoseconds a call. */
-  static final class Posix {
-    static final int O_RDWR = 2;
-    static final int LOCK_EX = 2;
-    static final int LOCK_NB = 4;
-    static final int LOCK_UN = 8;
-    static final int EINTR = 4;
-    static final int EWOULDBLOCK = Platform.isMac() ? 35 : 11;
-
-    static {
-      if (!Platform.isWindows()) {
-        Native.register(Platform.C_LIBRARY_NAME);
-      }
-    }
-
-    private Posix() {}
-
-    static native int open(String path, int flags);
-
-    static native int flock(int fd, int operation);
-
-    static native int close(int fd);
-  }
 }

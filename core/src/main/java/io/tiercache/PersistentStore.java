@@ -54,6 +54,16 @@ interface PersistentStore extends AutoCloseable {
   /** The live value for {@code key}, or null when absent or expired. */
   Value get(String key);
 
+  /**
+   * The value for {@code key} even when it expired, if it expired less than the configured
+   * {@link StoreConfig#staleGrace} ago; null otherwise. Only for stale-if-error: a caller whose loader
+   * failed serves it instead of the exception. Stores keep expired values within the grace (in their
+   * files too, so it works after a restart). Default: nothing is kept.
+   */
+  default Value getStale(String key) {
+    return null;
+  }
+
   Write put(String key, byte[] encoded);
 
   Write remove(String key);

@@ -177,39 +177,39 @@ final class RedisStore implements PersistentStore {
   private volatile StatefulRedisConnection<String, byte[]> connection;
   private volatile boolean closed;
 
-  private RedisStore(StoreSettings settings, String location, RedisClient client) {
+  private RedisStore(StoreConfig config, StoreSpec.Redis server, String location, RedisClient client) {
     this.location = location;
     this.client = client;
-    this.clock = settings.clock;
-    this.durability = settings.durability;
-    this.ttlMillis = settings.expireAfter.toMillis();
-    this.timeoutMillis = settings.redisTimeout.toMillis();
-    this.leaseMillis = settings.lockTimeout.toMillis();
+    this.clock = config.clock();
+    this.durability = config.durability();
+    this.ttlMillis = config.expireAfter().toMillis();
+    this.timeoutMillis = server.timeout().toMillis();
+    this.leaseMillis = config.lockTimeout().toMillis();
     this.tracking = !"false".equals(System.getProperty(TRACKING_PROPERTY));
-    String tag = "{" + settings.name + "}";
+    String tag = "{" + config.name() + "}";
     this.entryPrefix = "tiercache:" + tag + ":e:";
     this.epochKey = "tiercache:" + tag + ":epoch";
     this.indexKey = "tiercache-index:" + tag;
     this.lockPrefix = "tiercache-lock:" + tag + ":";
   }
 
-  static RedisStore open(StoreSettings settings, String location) {
+  static RedisStore open(StoreConfig config, StoreSpec.Redis server, String location) {
     RedisURI uri;
     try {
-      uri = RedisURI.create(settings.redisUri);
+      uri = RedisURI.create(server.uri());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("not a Redis URI: " + location + " (" + e.getMessage() + ")", e);
     }
-    uri.setTimeout(settings.redisTimeout);
+    uri.setTimeout(server.timeout());
     RedisClient client = RedisClient.create(Shared.RESOURCES, uri);
     client.setOptions(ClientOptions.builder()
         .protocolVersion(ProtocolVersion.RESP3) // push messages carry the invalidations
         .autoReconnect(false) // reconnect() re-enables tracking before the connection is used
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS) // fail fast while down
-        .socketOptions(SocketOptions.builder().connectTimeout(settings.redisTimeout).keepAlive(true).build())
+        .socketOptions(SocketOptions.builder().connectTimeout(server.timeout()).keepAlive(true).build())
         .timeoutOptions(TimeoutOptions.enabled())
         .build());
-    RedisStore store = new RedisStore(settings, location, client);
+    RedisStore store = new RedisStore(config, server, location, client);
     try {
       store.connection = store.connect();
     } catch (RuntimeException e) {

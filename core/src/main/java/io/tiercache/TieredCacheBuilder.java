@@ -1,12 +1,12 @@
 package io.tiercache;
 
-import java.net.URI;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Configures and opens a {@link TieredCache}. Every setting has a default; only the name is
@@ -22,56 +22,68 @@ import java.util.Set;
  *     .build();
  * }</pre>
  *
- * Opening a file that is already open in this JVM is cheap and shares the open cache: the
- * settings must then agree, or {@code build()} throws {@link IllegalStateException}.
+ * {@link #build()} copies the settings: a builder can be changed and built again without
+ * touching the caches it opened. Opening a file that is already open in this JVM is cheap and
+ * shares the open cache: the settings must then agree, or {@code build()} throws
+ * {@link IllegalStateException}.
  *
  * @param <K> the key type
  * @param <V> the value type
  */
 public final class TieredCacheBuilder<K, V> {
-  final KeyFormat<K> keys;
-  final Class<V> valueType;
-  Codec<V> codec;
-  final StoreSettings store = new StoreSettings();
-  long maximumSize = -1;
-  boolean recordStats;
+  private final KeyFormat<K> keys;
+  private final Class<V> valueType;
+  private @Nullable Codec<V> codec;
+  private StoreSpec store = StoreSpec.jsonFiles();
+  private Path directory = Path.of(".cache");
+  private String name;
+  private Durability durability = Durability.WRITE;
+  private @Nullable Duration expireAfter;
+  private Clock clock = Clock.systemUTC();
+  private Duration lockTimeout = Duration.ofSeconds(30);
+  private Duration refreshInterval = Duration.ofSeconds(1);
+  private Duration asyncFlushDelay = Duration.ofMillis(50);
+  private long compactionMinBytes = 1 << 20;
+  private FileOps fileOps = FileOps.ownerOnly();
+  private long maximumSize = -1;
+  private boolean recordStats;
 
   TieredCacheBuilder(Class<K> keyType, Class<V> valueType) {
     this.keys = KeyFormat.of(Objects.requireNonNull(keyType, "keyType"));
     this.valueType = Objects.requireNonNull(valueType, "valueType");
-    this.store.directory = Path.of(".cache");
-    this.store.name = valueType.getSimpleName().toLowerCase(java.util.Locale.ROOT);
+    this.name = valueType.getSimpleName().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * Where the persistent tier lives; default {@link StoreSpec#jsonFiles()}. See {@link StoreSpec}
+   * for the Chronicle Map and Redis stores.
+   */
+  public TieredCacheBuilder<K, V> store(StoreSpec store) {
+    this.store = Objects.requireNonNull(store, "store");
+    return this;
   }
 
   /** The directory of the cache files; created (owner-only) if missing. Default {@code ./.cache}. */
   public TieredCacheBuilder<K, V> directory(Path directory) {
-    store.directory = Objects.requireNonNull(directory, "directory");
+    this.directory = Objects.requireNonNull(directory, "directory");
     return this;
   }
 
   /**
-   * The base name of the cache files. Default: the value type's simple name, lower case.
+   * The base name of the cache files (and of the Redis store's keys). Default: the value type's
+   * simple name, lower case.
    *
-   * @throws IllegalArgumentException if it is empty, contains a path separator or is {@code .} or {@code ..}
+   * @throws IllegalArgumentException if it is empty, contains a path separator or {@code ..}, or is
+   *     too long for its files' names (over 191 bytes in UTF-8)
    */
   public TieredCacheBuilder<K, V> name(String name) {
-    store.name = validName(name);
+    this.name = FileNames.validName(name);
     return this;
-  }
-
-  static String validName(String name) {
-    Objects.requireNonNull(name, "name");
-    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/")
-        || name.contains("\\") || name.contains("\0") || name.contains("..")) {
-      throw new IllegalArgumentException("invalid cache file name '" + name
-          + "': it must be a plain file name, without path separators or '..'");
-    }
-    return name;
   }
 
   /** How long content lives; overrides {@code CACHE_EXPIRY_TIME}. Zero or negative: born expired. */
   public TieredCacheBuilder<K, V> expireAfter(Duration ttl) {
-    store.expireAfter = Objects.requireNonNull(ttl, "ttl");
+    this.expireAfter = Objects.requireNonNull(ttl, "ttl");
     return this;
   }
 
@@ -92,16 +104,16 @@ public final class TieredCacheBuilder<K, V> {
 
   /** When writes return; default {@link Durability#WRITE}. */
   public TieredCacheBuilder<K, V> durability(Durability durability) {
-    store.durability = Objects.requireNonNull(durability, "durability");
+    this.durability = Objects.requireNonNull(durability, "durability");
     return this;
   }
 
   /**
-   * How long a writer waits for the file lock before failing; default 30 s. On {@link #redis}: how
+   * How long a writer waits for the file lock before failing; default 30 s. On the Redis store: how
    * long {@code get(key, loader)} waits for another JVM loading the same key before loading itself.
    */
   public TieredCacheBuilder<K, V> lockTimeout(Duration timeout) {
-    store.lockTimeout = positive(timeout, "lockTimeout");
+    this.lockTimeout = positive(timeout, "lockTimeout");
     return this;
   }
 
@@ -114,67 +126,25 @@ public final class TieredCacheBuilder<K, V> {
     if (interval.isNegative()) {
       throw new IllegalArgumentException("refreshInterval must not be negative: " + interval);
     }
-    store.refreshInterval = interval;
+    this.refreshInterval = interval;
     return this;
   }
 
   /** With {@link Durability#ASYNC}: the longest a write waits in memory; default 50 ms. */
   public TieredCacheBuilder<K, V> asyncFlushDelay(Duration delay) {
-    store.asyncFlushDelay = positive(delay, "asyncFlushDelay");
+    this.asyncFlushDelay = positive(delay, "asyncFlushDelay");
     return this;
   }
 
   /** Permissions of created files; default owner read/write only ({@code rw-------}). */
   public TieredCacheBuilder<K, V> filePermissions(Set<PosixFilePermission> permissions) {
-    store.fileOps = new FileOps(permissions, store.fileOps.directoryPermissions);
+    this.fileOps = new FileOps(permissions, fileOps.directoryPermissions());
     return this;
   }
 
   /** Permissions of directories tiercache creates; default owner only ({@code rwx------}). */
   public TieredCacheBuilder<K, V> directoryPermissions(Set<PosixFilePermission> permissions) {
-    store.fileOps = new FileOps(store.fileOps.filePermissions, permissions);
-    return this;
-  }
-
-  /**
-   * Keeps the persistent tier in Redis instead of files, so that JVMs on many machines share one
-   * cache; each keeps its own front tier, which Redis keeps coherent (RESP3 client tracking: a value
-   * another JVM changes is dropped here within milliseconds). Values are the JSON of the file store,
-   * and Redis itself removes them {@code expireAfter} after their write. {@link #directory} is not
-   * used; the cache {@link #name} names the keys ({@code tiercache:{name}:...}).
-   *
-   * <pre>{@code
-   * TieredCache<String, Model> models = TieredCache.builder(String.class, Model.class)
-   *     .redis(URI.create("redis://cache.internal:6379/0"))  // or rediss://, redis-sentinel://h1,h2/0#master
-   *     .redisTimeout(Duration.ofMillis(500))
-   *     .name("model")
-   *     .build();
-   * }</pre>
-   *
-   * While Redis is down or paused, reads the front tier can answer still succeed; every other call
-   * fails with {@link CacheException} after at most {@link #redisTimeout}, and a failed write is not
-   * retried (its key is dropped from the front tier, since Redis may still apply it). Standalone and
-   * Sentinel URIs; Redis Cluster is not supported. Needs Redis 6 or newer and
-   * {@code io.lettuce:lettuce-core} 6.x on the class path.
-   *
-   * @param uri the server, in Lettuce's URI syntax; credentials in it never appear in messages
-   * @throws CacheException if Lettuce is not on the class path
-   */
-  public TieredCacheBuilder<K, V> redis(URI uri) {
-    Objects.requireNonNull(uri, "uri");
-    RedisStoreType.requireLettuce(uri);
-    store.redisUri = uri;
-    store.type = RedisStoreType.INSTANCE;
-    return this;
-  }
-
-  /**
-   * With {@link #redis}: the longest any call waits for Redis (to connect, read, or confirm a
-   * write) before throwing {@link CacheException}; default 2 s. {@code get(key, loader)} may also
-   * wait up to {@link #lockTimeout} for another JVM that is loading the same key.
-   */
-  public TieredCacheBuilder<K, V> redisTimeout(Duration timeout) {
-    store.redisTimeout = positive(timeout, "redisTimeout");
+    this.fileOps = new FileOps(fileOps.filePermissions(), permissions);
     return this;
   }
 
@@ -184,46 +154,15 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
-  /**
-   * Keeps the persistent tier in one memory-mapped Chronicle Map file, {@code <name>.cmap}, shared
-   * by every process on the host, instead of the JSON snapshot and journal: a put in one process
-   * is seen by a get in any other as soon as it returns, with no refresh interval. Each entry
-   * expires {@link #expireAfter} after its own write (the JSON store expires its content as a
-   * whole, as the Python SDK does). {@link Durability#ASYNC} and {@link Durability#WRITE} both
-   * return once the value is in the shared mapping (a killed process loses nothing);
-   * {@link Durability#FSYNC} also forces the file to disk.
-   *
-   * <pre>{@code
-   * TieredCache<String, Model> models = TieredCache.builder(String.class, Model.class)
-   *     .name("model")
-   *     .chronicleMap(1_000_000, 2_048)   // up to a million entries of about 2 KB of JSON
-   *     .build();
-   * }</pre>
-   *
-   * The sizes are fixed when the file is created: past them a put throws {@link CacheException}
-   * (an existing file keeps its own sizes). Needs {@code net.openhft:chronicle-map} on the class
-   * path and, on JDK 17+, the JVM flags listed in the README; without them {@code build()} throws
-   * {@link CacheException} naming what is missing. Chronicle's usage analytics are switched off
-   * unless the {@code chronicle.analytics.disable} system property says otherwise.
-   *
-   * @param entries how many entries the file must hold (a replace briefly needs room for old and new)
-   * @param averageValueBytes the average size of a value's JSON
-   * @throws IllegalArgumentException if either is not positive
-   */
-  public TieredCacheBuilder<K, V> chronicleMap(long entries, int averageValueBytes) {
-    if (entries <= 0 || averageValueBytes <= 0) {
-      throw new IllegalArgumentException("chronicleMap needs positive sizes: entries=" + entries
-          + ", averageValueBytes=" + averageValueBytes);
-    }
-    store.type = ChronicleSupport.TYPE;
-    store.chronicleEntries = entries;
-    store.chronicleAverageValueBytes = averageValueBytes;
+  /** The source of the current time, for expiry; default the system UTC clock. For tests. */
+  public TieredCacheBuilder<K, V> clock(Clock clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
     return this;
   }
 
-  /** The source of the current time, for expiry; default the system UTC clock. For tests. */
-  public TieredCacheBuilder<K, V> clock(Clock clock) {
-    store.clock = Objects.requireNonNull(clock, "clock");
+  /** The journal size below which no background compaction runs; default 1 MiB. For tests. */
+  TieredCacheBuilder<K, V> compactionMinBytes(long bytes) {
+    this.compactionMinBytes = bytes;
     return this;
   }
 
@@ -235,18 +174,24 @@ public final class TieredCacheBuilder<K, V> {
     return d;
   }
 
+  /** The configuration {@link #build()} opens, with every default resolved; the builder is left as it is. */
+  CacheConfig<K, V> config() {
+    StoreConfig storeConfig = new StoreConfig(store, new FileNames(directory, name), durability,
+        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), Duration.ZERO, clock, lockTimeout, refreshInterval,
+        asyncFlushDelay, compactionMinBytes, fileOps);
+    return new CacheConfig<>(keys, valueType, codec != null ? codec : Codec.json(valueType), maximumSize,
+        recordStats, storeConfig);
+  }
+
   /**
-   * Opens the cache, or shares the one already open on the same files in this JVM.
+   * Opens the cache, or shares the one already open on the same files in this JVM. The builder is
+   * not changed, and later changes to it do not reach the cache.
    *
-   * @throws CacheException if the directory cannot be created or written, or the lock is not obtained
+   * @throws CacheException if the directory cannot be created or written, the lock is not obtained,
+   *     or the store's library is missing
+   * @throws IllegalStateException if the same files are open in this JVM with other settings
    */
   public TieredCache<K, V> build() {
-    if (store.expireAfter == null) {
-      store.expireAfter = ExpiryTime.fromEnvironment();
-    }
-    if (codec == null) {
-      codec = Codec.json(valueType);
-    }
-    return Registry.open(this);
+    return Registry.open(config());
   }
 }

@@ -50,8 +50,8 @@ abstract class CacheContractTest {
   }
 
   <T> AssetCache<T> assets(Class<T> type) {
-    AssetCache.Builder<T> b = AssetCache.builder(type).directory(dir).expireAfter(TTL).clock(clock);
-    configure(b.tiered());
+    AssetCache.Builder<T> b = AssetCache.builder(type)
+        .configure(t -> configure(t.directory(dir).expireAfter(TTL).clock(clock)));
     return track(b.build());
   }
 

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ChronicleStoreContractTest extends CacheContractTest {
   @Override
   protected <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder) {
-    return builder.chronicleMap(20_000, 256);
+    return builder.store(StoreSpec.chronicleMap(20_000, 256));
   }
 
   @Override

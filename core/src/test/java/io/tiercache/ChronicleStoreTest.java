@@ -38,12 +38,17 @@ class ChronicleStoreTest {
 
   private TieredCacheBuilder<String, Model> builder(long entries, int valueBytes) {
     return TieredCache.builder(String.class, Model.class).directory(dir).name("models").expireAfter(TTL)
-        .clock(clock).codec(Codec.json(Model.class)).chronicleMap(entries, valueBytes);
+        .clock(clock).codec(Codec.json(Model.class)).store(StoreSpec.chronicleMap(entries, valueBytes));
+  }
+
+  private static ChronicleStore open(TieredCacheBuilder<String, Model> builder) {
+    StoreConfig config = builder.config().store();
+    return ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec());
   }
 
   private ChronicleStore store() {
     ChronicleSupport.requireUsable();
-    ChronicleStore store = ChronicleStore.open(builder(10_000, 256).store);
+    ChronicleStore store = open(builder(10_000, 256));
     opened.add(store);
     return store;
   }
@@ -51,7 +56,7 @@ class ChronicleStoreTest {
   /** A front tier over its own store: one "process". */
   private LocalTieredCache<String, Model> process() {
     ChronicleStore store = store();
-    LocalTieredCache<String, Model> cache = new LocalTieredCache<>(store, builder(10_000, 256), "test");
+    LocalTieredCache<String, Model> cache = new LocalTieredCache<>(store, builder(10_000, 256).config(), "test");
     opened.add(0, cache);
     return cache;
   }
@@ -150,7 +155,7 @@ class ChronicleStoreTest {
   @Test
   void goingPastTheSizesIsACacheExceptionAndLosesNothing() {
     ChronicleSupport.requireUsable();
-    ChronicleStore store = ChronicleStore.open(builder(100, 32).store);
+    ChronicleStore store = open(builder(100, 32));
     opened.add(store);
     byte[] value = "\"0123456789012345678901234567\"".getBytes();
     int stored = 0;
@@ -176,7 +181,7 @@ class ChronicleStoreTest {
   @Test
   void aReplaceThatDoesNotFitLeavesTheOldContentWhole() {
     ChronicleSupport.requireUsable();
-    ChronicleStore store = ChronicleStore.open(builder(100, 32).store);
+    ChronicleStore store = open(builder(100, 32));
     opened.add(store);
     store.put("kept", "1".getBytes());
     Map<String, byte[]> tooMany = new java.util.HashMap<>();
@@ -248,7 +253,7 @@ class ChronicleStoreTest {
   @Test
   void exportAndImportMoveContentBetweenTheStores() throws Exception {
     TieredCache<String, Model> chronicle = TieredCache.builder(String.class, Model.class).directory(dir)
-        .name("models").expireAfter(TTL).chronicleMap(1_000, 256).build();
+        .name("models").expireAfter(TTL).store(StoreSpec.chronicleMap(1_000, 256)).build();
     opened.add(chronicle);
     chronicle.put("m1", Model.of("m1"));
     chronicle.put("m2", Model.of("m2"));
@@ -256,20 +261,20 @@ class ChronicleStoreTest {
     opened.remove(chronicle);
 
     Path exported = dir.resolve("export.json");
-    CacheFiles.Export e = CacheFiles.export(dir, "models", exported, CacheFiles.StoreKind.CHRONICLE,
+    CacheFiles.Export e = CacheFiles.export(dir, "models", exported, StoreSpec.chronicleMap(1_024, 64),
         Duration.ofSeconds(5));
     assertThat(e.entries()).isEqualTo(2);
-    CacheFiles.importFile(exported, dir, "json-copy", CacheFiles.StoreKind.JSON, true, null, Duration.ofSeconds(5));
+    CacheFiles.importFile(exported, dir, "json-copy", StoreSpec.jsonFiles(), true, null, Duration.ofSeconds(5));
     TieredCache<String, Model> json = TieredCache.builder(String.class, Model.class).directory(dir)
         .name("json-copy").build();
     opened.add(json);
     assertThat(json.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m1", Model.of("m1"));
 
-    CacheFiles.export(dir, "json-copy", dir.resolve("back.json"), CacheFiles.StoreKind.JSON, Duration.ofSeconds(5));
-    CacheFiles.importFile(dir.resolve("back.json"), dir, "chronicle-copy", CacheFiles.StoreKind.CHRONICLE, true,
+    CacheFiles.export(dir, "json-copy", dir.resolve("back.json"), StoreSpec.jsonFiles(), Duration.ofSeconds(5));
+    CacheFiles.importFile(dir.resolve("back.json"), dir, "chronicle-copy", StoreSpec.chronicleMap(1_024, 64), true,
         TTL, Duration.ofSeconds(5));
     TieredCache<String, Model> back = TieredCache.builder(String.class, Model.class).directory(dir)
-        .name("chronicle-copy").expireAfter(TTL).chronicleMap(1_000, 256).build();
+        .name("chronicle-copy").expireAfter(TTL).store(StoreSpec.chronicleMap(1_000, 256)).build();
     opened.add(back);
     assertThat(back.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m2", Model.of("m2"));
   }

@@ -55,7 +55,7 @@ class JsonFileStoreTest {
   }
 
   AssetCache.Builder<Model> models() {
-    return AssetCache.builder(Model.class).directory(dir).expireAfter(TTL).clock(clock);
+    return AssetCache.builder(Model.class).configure(b -> b.directory(dir).expireAfter(TTL).clock(clock));
   }
 
   AssetCache<Model> open() {
@@ -66,13 +66,8 @@ class JsonFileStoreTest {
 
   /** A second "process": a store of its own on the same files, bypassing the in-JVM registry. */
   JsonFileStore otherProcess(String name) {
-    StoreSettings s = new StoreSettings();
-    s.directory = dir;
-    s.name = name;
-    s.expireAfter = TTL;
-    s.clock = clock;
-    s.refreshInterval = Duration.ZERO;
-    JsonFileStore store = JsonFileStore.open(s);
+    JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(dir).name(name)
+        .expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).config().store());
     opened.add(store);
     return store;
   }
@@ -159,16 +154,16 @@ class JsonFileStoreTest {
   @Test
   void freeFormMetadataRoundTripsThroughTheFileUnchanged() throws IOException {
     Files.writeString(dir.resolve("model.json"), PYTHON_WRITTEN, UTF_8);
-    AssetCache<Map> raw = AssetCache.builder(Map.class).cacheFilename("model").directory(dir)
-        .expireAfter(TTL).clock(clock).idFunction(m -> (String) m.get("id")).build();
+    AssetCache<Map> raw = AssetCache.builder(Map.class).cacheFilename("model")
+        .configure(b -> b.directory(dir).expireAfter(TTL).clock(clock)).idFunction(m -> (String) m.get("id")).build();
     opened.add(raw);
     Map<?, ?> before = raw.get("m1");
     raw.add(before); // re-encoded from the decoded map
     raw.save();
     raw.close();
     opened.remove(raw);
-    AssetCache<Map> again = AssetCache.builder(Map.class).cacheFilename("model").directory(dir)
-        .expireAfter(TTL).clock(clock).idFunction(m -> (String) m.get("id")).build();
+    AssetCache<Map> again = AssetCache.builder(Map.class).cacheFilename("model")
+        .configure(b -> b.directory(dir).expireAfter(TTL).clock(clock)).idFunction(m -> (String) m.get("id")).build();
     opened.add(again);
     assertThat(again.get("m1").toString()).isEqualTo(before.toString());
     assertThat(text("model.json")).contains("\"unknown_field\": \"ignored\"").contains("\"nan\": NaN")
@@ -263,14 +258,14 @@ class JsonFileStoreTest {
   @Test
   void aDirectoryThatCannotBeCreatedIsNamed() throws IOException {
     Path blocker = Files.writeString(dir.resolve("blocker"), "a file, not a directory");
-    assertThatThrownBy(() -> models().directory(blocker.resolve("sub")).build())
+    assertThatThrownBy(() -> models().configure(b -> b.directory(blocker.resolve("sub"))).build())
         .isInstanceOf(CacheException.class)
         .hasMessageContaining(blocker.toString());
   }
 
   @Test
   void aLockHeldElsewhereTimesOutNamingTheLockFile() {
-    AssetCache<Model> models = models().lockTimeout(Duration.ofMillis(200)).build();
+    AssetCache<Model> models = models().configure(b -> b.lockTimeout(Duration.ofMillis(200))).build();
     opened.add(models);
     LockFile holder = new LockFile(models.lockFile(), Duration.ofSeconds(1), FileOps.ownerOnly());
     holder.lock();
@@ -307,7 +302,7 @@ class JsonFileStoreTest {
   @Test
   void filesAreOwnerOnlyByDefaultAndConfigurable() throws IOException {
     Path sub = dir.resolve("private");
-    AssetCache<Model> models = models().directory(sub).build();
+    AssetCache<Model> models = models().configure(b -> b.directory(sub)).build();
     opened.add(models);
     models.add(Model.of("a"));
     models.save();
@@ -316,8 +311,9 @@ class JsonFileStoreTest {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sub.resolve(f)))).as(f)
           .isEqualTo("rw-------");
     }
-    AssetCache<Model> shared = models().directory(dir.resolve("shared"))
-        .filePermissions(PosixFilePermissions.fromString("rw-r-----")).build();
+    AssetCache<Model> shared = models()
+        .configure(b -> b.directory(dir.resolve("shared")).filePermissions(PosixFilePermissions.fromString("rw-r-----")))
+        .build();
     opened.add(shared);
     shared.add(Model.of("a"));
     shared.save();
@@ -437,13 +433,15 @@ class JsonFileStoreTest {
   }
 
   @Test
-  void aRenderingWhoseTemporaryFileWasRemovedByAnOpeningProcessIsDropped() {
+  void aRenderingsTemporaryFileIsNotRemovedByAProcessOpeningMeanwhile() {
     JsonFileStore a = otherProcess("shared");
     a.await(a.put("a", "1".getBytes(UTF_8)));
     a.await(a.put("b", "2".getBytes(UTF_8)));
     JsonFileStore.Compaction rendered = a.prepareCompaction();
-    otherProcess("shared"); // removes <name>.json.*.tmp as a crash's leftover
+    otherProcess("shared"); // removes only temporaries whose writer is gone
+    assertThat(rendered.temporary.path).exists();
     a.commitCompaction(rendered);
+    assertThat(warnings).noneMatch(w -> w.contains("left by an interrupted write"));
     a.await(a.put("c", "3".getBytes(UTF_8)));
     assertThat(otherProcess("shared").size()).isEqualTo(3);
   }
@@ -468,7 +466,7 @@ class JsonFileStoreTest {
 
   @Test
   void otherProcessesChangesReachTheFrontTierWithinTheRefreshInterval() {
-    AssetCache<Model> models = models().refreshInterval(Duration.ofMillis(20)).build();
+    AssetCache<Model> models = models().configure(b -> b.refreshInterval(Duration.ofMillis(20))).build();
     opened.add(models);
     models.add(Model.of("m1"));
     assertThat(models.get("m1").name()).isEqualTo("model m1"); // cached in the front tier
@@ -480,7 +478,7 @@ class JsonFileStoreTest {
 
   @Test
   void aSnapshotRewrittenByPythonIsReloadedAndOurJournalStillApplies() throws IOException {
-    AssetCache<Model> models = models().refreshInterval(Duration.ZERO).build();
+    AssetCache<Model> models = models().configure(b -> b.refreshInterval(Duration.ZERO)).build();
     opened.add(models);
     models.add(Model.of("java-1"));
     // The Python SDK rewrites the snapshot from its own view, unaware of our journal.

@@ -28,7 +28,7 @@ public final class MapConformanceTest {
   public static Test suite() {
     TestSuite suite = new TestSuite("TieredCache.asMap() conformance");
     suite.addTest(suiteFor("json", b -> b));
-    suite.addTest(suiteFor("chronicle", b -> b.chronicleMap(1_000, 64)));
+    suite.addTest(suiteFor("chronicle", b -> b.store(StoreSpec.chronicleMap(1_000, 64))));
     return suite;
   }
 

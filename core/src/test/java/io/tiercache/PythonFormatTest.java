@@ -47,7 +47,7 @@ class PythonFormatTest {
     meta.put("nan", Double.NaN);
     meta.put("empty", Map.of());
     meta.put("list", Arrays.asList(1L, "x", null, true, 2.5));
-    try (AssetCache<Model> models = AssetCache.builder(Model.class).directory(dir).build()) {
+    try (AssetCache<Model> models = AssetCache.builder(Model.class).configure(b -> b.directory(dir)).build()) {
       models.add(new Model("m1", "caf\u00e9 \u2615 \uD83D\uDE00 \"q\"\n\t", Assets.Function.TRANSLATION, meta,
           List.of(), null, new java.math.BigDecimal("0.0015")));
       models.add(Model.of("m2"));
@@ -68,8 +68,8 @@ class PythonFormatTest {
         + " 'meta': {'n': 3, 'f': 0.5, 'deep': [[{'x': None}]]}, 'tags': ['a']}}}\n"
         + "with open(sys.argv[1], 'w') as f:\n"
         + "    json.dump(store, f, indent=4)\n", dir.resolve("model.json").toString());
-    try (AssetCache<Model> models = AssetCache.builder(Model.class).directory(dir)
-        .expireAfter(Duration.ofHours(1)).build()) {
+    try (AssetCache<Model> models = AssetCache.builder(Model.class)
+        .configure(b -> b.directory(dir).expireAfter(Duration.ofHours(1))).build()) {
       Model m = models.get("1");
       assertThat(m.name()).isEqualTo("Jos\u00e9");
       assertThat(m.function()).isEqualTo(Assets.Function.TRANSLATION);

@@ -28,7 +28,7 @@ class RedisStoreContractTest extends CacheContractTest {
 
   @Override
   protected <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder) {
-    return builder.redis(server.uri());
+    return builder.store(StoreSpec.redis(server.uri()));
   }
 
   @Override

@@ -73,11 +73,12 @@ class RedisStoreTest {
 
   /** A front tier on its own store and connection, bypassing the registry: another JVM, in effect. */
   LocalTieredCache<String, Model> member(Duration ttl) {
-    TieredCacheBuilder<String, Model> b = TieredCache.builder(String.class, Model.class).redis(server.uri())
-        .redisTimeout(TIMEOUT).name("models").expireAfter(ttl).codec(Codec.json(Model.class));
-    PersistentStore store = b.store.type.open(b.store);
+    TieredCacheBuilder<String, Model> b = TieredCache.builder(String.class, Model.class).store(StoreSpec.redis(server.uri(), TIMEOUT))
+       .name("models").expireAfter(ttl).codec(Codec.json(Model.class));
+    CacheConfig<String, Model> config = b.config();
+    PersistentStore store = config.store().provider().open(config.store());
     stores.add(store);
-    return new LocalTieredCache<>(store, b, "member");
+    return new LocalTieredCache<>(store, config, "member");
   }
 
   LocalTieredCache<String, Model> member() {
@@ -226,7 +227,7 @@ class RedisStoreTest {
       port = probe.getLocalPort();
     }
     TieredCacheBuilder<String, Model> builder = TieredCache.builder(String.class, Model.class)
-        .redis(URI.create("redis://user:secret@127.0.0.1:" + port)).redisTimeout(TIMEOUT).name("models");
+        .store(StoreSpec.redis(URI.create("redis://user:secret@127.0.0.1:" + port), TIMEOUT)).name("models");
     assertThatThrownBy(builder::build).isInstanceOf(CacheException.class)
         .hasMessageContaining("cannot connect to Redis [redis://127.0.0.1:" + port + "#models]")
         .hasMessageNotContaining("secret");

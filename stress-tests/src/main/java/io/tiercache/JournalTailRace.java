@@ -56,14 +56,10 @@ public class JournalTailRace {
     }));
   }
 
-  static StoreSettings settings() {
-    StoreSettings s = new StoreSettings();
-    s.directory = DIR;
-    s.name = "tail";
-    s.expireAfter = Duration.ofDays(1);
-    s.refreshInterval = Duration.ZERO;
-    s.compactionMinBytes = 64 << 10; // compact often, so the reader follows replaced journals
-    return s;
+  static StoreConfig settings() {
+    // compact often (64 KiB), so the reader follows replaced journals
+    return TieredCache.builder(String.class, String.class).directory(DIR).name("tail").expireAfter(Duration.ofDays(1))
+        .refreshInterval(Duration.ZERO).compactionMinBytes(64 << 10).config().store();
   }
 
   static final byte[] VALUE = "{\"a\":1,\"b\":\"two\"}".getBytes(StandardCharsets.US_ASCII);

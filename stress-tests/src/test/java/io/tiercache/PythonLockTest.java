@@ -33,8 +33,8 @@ class PythonLockTest {
 
   @Test
   void aPythonHolderBlocksTiercacheWritersUntilItReleases() throws Exception {
-    AssetCache<Record> cache = AssetCache.builder(Record.class).directory(dir)
-        .lockTimeout(Duration.ofMillis(300)).build();
+    AssetCache<Record> cache = AssetCache.builder(Record.class)
+        .configure(b -> b.directory(dir).lockTimeout(Duration.ofMillis(300))).build();
     Process python = new ProcessBuilder("python3", "-c", HOLDER, cache.lockFile().toString()).start();
     try (cache) {
       BufferedReader out = new BufferedReader(new InputStreamReader(python.getInputStream(), UTF_8));

@@ -2,7 +2,7 @@ package io.tiercache.cli;
 
 import io.tiercache.CacheException;
 import io.tiercache.CacheFiles;
-import io.tiercache.CacheFiles.StoreKind;
+import io.tiercache.StoreSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,7 +55,7 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.registerConverter(Duration.class, Main::duration);
-    cl.registerConverter(StoreKind.class, StoreKind::parse);
+    cl.registerConverter(Store.class, Store::parse);
     cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       PrintWriter err = commandLine.getErr();
       if (e instanceof CacheException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
@@ -181,12 +181,12 @@ public final class Main implements Runnable {
     Path to;
     @Option(names = "--store", defaultValue = "json", paramLabel = "json|chronicle",
         description = "the cache's store (default ${DEFAULT-VALUE})")
-    StoreKind store;
+    Store store;
     @Option(names = "--lock-timeout", defaultValue = "30s") Duration lockTimeout;
 
     @Override
     public Integer call() {
-      CacheFiles.Export e = CacheFiles.export(dir, name, to, store, lockTimeout);
+      CacheFiles.Export e = CacheFiles.export(dir, name, to, store.spec(null), lockTimeout);
       out().println("exported " + e.entries() + " entries (expiry " + e.expiry() + ", " + e.bytes() + " bytes) to " + e.file());
       return 0;
     }
@@ -205,16 +205,46 @@ public final class Main implements Runnable {
     Duration expireAfter;
     @Option(names = "--store", defaultValue = "json", paramLabel = "json|chronicle",
         description = "the cache's store (default ${DEFAULT-VALUE})")
-    StoreKind store;
+    Store store;
     @Option(names = "--lock-timeout", defaultValue = "30s") Duration lockTimeout;
 
     @Override
     public Integer call() {
-      CacheFiles.Import i = CacheFiles.importFile(file, dir, name, store, replace, expireAfter, lockTimeout);
-      Path target = store.file(dir, name);
+      CacheFiles.Import i = CacheFiles.importFile(file, dir, name, store.spec(file), replace, expireAfter, lockTimeout);
+      Path target = i.file();
       out().println((i.replaced() ? "replaced the content of " + target + " with " + i.entries() + " entries"
           : "added " + i.entries() + " entries to " + target) + " (content expiry " + i.expiry() + ")");
       return 0;
+    }
+  }
+
+  /** The stores the tool reads and writes. */
+  enum Store {
+    JSON,
+    /** A Chronicle Map file an import creates is sized for twice the imported entries (at least 1,024). */
+    CHRONICLE;
+
+    static Store parse(String name) {
+      try {
+        return valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("unknown store '" + name + "'; expected json or chronicle", e);
+      }
+    }
+
+    /** The store's spec; {@code source}, a file about to be imported, sizes a Chronicle Map file it creates. */
+    StoreSpec spec(Path source) {
+      if (this == JSON) {
+        return StoreSpec.jsonFiles();
+      }
+      long entries = 0;
+      long bytes = 0;
+      if (source != null) {
+        CacheFiles.Inspection s = CacheFiles.inspect(source);
+        entries = Math.max(0, s.snapshotEntries());
+        bytes = s.snapshotBytes();
+      }
+      return StoreSpec.chronicleMap(Math.max(1_024, 2 * entries), (int) Math.max(64, bytes / Math.max(1, entries)));
     }
   }
 }

@@ -3,6 +3,7 @@ package io.tiercache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tiercache.CacheFiles;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -129,7 +130,7 @@ class MainTest {
     assertThat(in.code()).as(in.err()).isZero();
     assertThat(in.out()).contains("with 3 entries", dir.resolve("shared.cmap").toString());
     try (TieredCache<String, Model> c = TieredCache.builder(String.class, Model.class).directory(dir).name("shared")
-        .expireAfter(Duration.ofHours(1)).chronicleMap(1_024, 64).build()) {
+        .expireAfter(Duration.ofHours(1)).store(StoreSpec.chronicleMap(1_024, 64)).build()) {
       assertThat(c.getIfPresent("m2")).isEqualTo(new Model("m2", "modèle 2", 2.5));
     }
     Path back = dir.resolve("back.json");

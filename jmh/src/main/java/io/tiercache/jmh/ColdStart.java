@@ -5,6 +5,7 @@ import com.jsoniter.JsonIterator;
 import com.jsoniter.any.Any;
 import io.tiercache.Codec;
 import io.tiercache.TieredCache;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.io.BufferedReader;
@@ -167,7 +168,7 @@ public final class ColdStart {
   static TieredCacheBuilder<String, Asset> builder(Path dir, int n, boolean chronicle) {
     TieredCacheBuilder<String, Asset> b = TieredCache.builder(String.class, Asset.class).directory(dir).name(NAME)
         .expireAfter(Duration.ofDays(365)).refreshInterval(Duration.ZERO);
-    return chronicle ? b.chronicleMap((long) (n * 2.2) + 1_000, 220) : b;
+    return chronicle ? b.store(StoreSpec.chronicleMap((long) (n * 2.2) + 1_000, 220)) : b;
   }
 
   /** One fresh JVM: {open ms, process ms, reopen ms}; process is measured to the line the child prints. */

@@ -124,30 +124,20 @@ public final class Fixtures {
 
   /**
    * Defers compaction of a JSON store built by {@code builder} past any benchmark's length, so that
-   * a measurement sees the append path alone. The builder has no public setting for it (users should
-   * not defer compaction), so this sets the store's threshold by reflection and fails loudly, naming
-   * the field, if the builder no longer has it.
+   * a measurement sees the append path alone. The builder's {@code compactionMinBytes} is
+   * package-private (users should not defer compaction), so this calls it by reflection and fails
+   * loudly, naming it, if the builder no longer has it.
    */
-  static void deferCompaction(Object builder) {
-    for (Class<?> c = builder.getClass(); c != null; c = c.getSuperclass()) {
-      for (java.lang.reflect.Field f : c.getDeclaredFields()) {
-        try {
-          f.setAccessible(true);
-          Object settings = f.get(builder);
-          if (settings == null) {
-            continue;
-          }
-          java.lang.reflect.Field threshold = settings.getClass().getDeclaredField("compactionMinBytes");
-          threshold.setAccessible(true);
-          threshold.setLong(settings, Long.MAX_VALUE);
-          return;
-        } catch (NoSuchFieldException | IllegalAccessException | RuntimeException notThisOne) {
-          // keep looking: the field is on the store settings the builder holds
-        }
-      }
+  static void deferCompaction(io.tiercache.TieredCacheBuilder<?, ?> builder) {
+    try {
+      java.lang.reflect.Method threshold =
+          io.tiercache.TieredCacheBuilder.class.getDeclaredMethod("compactionMinBytes", long.class);
+      threshold.setAccessible(true);
+      threshold.invoke(builder, Long.MAX_VALUE);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("TieredCacheBuilder.compactionMinBytes(long) is gone: update "
+          + "Fixtures.deferCompaction", e);
     }
-    throw new IllegalStateException("the builder " + builder.getClass().getName()
-        + " holds no store settings with a compactionMinBytes field: update Fixtures.deferCompaction");
   }
 
   /** JVM flags Chronicle Map needs on JDK 17+, plus switching its analytics off. */

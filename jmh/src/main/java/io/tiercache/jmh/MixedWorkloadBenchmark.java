@@ -2,6 +2,7 @@ package io.tiercache.jmh;
 
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import io.tiercache.TieredCache;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.nio.file.Files;
@@ -62,7 +63,7 @@ public class MixedWorkloadBenchmark {
     TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
         .name("mixed").expireAfter(Duration.ofDays(1)).maximumSize(10_000).recordStats();
     if (store.equals("chronicle")) {
-      builder.chronicleMap((long) (entries * 2.2) + 1_000, 220);
+      builder.store(StoreSpec.chronicleMap((long) (entries * 2.2) + 1_000, 220));
     }
     cache = builder.build();
     cache.replaceAll(Fixtures.content(keys, values));

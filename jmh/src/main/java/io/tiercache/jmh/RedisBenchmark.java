@@ -8,6 +8,7 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.io.IOException;
@@ -74,9 +75,9 @@ public class RedisBenchmark {
     URI uri = startServer();
     keys = new String[SIZE];
     redisKeys = new String[SIZE];
-    near = TieredCache.builder(String.class, Asset.class).redis(uri).name("bench").maximumSize(2 * SIZE)
+    near = TieredCache.builder(String.class, Asset.class).store(StoreSpec.redis(uri)).name("bench").maximumSize(2 * SIZE)
         .expireAfter(Duration.ofHours(1)).build();
-    missing = TieredCache.builder(String.class, Asset.class).redis(uri).name("bench").maximumSize(0)
+    missing = TieredCache.builder(String.class, Asset.class).store(StoreSpec.redis(uri)).name("bench").maximumSize(0)
         .expireAfter(Duration.ofHours(1)).build();
     caffeine = Caffeine.newBuilder().maximumSize(2 * SIZE).expireAfterWrite(Duration.ofHours(1)).build();
     for (int i = 0; i < SIZE; i++) {

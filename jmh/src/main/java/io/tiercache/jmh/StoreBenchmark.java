@@ -2,6 +2,7 @@ package io.tiercache.jmh;
 
 import io.tiercache.Codec;
 import io.tiercache.TieredCache;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.nio.channels.FileChannel;
@@ -115,7 +116,7 @@ public class StoreBenchmark {
         TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
             .name("assets").expireAfter(Duration.ofDays(1)).maximumSize(entries / 100);
         if (target.equals("tiercache-chronicle")) {
-          builder.chronicleMap(capacity, valueBytes);
+          builder.store(StoreSpec.chronicleMap(capacity, valueBytes));
         } else if (!target.equals("tiercache-json")) {
           throw new IllegalArgumentException(target);
         }

@@ -1,5 +1,6 @@
 package io.tiercache.stress;
 
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCacheBuilder;
 import java.net.URI;
 import java.util.LinkedHashMap;
@@ -41,7 +42,7 @@ final class Args {
     }
 
     <K, V> TieredCacheBuilder<K, V> select(TieredCacheBuilder<K, V> builder) {
-      return this == CHRONICLE ? builder.chronicleMap(500_000, 200) : builder;
+      return this == CHRONICLE ? builder.store(StoreSpec.chronicleMap(500_000, 200)) : builder;
     }
 
     String option() {

@@ -1,5 +1,6 @@
 package io.tiercache.stress;
 
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -69,7 +70,7 @@ public final class RedisFleet {
   }
 
   static TieredCache<String, Record> open(URI uri) {
-    return TieredCache.builder(String.class, Record.class).redis(uri).name(NAME).expireAfter(Duration.ofDays(1))
+    return TieredCache.builder(String.class, Record.class).store(StoreSpec.redis(uri)).name(NAME).expireAfter(Duration.ofDays(1))
         .build();
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tiercache.CacheException;
 import io.tiercache.CacheFiles;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -77,7 +78,7 @@ class CacheFilesTest {
             "--writer", "w" + w, "--adds", "400")));
       }
       Thread.sleep(300);
-      CacheFiles.Import imported = CacheFiles.importFile(seed, cacheDir, MultiProcess.NAME, CacheFiles.StoreKind.JSON,
+      CacheFiles.Import imported = CacheFiles.importFile(seed, cacheDir, MultiProcess.NAME, StoreSpec.jsonFiles(),
           false, null, Duration.ofSeconds(30));
       assertThat(imported.entries()).isEqualTo(500);
       for (Process w : writers) {
@@ -107,14 +108,15 @@ class CacheFilesTest {
 
   @Test
   void badArguments() {
-    assertThatThrownBy(() -> CacheFiles.importFile(dir.resolve("missing.json"), dir, "x", CacheFiles.StoreKind.JSON,
+    assertThatThrownBy(() -> CacheFiles.importFile(dir.resolve("missing.json"), dir, "x", StoreSpec.jsonFiles(),
         false, null, Duration.ofSeconds(1))).isInstanceOf(CacheException.class).hasMessageContaining("no such file");
     assertThatThrownBy(() -> CacheFiles.importFile(dir.resolve("missing.json"), dir, "x",
-        CacheFiles.StoreKind.CHRONICLE, false, null, Duration.ofSeconds(1)))
+        StoreSpec.chronicleMap(1_024, 64), false, null, Duration.ofSeconds(1)))
         .isInstanceOf(CacheException.class).hasMessageContaining("no such file");
-    assertThatThrownBy(() -> CacheFiles.export(dir, "../x", dir.resolve("o.json"), CacheFiles.StoreKind.CHRONICLE,
+    assertThatThrownBy(() -> CacheFiles.export(dir, "../x", dir.resolve("o.json"), StoreSpec.chronicleMap(1_024, 64),
         Duration.ofSeconds(1))).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> CacheFiles.StoreKind.parse("redis")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> StoreSpec.chronicleMap(0, 64)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("entries=0");
     assertThatThrownBy(() -> CacheFiles.compact(dir, "../x", Duration.ofSeconds(1)))
         .isInstanceOf(IllegalArgumentException.class);
   }

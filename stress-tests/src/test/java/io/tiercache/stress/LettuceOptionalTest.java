@@ -3,6 +3,7 @@ package io.tiercache.stress;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tiercache.CacheException;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.io.File;
 import java.net.URI;
@@ -52,7 +53,8 @@ class LettuceOptionalTest {
       System.out.println("json=" + (json.getIfPresent("k").equals("v") ? "ok" : "broken"));
     }
     try {
-      TieredCache.builder(String.class, String.class).redis(URI.create("redis://:secret@127.0.0.1:6379"));
+      TieredCache.builder(String.class, String.class).store(StoreSpec.redis(URI.create("redis://:secret@127.0.0.1:6379")))
+          .build();
       System.out.println("redis=accepted without Lettuce");
     } catch (CacheException e) {
       System.out.println("redis=" + e.getMessage());

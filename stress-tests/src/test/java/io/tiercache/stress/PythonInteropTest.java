@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.tiercache.AssetCache;
 import io.tiercache.CacheFiles;
 import io.tiercache.LockTimeoutException;
+import io.tiercache.StoreSpec;
 import io.tiercache.TieredCache;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -78,7 +79,7 @@ class PythonInteropTest {
         + "json.dump({'expiry': float(sys.argv[2]), 'data': data}, open(sys.argv[1], 'w'), indent=4)\n",
         dir.resolve("asset.json").toString(), Double.toString(expiry));
     assertThat(CacheFiles.verify(dir.resolve("asset.json")).valid()).isTrue();
-    try (AssetCache<Asset> cache = AssetCache.builder(Asset.class).directory(dir).cacheFilename("asset").build()) {
+    try (AssetCache<Asset> cache = AssetCache.builder(Asset.class).configure(b -> b.directory(dir)).cacheFilename("asset").build()) {
       Asset a = cache.get("m\u00e9t\u00e9o");
       assertThat(a).isEqualTo(new Asset("m\u00e9t\u00e9o", "caf\u00e9 \u4e2d\u6587 \ud83d\ude00", 0.1, List.of("a")));
       assertThat(cache.get("plain").score()).isEqualTo(1e-7);
@@ -134,7 +135,7 @@ class PythonInteropTest {
       cache.put("a", new Asset("a", "\u00e9", 0.5, List.of("x")));
       cache.put("b", new Asset("b", "y", 2, List.of()));
       Path export = dir.resolve("export.json");
-      CacheFiles.export(dir, "asset", export, CacheFiles.StoreKind.JSON, Duration.ofSeconds(5));
+      CacheFiles.export(dir, "asset", export, StoreSpec.jsonFiles(), Duration.ofSeconds(5));
       String out = python("import json,sys,time\n"
           + "d = json.load(open(sys.argv[1]))\n"
           + "assert d['expiry'] > time.time()\n"

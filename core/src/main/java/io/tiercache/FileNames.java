@@ -1,0 +1,66 @@
+package io.tiercache;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * The names of one cache's files in its directory: the one place that knows the suffixes. For a
+ * cache named {@code N}: {@code N.json} (the snapshot, the Python SDK's file), {@code N.journal},
+ * {@code N.lock} (the {@code flock} the Python SDK takes too), {@code N.cmap} and
+ * {@code N.cmap.state} (the Chronicle Map store). Temporary files are {@code <file>.<random>.tmp}
+ * and damaged files set aside are {@code <file>.corrupt-<UTC timestamp>}.
+ */
+record FileNames(Path directory, String name) {
+  /**
+   * The longest name, in UTF-8 bytes, whose every derived file name (the longest is a journal set
+   * aside, {@code N.journal.corrupt-20261201T084423.123Z}, or a temporary) fits the 255 bytes a
+   * file name may have on Linux file systems.
+   */
+  static final int MAX_NAME_BYTES = 255 - 64;
+
+  FileNames {
+    Objects.requireNonNull(directory, "directory");
+    validName(name);
+  }
+
+  /**
+   * Checks a cache name: a plain file name that every derived file name can extend.
+   *
+   * @throws IllegalArgumentException naming the value and what is wrong with it
+   */
+  static String validName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/")
+        || name.contains("\\") || name.contains("\0") || name.contains("..")) {
+      throw new IllegalArgumentException("invalid cache file name '" + name
+          + "': it must be a plain file name, without path separators or '..'");
+    }
+    int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > MAX_NAME_BYTES) {
+      throw new IllegalArgumentException("cache file name too long (" + bytes + " bytes in UTF-8, at most "
+          + MAX_NAME_BYTES + " so that its files' names fit in 255): '" + name.substring(0, 32) + "...'");
+    }
+    return name;
+  }
+
+  Path snapshot() {
+    return directory.resolve(name + ".json");
+  }
+
+  Path journal() {
+    return directory.resolve(name + ".journal");
+  }
+
+  Path lock() {
+    return directory.resolve(name + ".lock");
+  }
+
+  Path chronicleMap() {
+    return directory.resolve(name + ".cmap");
+  }
+
+  Path chronicleState() {
+    return directory.resolve(name + ".cmap.state");
+  }
+}

@@ -1,0 +1,142 @@
+package io.tiercache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The file rules against files planted for real: links, hard links, other users' files, loose
+ * permissions; and temporary files, which only their writer's death makes removable.
+ */
+class FileOpsTest {
+  @TempDir Path dir;
+  @TempDir Path outside;
+  final FileOps files = FileOps.ownerOnly();
+
+  private Path victim() throws Exception {
+    Path victim = outside.resolve("victim.txt");
+    Files.writeString(victim, "precious");
+    return victim;
+  }
+
+  private static void assertUntouched(Path victim) throws Exception {
+    assertThat(Files.readString(victim, UTF_8)).isEqualTo("precious");
+  }
+
+  @Test
+  void aSymbolicLinkIsNeverFollowedAndIsNamedAsSuch() throws Exception {
+    Path victim = victim();
+    Path planted = dir.resolve("c.journal");
+    Files.createSymbolicLink(planted, victim);
+    for (FileOps.Use use : FileOps.Use.values()) {
+      assertThatThrownBy(() -> files.open(planted, use, StandardOpenOption.WRITE, StandardOpenOption.APPEND))
+          .isInstanceOf(CacheException.class).hasMessageContaining("symbolic link")
+          .hasMessageContaining(planted.toString());
+      assertThatThrownBy(() -> files.openOrCreate(planted, use, StandardOpenOption.WRITE))
+          .isInstanceOf(CacheException.class).hasMessageContaining("symbolic link");
+    }
+    assertThatThrownBy(() -> files.create(planted)).isInstanceOf(FileAlreadyExistsException.class);
+    assertUntouched(victim);
+
+    Path dangling = dir.resolve("c.cmap");
+    Files.createSymbolicLink(dangling, outside.resolve("would-be-created"));
+    assertThatThrownBy(() -> files.openOrCreate(dangling, FileOps.Use.IN_PLACE, StandardOpenOption.WRITE))
+        .isInstanceOf(CacheException.class).hasMessageContaining("symbolic link");
+    assertThat(outside.resolve("would-be-created")).doesNotExist();
+  }
+
+  @Test
+  void aHardLinkToAnotherFileIsRefused() throws Exception {
+    Path victim = victim();
+    Path planted = dir.resolve("c.journal");
+    Files.createLink(planted, victim);
+    assertThatThrownBy(() -> files.open(planted, FileOps.Use.READ, StandardOpenOption.READ))
+        .isInstanceOf(CacheException.class).hasMessageContaining("2 hard links");
+    assertUntouched(victim);
+  }
+
+  @Test
+  void anotherUsersFileIsRefused() throws Exception {
+    assumeThat(Posix.geteuid()).as("chown to another user needs root").isZero();
+    Path planted = dir.resolve("c.journal");
+    Files.writeString(planted, "planted");
+    Files.setAttribute(planted, "unix:uid", 65534, LinkOption.NOFOLLOW_LINKS);
+    assertThatThrownBy(() -> files.open(planted, FileOps.Use.READ, StandardOpenOption.READ))
+        .isInstanceOf(CacheException.class).hasMessageContaining("owned by user 65534");
+    assertThat(Files.readString(planted)).isEqualTo("planted");
+  }
+
+  @Test
+  void filesWrittenInPlaceMayGrantNoMoreThanTheConfiguredPermissions() throws Exception {
+    Path loose = dir.resolve("c.journal");
+    Files.writeString(loose, "");
+    Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString("rw-rw-rw-"));
+    assertThatThrownBy(() -> files.open(loose, FileOps.Use.IN_PLACE, StandardOpenOption.WRITE))
+        .isInstanceOf(CacheException.class).hasMessageContaining("grants").hasMessageContaining("rw-rw-");
+    // A file only read (and replaced by rename), such as the Python SDK's 0644 snapshot, is fine.
+    Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString("rw-r--r--"));
+    files.open(loose, FileOps.Use.READ, StandardOpenOption.READ).close();
+    // So is what the configuration itself allows.
+    new FileOps(PosixFilePermissions.fromString("rw-r--r--"), PosixFilePermissions.fromString("rwx------"))
+        .open(loose, FileOps.Use.IN_PLACE, StandardOpenOption.WRITE).close();
+  }
+
+  @Test
+  void createdFilesHaveTheConfiguredPermissionsWhateverTheUmask() throws Exception {
+    Path file = dir.resolve("new.journal");
+    files.create(file).close();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    assertThatThrownBy(() -> files.create(file)).isInstanceOf(FileAlreadyExistsException.class);
+  }
+
+  @Test
+  void aLiveTemporaryOfAnotherProcessIsNeverRemovedAnAbandonedOneIs() throws Exception {
+    Path live = dir.resolve("c.json.live.tmp");
+    Path abandoned = dir.resolve("c.json.abandoned.tmp");
+    Files.writeString(live, "being written");
+    Files.writeString(abandoned, "left by a crash");
+    // Another process writing a temporary holds an fcntl lock on it, as FileOps.createTemporary does.
+    Process writer = new ProcessBuilder("python3", "-c",
+        "import fcntl,sys\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\n"
+            + "sys.stdin.readline()\n", live.toString()).start();
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(writer.getInputStream(), UTF_8));
+      assertThat(out.readLine()).isEqualTo("locked");
+      files.removeStaleTemporaries(dir, "c.json");
+      assertThat(live).as("its writer is alive").exists();
+      assertThat(abandoned).as("its writer is gone").doesNotExist();
+    } finally {
+      writer.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    files.removeStaleTemporaries(dir, "c.json");
+    assertThat(live).as("once its writer died").doesNotExist();
+  }
+
+  @Test
+  void aTemporaryIsLockedByItsWriterUntilRenamed() throws Exception {
+    Path target = dir.resolve("c.json");
+    FileOps.Temporary temp = files.writeTemporary(target, "{}".getBytes(UTF_8), 2);
+    files.removeStaleTemporaries(dir, "c.json");
+    assertThat(temp.path).exists();
+    temp.replace(target);
+    assertThat(Files.readString(target)).isEqualTo("{}");
+    assertThat(temp.path).doesNotExist();
+    try (FileChannel ch = files.open(target, FileOps.Use.IN_PLACE, StandardOpenOption.READ)) {
+      assertThat(ch.size()).isEqualTo(2);
+    }
+  }
+}

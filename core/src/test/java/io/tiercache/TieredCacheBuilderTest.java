@@ -1,0 +1,100 @@
+package io.tiercache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tiercache.Assets.Model;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code build()} makes an immutable configuration: the builder and the open caches never share state. */
+class TieredCacheBuilderTest {
+  @TempDir Path dir;
+  final FakeClock clock = new FakeClock();
+
+  TieredCacheBuilder<String, Model> builder() {
+    return TieredCache.builder(String.class, Model.class).directory(dir).name("model")
+        .expireAfter(Duration.ofHours(1)).clock(clock);
+  }
+
+  @Test
+  void aSetterCalledAfterBuildChangesNothingInTheOpenCache() throws Exception {
+    TieredCacheBuilder<String, Model> builder = builder().durability(Durability.WRITE);
+    try (TieredCache<String, Model> cache = builder.build()) {
+      // Were the settings shared, this put would wait in memory for 10 minutes instead of being written.
+      builder.durability(Durability.ASYNC).asyncFlushDelay(Duration.ofMinutes(10)).expireAfter(Duration.ofMillis(1));
+      cache.put("m1", Model.of("m1"));
+      assertThat(Files.readString(dir.resolve("model.journal"), UTF_8)).as("written on put, as WRITE says")
+          .contains("\"m1\"");
+      clock.advance(Duration.ofMinutes(1));
+      assertThat(cache.getIfPresent("m1")).as("still the 1 h expiry it was built with").isEqualTo(Model.of("m1"));
+    }
+  }
+
+  @Test
+  void buildLeavesTheBuilderAsItWasAndTheBuilderCanBeReused() {
+    TieredCacheBuilder<String, Model> builder = builder();
+    CacheConfig<String, Model> before = builder.config();
+    try (TieredCache<String, Model> first = builder.build();
+        TieredCache<String, Model> second = builder.name("other").build()) {
+      assertThat(builder.name("model").config()).isEqualTo(before);
+      first.put("a", Model.of("a"));
+      assertThat(second.getIfPresent("a")).as("another name is another cache").isNull();
+    }
+  }
+
+  @Test
+  void aSecondOpenOfTheSameFilesMustAgreeOnEverySetting() {
+    try (TieredCache<String, Model> cache = builder().build()) {
+      assertThatThrownBy(() -> builder().clock(new FakeClock()).build()).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("already open in this JVM");
+      assertThatThrownBy(() -> builder().filePermissions(PosixFilePermissions.fromString("rw-r-----")).build())
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("GROUP_READ");
+      try (TieredCache<String, Model> same = builder().build()) {
+        same.put("k", Model.of("k"));
+        assertThat(cache.getIfPresent("k")).as("the same settings share the open cache").isEqualTo(Model.of("k"));
+      }
+    }
+  }
+
+  @Test
+  void aNameWhoseFilesCannotBeNamedIsRejectedAtOnce() {
+    String longest = "n".repeat(FileNames.MAX_NAME_BYTES);
+    assertThat(builder().name(longest).config().store().files().name()).isEqualTo(longest);
+    assertThatThrownBy(() -> builder().name(longest + "n")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("too long").hasMessageContaining("192 bytes");
+    assertThatThrownBy(() -> builder().name("\u00e9".repeat(96))).as("counted in UTF-8 bytes")
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("192 bytes");
+    assertThatThrownBy(() -> builder().name("../up")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'../up'");
+  }
+
+  @Test
+  void theLongestNameWorksWithEveryFileItDerives() throws Exception {
+    String longest = "n".repeat(FileNames.MAX_NAME_BYTES);
+    try (TieredCache<String, Model> cache = builder().name(longest).compactionMinBytes(0).build()) {
+      for (int i = 0; i < 50; i++) {
+        cache.put("m" + i, Model.of("m" + i));
+      }
+      cache.flush();
+    }
+    assertThat(Files.exists(dir.resolve(longest + ".json"))).isTrue();
+  }
+
+  @Test
+  void redisLocationsWithOtherCredentialsAreOtherStores() {
+    StoreConfig right = builder().store(StoreSpec.redis(URI.create("redis://:right@127.0.0.1:6379"))).config().store();
+    StoreConfig wrong = builder().store(StoreSpec.redis(URI.create("redis://:wrong@127.0.0.1:6379"))).config().store();
+    Object a = RedisSupport.PROVIDER.location(right);
+    Object b = RedisSupport.PROVIDER.location(wrong);
+    assertThat(a).isNotEqualTo(b);
+    assertThat(a.toString()).isEqualTo(b.toString()).isEqualTo("redis://127.0.0.1:6379#model");
+    assertThat(right.toString()).doesNotContain("right");
+  }
+}
