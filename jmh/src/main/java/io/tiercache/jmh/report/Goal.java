@@ -76,7 +76,8 @@ final class Goal {
   Goal add(String label, Ratio ratio, int threads, int cores, Threshold bound, Row subject, Row baseline) {
     if (threads > cores) {
       rows.add(new Judgement(label, ratio, bound, Verdict.REPORTED,
-          threads + " threads on " + cores + " cores: measures the scheduler, not judged", subject, baseline));
+          threads + " threads or processes on " + cores + " cores: measures the scheduler, not judged", subject,
+          baseline));
     } else {
       rows.add(new Judgement(label, ratio, bound, bound.judge(ratio),
           ratio.hasInterval() ? "" : "fewer than two replicates: no interval", subject, baseline));

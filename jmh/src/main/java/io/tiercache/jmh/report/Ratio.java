@@ -57,7 +57,7 @@ record Ratio(double ratio, double low, double high, double se, double df, Estima
   /**
    * How many replicates per side would likely bring the interval clear of {@code threshold},
    * if the per-replicate spread stays as measured: the smallest n (up to 100) whose t · se no
-   * longer reaches the threshold; -1 when even 100 would not (the ratio sits on it), 0 when
+   * longer reaches the threshold; -1 when even 100 would not (the ratio is that close to it), 0 when
    * there is no spread to extrapolate from (fewer than two replicates on a side).
    */
   int replicatesToDecide(double threshold) {
