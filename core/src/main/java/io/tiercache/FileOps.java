@@ -370,15 +370,25 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * Removes the temporary files of {@code baseName} ({@code <baseName>.<random>.tmp}) whose writer is
-   * gone: a live writer holds a lock on its temporary, so only a crash's leftovers are removed.
+   * Removes the temporary files of the {@code targets} ({@code <target>.<random>.tmp}, all in one
+   * directory) whose writer is gone: a live writer holds a lock on its temporary, so only a crash's
+   * leftovers are removed.
    */
-  void removeStaleTemporaries(Path dir, String baseName) {
+  void removeStaleTemporaries(Path... targets) {
+    Path dir = targets[0].toAbsolutePath().getParent();
     // A filter, not a glob: the cache name may hold glob characters ("model[1").
-    String prefix = baseName + ".";
     try (var files = Files.newDirectoryStream(dir, p -> {
       String name = p.getFileName().toString();
-      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
+      if (!name.endsWith(".tmp")) {
+        return false;
+      }
+      for (Path target : targets) {
+        String prefix = target.getFileName() + ".";
+        if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+          return true;
+        }
+      }
+      return false;
     })) {
       for (Path temp : files) {
         removeIfAbandoned(temp);

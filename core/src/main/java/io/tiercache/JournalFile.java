@@ -31,6 +31,7 @@ final class JournalFile implements AutoCloseable {
   final long headerLength;
   /** Bytes after the header copied from the journal this one replaced. */
   final long carriedBytes;
+  private boolean closed;
 
   private JournalFile(Path path, int fd, FileChannel reader, long[] header) {
     this.path = path;
@@ -159,8 +160,13 @@ final class JournalFile implements AutoCloseable {
     }
   }
 
+  /** Closes the file; once only, as its descriptor number may be another file's after. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     try {
       reader.close();
     } catch (IOException e) {

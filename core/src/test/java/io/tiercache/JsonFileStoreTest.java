@@ -568,7 +568,7 @@ class JsonFileStoreTest {
 
   @Test
   void anExpiredContentIsKeptForTheGraceAcrossARestartAndNotAfter() {
-    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     a.await(a.put("k", json("\"old\"")));
     clock.advance(Duration.ofMinutes(2));
     assertThat(a.get("k")).isNull();
@@ -578,7 +578,7 @@ class JsonFileStoreTest {
     a.flush();
     opened.remove(a);
     a.close();
-    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     assertThat(b.get("k")).isNull();
     assertThat(b.getStale("k")).as("kept in the snapshot").isNotNull();
     clock.advance(Duration.ofMinutes(5));
@@ -680,6 +680,35 @@ class JsonFileStoreTest {
     } finally {
       p.destroyForcibly();
     }
+  }
+
+  @Test
+  void aDamagedSnapshotEntryIsNeverServedAndIsRebuiltFromTheExportAndTheJournal() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 50; i++) {
+      a.await(a.put("k" + i, json("{\"n\":" + (1000 + i) + "}")));
+    }
+    a.flush();
+    a.await(a.put("after", json("1"))); // in the journal only
+    opened.remove(a);
+    a.close();
+    Path snapshot = dir.resolve("shared.snapshot");
+    byte[] b = Files.readAllBytes(snapshot);
+    int at = new String(b, UTF_8).indexOf("1007");
+    b[at + 3] = '9'; // k7's value, still valid JSON
+    Files.write(snapshot, b);
+
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.get("k7")).as("never the damaged value").isNull();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+      reopened.refresh();
+      return reopened.get("k7") != null;
+    });
+    assertThat(new String(reopened.get("k7").bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).isEqualTo("{\"n\":1007}");
+    assertThat(reopened.size()).isEqualTo(51);
+    assertThat(corruptCopies("shared.snapshot.corrupt-")).hasSize(1);
+    assertThat(Files.readAllBytes(corruptCopies("shared.snapshot.corrupt-").get(0))).isEqualTo(b);
+    assertThat(warnings).anyMatch(w -> w.contains("fails its checksum"));
   }
 
   @Test
