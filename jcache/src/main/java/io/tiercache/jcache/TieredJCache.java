@@ -87,7 +87,7 @@ final class TieredJCache<K, V> implements Cache<K, V> {
     this.tiered = tiered;
     this.map = tiered.asMap();
     this.keys = KeyCodec.of(configuration.getKeyType(), manager::getClassLoader);
-    this.values = new ValueCodec(configuration.getValueType(), manager::getClassLoader);
+    this.values = new ValueCodec(name, configuration.getValueType(), manager::getClassLoader);
     this.expiry = configuration.getExpiryPolicyFactory().create();
     this.loader = configuration.getCacheLoaderFactory() == null ? null : configuration.getCacheLoaderFactory().create();
     this.writer = configuration.isWriteThrough() && configuration.getCacheWriterFactory() != null

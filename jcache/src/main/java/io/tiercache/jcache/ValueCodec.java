@@ -47,12 +47,14 @@ final class ValueCodec {
       float.class, char.class);
   private static final Set<Class<?>> MAP_KEYS = Set.of(String.class, Long.class, Integer.class, UUID.class);
 
+  private final String cache;
   private final Class<?> declared;
   /** The cache manager's class loader, asked for each time: the codec must not keep it alive. */
   private final Supplier<ClassLoader> loader;
   private final ConcurrentHashMap<Class<?>, Form> forms = new ConcurrentHashMap<>();
 
-  ValueCodec(Class<?> declared, Supplier<ClassLoader> loader) {
+  ValueCodec(String cache, Class<?> declared, Supplier<ClassLoader> loader) {
+    this.cache = cache;
     this.declared = declared;
     this.loader = loader;
   }
@@ -75,8 +77,8 @@ final class ValueCodec {
       Codec<Object> codec = (Codec<Object>) Codec.json(c);
       json = codec.encode(value);
     } catch (CodecException e) {
-      throw new IllegalArgumentException("cannot store a value of class " + c.getName() + " by value: "
-          + e.getMessage(), e);
+      throw new IllegalArgumentException("cannot store a value of class " + c.getName() + " by value in the cache "
+          + cache + ": " + e.getMessage(), e);
     }
     return new Stored(json, c == declared ? null : c.getName(), null, deadline,
         form == Form.JSON_IMMUTABLE ? value : null);
@@ -89,16 +91,16 @@ final class ValueCodec {
       return value;
     }
     if (stored.serialized != null) {
-      return Serialization.deserialize(stored.serialized, loader.get(), "value");
+      return Serialization.deserialize(stored.serialized, loader.get(), "value in the cache " + cache);
     }
     Class<?> c = stored.type == null ? declared : load(stored.type);
     try {
       value = Codec.json(c).decode(stored.json, 0, stored.json.length);
     } catch (CodecException e) {
-      throw new CacheException("cannot read a stored value: " + e.getMessage(), e);
+      throw new CacheException("cannot read a value stored in the cache " + cache + ": " + e.getMessage(), e);
     }
     if (value == null) {
-      throw new CacheException("a stored value is JSON null");
+      throw new CacheException("a value stored in the cache " + cache + " is JSON null");
     }
     if (forms.computeIfAbsent(c, ValueCodec::formOf) == Form.JSON_IMMUTABLE) {
       stored.immutable = value;
@@ -111,10 +113,12 @@ final class ValueCodec {
     try {
       c = Class.forName(name, false, loader.get());
     } catch (ClassNotFoundException e) {
-      throw new CacheException("a stored value's class " + name + " is not found by the cache manager's class loader", e);
+      throw new CacheException("the class " + name + " of a value stored in the cache " + cache
+          + " is not found by the cache manager's class loader", e);
     }
     if (!declared.isAssignableFrom(c)) {
-      throw new CacheException("a stored value's class " + name + " is not a " + declared.getName());
+      throw new CacheException("the class " + name + " of a value stored in the cache " + cache + " is not a "
+          + declared.getName());
     }
     return c;
   }

@@ -39,7 +39,7 @@ class ValueCodecTest {
 
   @Test
   void typesJsonRepresentsExactlyRoundTripAsJsonWithTheirClassWhenNotTheDeclaredOne() {
-    ValueCodec codec = new ValueCodec(Object.class, loader);
+    ValueCodec codec = new ValueCodec("models", Object.class, loader);
     List<Object> values = List.of("caf\u00e9", 42L, 42, (short) 3, (byte) 4, 2.5, Double.NaN, -0.0, 1.5f, 'c', true,
         new BigDecimal("1.50"), new BigInteger("123456789012345678901234567890"), Instant.parse("2026-01-01T00:00:00.123456789Z"),
         UUID.randomUUID(), TimeUnit.SECONDS, new Point(1, 2),
@@ -54,7 +54,7 @@ class ValueCodecTest {
 
   @Test
   void theDeclaredTypeNeedsNoTag() {
-    ValueCodec codec = new ValueCodec(Point.class, loader);
+    ValueCodec codec = new ValueCodec("models", Point.class, loader);
     Stored stored = codec.encode(new Point(1, 2), Stored.ETERNAL);
     assertThat(stored.type).isNull();
     assertThat(new String(Stored.codec().encode(stored), StandardCharsets.UTF_8)).isEqualTo("{\"v\":{\"x\":1,\"y\":2}}");
@@ -62,7 +62,7 @@ class ValueCodecTest {
 
   @Test
   void otherSerializableValuesUseJavaSerializationAndReadsAreCopies() {
-    ValueCodec codec = new ValueCodec(Object.class, loader);
+    ValueCodec codec = new ValueCodec("models", Object.class, loader);
     Date date = new Date(1_767_225_600_000L);
     Stored stored = codec.encode(date, 1L);
     assertThat(stored.serialized).isNotNull();
@@ -77,7 +77,7 @@ class ValueCodecTest {
 
   @Test
   void immutableValuesAreDecodedOnceMutableOnesEveryTime() {
-    ValueCodec codec = new ValueCodec(Object.class, loader);
+    ValueCodec codec = new ValueCodec("models", Object.class, loader);
     Stored point = Stored.codec().decode(Stored.codec().encode(codec.encode(new Point(1, 2), 1L)), 0,
         Stored.codec().encode(codec.encode(new Point(1, 2), 1L)).length);
     assertThat(codec.decode(point)).isSameAs(codec.decode(point));
@@ -89,7 +89,7 @@ class ValueCodecTest {
 
   @Test
   void aPlainClassThatIsNotSerializableIsStoredAsTheCodecMapsIt() {
-    ValueCodec codec = new ValueCodec(Plain.class, loader);
+    ValueCodec codec = new ValueCodec("models", Plain.class, loader);
     Plain plain = new Plain();
     plain.name = "p";
     plain.sizes.add(3);
@@ -103,17 +103,30 @@ class ValueCodecTest {
   }
 
   @Test
+  void aStoredValueThatCannotBeReadNamesTheCacheAndTheClass() {
+    ValueCodec codec = new ValueCodec("models", Object.class, loader);
+    Stored unknownClass = new Stored("1".getBytes(StandardCharsets.UTF_8), "com.example.Gone", null, 1L, null);
+    assertThatThrownBy(() -> codec.decode(unknownClass)).isInstanceOf(javax.cache.CacheException.class)
+        .hasMessage("the class com.example.Gone of a value stored in the cache models is not found by the cache "
+            + "manager's class loader");
+    Stored notAPoint = new Stored("\"text\"".getBytes(StandardCharsets.UTF_8), Point.class.getName(), null, 1L, null);
+    assertThatThrownBy(() -> codec.decode(notAPoint)).isInstanceOf(javax.cache.CacheException.class)
+        .hasMessageStartingWith("cannot read a value stored in the cache models: cannot convert " + Point.class.getName());
+  }
+
+  @Test
   void aValueOfTheWrongTypeOrThatCannotBeStoredIsRefused() {
-    assertThatThrownBy(() -> new ValueCodec(Point.class, loader).encode("text", 1L))
+    assertThatThrownBy(() -> new ValueCodec("models", Point.class, loader).encode("text", 1L))
         .isInstanceOf(ClassCastException.class);
     class Node {
       Node next;
     }
     Node cycle = new Node();
     cycle.next = cycle;
-    assertThatThrownBy(() -> new ValueCodec(Object.class, loader).encode(cycle, 1L))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(Node.class.getName());
-    assertThatThrownBy(() -> new ValueCodec(Object.class, loader).encode(Set.of(new Object()), 1L))
+    assertThatThrownBy(() -> new ValueCodec("models", Object.class, loader).encode(cycle, 1L))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(Node.class.getName())
+        .hasMessageContaining("the cache models");
+    assertThatThrownBy(() -> new ValueCodec("models", Object.class, loader).encode(Set.of(new Object()), 1L))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not Serializable");
   }
 }
