@@ -42,6 +42,11 @@ final class StateFile implements AutoCloseable {
   private final LockFile lock;
 
   StateFile(Path path, FileOps files, Duration lockTimeout) {
+    this(path, files, lockTimeout, null);
+  }
+
+  /** {@code counters}: where the time spent waiting for the lock is added, or null. */
+  StateFile(Path path, FileOps files, Duration lockTimeout, @org.jspecify.annotations.Nullable StoreCounters counters) {
     this.path = path;
     try {
       this.channel = files.openOrCreate(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -64,7 +69,7 @@ final class StateFile implements AutoCloseable {
       closeChannel();
       throw e;
     }
-    this.lock = new LockFile(path, lockTimeout, files, FileOps.Use.IN_PLACE);
+    this.lock = new LockFile(path, lockTimeout, files, FileOps.Use.IN_PLACE, counters);
   }
 
   Path path() {

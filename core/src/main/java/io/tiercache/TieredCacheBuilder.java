@@ -46,12 +46,12 @@ public final class TieredCacheBuilder<K, V> {
   private Duration refreshInterval = Duration.ofSeconds(1);
   private Duration asyncFlushDelay = Duration.ofMillis(50);
   private long compactionMinBytes = 1 << 20;
-  private Duration staleGrace = Duration.ZERO;
   private FileOps fileOps = FileOps.ownerOnly();
   private long maximumSize = -1;
   private long maximumWeight = -1;
   private @Nullable Weigher<? super K, ? super V> weigher;
   private boolean recordStats;
+  private Duration staleGrace = Duration.ZERO;
   private Duration refreshAfterWrite = Duration.ZERO;
   private Executor executor = ForkJoinPool.commonPool();
   private @Nullable RemovalListener<? super K, ? super V> removalListener;
@@ -247,11 +247,6 @@ public final class TieredCacheBuilder<K, V> {
   public TieredCacheBuilder<K, V> clock(Clock clock) {
     this.clock = Objects.requireNonNull(clock, "clock");
     return this;
-  }
-
-  /** {@link #staleIfError}, under the name the stores' tests use. */
-  TieredCacheBuilder<K, V> staleGrace(Duration grace) {
-    return staleIfError(grace);
   }
 
   /** The journal size below which no background compaction runs; default 1 MiB. For tests. */

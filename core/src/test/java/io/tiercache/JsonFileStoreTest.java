@@ -568,7 +568,7 @@ class JsonFileStoreTest {
 
   @Test
   void anExpiredContentIsKeptForTheGraceAcrossARestartAndNotAfter() {
-    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     a.await(a.put("k", json("\"old\"")));
     clock.advance(Duration.ofMinutes(2));
     assertThat(a.get("k")).isNull();
@@ -578,7 +578,7 @@ class JsonFileStoreTest {
     a.flush();
     opened.remove(a);
     a.close();
-    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     assertThat(b.get("k")).isNull();
     assertThat(b.getStale("k")).as("kept in the snapshot").isNotNull();
     clock.advance(Duration.ofMinutes(5));
