@@ -617,4 +617,29 @@ abstract class LoadingContractTest extends CacheContractTest {
     service.down = true;
     assertThat(version(other.get("m1", service::fetch))).isEqualTo("v1");
   }
+
+  // ---------------------------------------------------------------- the whole stale content (forEachStale)
+
+  @Test
+  void assetCacheGetAllServesTheWholeStaleContentWhenFetchAllFails() {
+    AssetCache<Model> models = track(AssetCache.builder(Model.class)
+        .configure(t -> configure(t.directory(dir).expireAfter(TTL).clock(clock).staleIfError(GRACE))).build());
+    AtomicInteger fetches = new AtomicInteger();
+    java.util.function.Supplier<List<Model>> fetchAll = () -> {
+      fetches.incrementAndGet();
+      if (service.down) {
+        throw new IllegalStateException("service unavailable: list");
+      }
+      return List.of(Model.of("a"), Model.of("b"));
+    };
+    models.getAll(fetchAll);
+    clock.advance(TTL.plusMinutes(1));
+    service.down = true;
+    assertThat(models.getAll(fetchAll)).containsExactlyInAnyOrder(Model.of("a"), Model.of("b"));
+    assertThat(models.getAll(fetchAll)).hasSize(2);
+    assertThat(fetches).as("not called again during the back-off").hasValue(2);
+    assertThat(warnings).singleElement().satisfies(r -> assertThat(r.getMessage()).contains("fetching every asset"));
+    clock.advance(GRACE);
+    assertThatThrownBy(() -> models.getAll(fetchAll)).isInstanceOf(IllegalStateException.class);
+  }
 }
