@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -55,6 +57,7 @@ final class ChronicleStore implements PersistentStore {
   private final LockFile lock;
   private final FileChannel syncChannel;
   private final long ttlMillis;
+  private final long graceMillis;
   private final Listeners listeners = new Listeners();
   private final AtomicLong writes = new AtomicLong();
   private final Object syncLock = new Object();
@@ -65,7 +68,7 @@ final class ChronicleStore implements PersistentStore {
   private boolean closed;
 
   private ChronicleStore(StoreConfig config, StoreSpec.ChronicleMap sizes, ChronicleMap<String, byte[]> map,
-      ChronicleState state, LockFile lock) {
+      FileChannel checked, ChronicleState state, LockFile lock) {
     this.sizes = sizes;
     this.clock = config.clock();
     this.durability = config.durability();
@@ -74,46 +77,34 @@ final class ChronicleStore implements PersistentStore {
     this.state = state;
     this.lock = lock;
     this.ttlMillis = config.expireAfter().toMillis();
-    try {
-      this.syncChannel = FileChannel.open(file, StandardOpenOption.READ);
-    } catch (IOException e) {
-      throw new CacheException("cannot open the Chronicle Map file", file, e);
-    }
+    this.graceMillis = config.staleGrace().toMillis();
+    this.syncChannel = checked;
     long period = Math.max(1_000, Math.min(60_000, ttlMillis / 10));
     this.purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
   }
 
   static ChronicleStore open(StoreConfig config, StoreSpec.ChronicleMap sizes) {
-    Path file = config.files().chronicleMap();
     LockFile lock = new LockFile(config.files().lock(), config.lockTimeout(), config.fileOps());
     ChronicleState state = null;
-    ChronicleMap<String, byte[]> map = null;
+    MapFile mapFile = null;
     initializeChronicle();
     lock.lock();
     try {
       state = new ChronicleState(config.files().chronicleState(), config.fileOps());
       boolean alone = state.nobodyElseLive();
-      if (alone) {
-        setAsideIfNoChronicleMap(file);
-      }
-      ChronicleMapBuilder<String, byte[]> builder = builder(config.name(), sizes);
-      if (alone && state.openers() != 0 && Files.exists(file)) {
-        map = recover(builder, file, state.openers());
-      } else {
-        map = create(builder, file, alone);
-      }
-      config.fileOps().restrict(file); // Chronicle creates it with the umask's permissions
+      mapFile = new MapFile(config.files().chronicleMap(), config.fileOps(), builder(config.name(), sizes));
+      ChronicleMap<String, byte[]> map = mapFile.open(alone, alone ? state.openers() : 0);
       if (alone) {
         state.resetOpeners();
       }
       state.markLive();
       state.addOpeners(1);
-      ChronicleStore store = new ChronicleStore(config, sizes, map, state, lock);
+      ChronicleStore store = new ChronicleStore(config, sizes, map, mapFile.checked, state, lock);
       store.purge(alone);
       return store;
     } catch (RuntimeException | Error e) {
-      if (map != null) {
-        map.close();
+      if (mapFile != null) {
+        mapFile.close();
       }
       if (state != null) {
         state.close();
@@ -140,40 +131,7 @@ final class ChronicleStore implements PersistentStore {
     }
   }
 
-  /**
-   * A Chronicle Map file starts with its self-bootstrapping header: 8 bytes of checksum, a 4-byte
-   * length word (its top bit set until the header is complete) and the header text, a type tag.
-   */
-  private static final byte[] HEADER_TYPE = "!net.openhft.chronicle".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-  private static final int NOT_COMPLETE = 0x8000_0000;
-
-  /**
-   * Moves aside a file that is not a finished Chronicle Map header: Chronicle would wait a minute
-   * for another process to finish writing the header before failing. Called only when no process
-   * has the map open, so nobody is writing one.
-   */
-  private static void setAsideIfNoChronicleMap(Path file) {
-    if (!Files.exists(file)) {
-      return;
-    }
-    byte[] head = new byte[12 + HEADER_TYPE.length];
-    int read;
-    try (var in = Files.newInputStream(file)) {
-      read = in.readNBytes(head, 0, head.length);
-    } catch (IOException e) {
-      throw new CacheException("cannot read the Chronicle Map file", file, e);
-    }
-    if (read < head.length || !java.util.Arrays.equals(head, 12, head.length, HEADER_TYPE, 0, HEADER_TYPE.length)) {
-      FileOps.moveAside(file, "not a Chronicle Map file");
-      return;
-    }
-    int headerWord = (head[8] & 0xff) | (head[9] & 0xff) << 8 | (head[10] & 0xff) << 16 | (head[11] & 0xff) << 24;
-    if (headerWord == 0 || (headerWord & NOT_COMPLETE) != 0) {
-      FileOps.moveAside(file, "its creator ended before writing the Chronicle Map header");
-    }
-  }
-
-  private static ChronicleMapBuilder<String, byte[]> builder(String name, StoreSpec.ChronicleMap sizes) {
+  static ChronicleMapBuilder<String, byte[]> builder(String name, StoreSpec.ChronicleMap sizes) {
     return ChronicleMap.of(String.class, byte[].class)
         .name(name)
         .entries(sizes.entries())
@@ -181,39 +139,180 @@ final class ChronicleStore implements PersistentStore {
         .averageValueSize(HEADER + sizes.averageValueBytes());
   }
 
-  private static ChronicleMap<String, byte[]> create(ChronicleMapBuilder<String, byte[]> builder, Path file,
-      boolean alone) {
-    boolean existed = Files.exists(file);
-    try {
-      return builder.createPersistedTo(file.toFile());
-    } catch (IOException | RuntimeException e) {
-      if (!existed || !alone) {
+  /**
+   * Opening {@code <name>.cmap} so that nothing planted in a shared directory is followed, trusted
+   * or touched. Chronicle Map opens its file itself, by a path it first resolves through links
+   * ({@code getCanonicalFile}), and creates it when that path does not exist. So tiercache opens or
+   * creates the file first, without following a link and exclusively ({@link FileOps}), refusing a
+   * link, a hard-linked file, another user's file or one others may read; then checks the name
+   * again just before Chronicle resolves it, and afterwards that Chronicle mapped this very file
+   * (the path it resolved is the file's own, and its lock on the file is on this inode).
+   *
+   * <p>What remains: in a directory where other users may rename or delete this user's files
+   * (writable by them without the sticky bit), a name swapped between the last check and
+   * Chronicle's own open is detected after it and refused, but Chronicle may have created or
+   * written to the swapped-in target by then. A sticky shared directory such as {@code /tmp}
+   * leaves no such window: nobody else can rename or delete the checked file.
+   */
+  static final class MapFile {
+    final Path file;
+    final FileOps fileOps;
+    final ChronicleMapBuilder<String, byte[]> builder;
+    FileChannel checked;
+
+    MapFile(Path file, FileOps fileOps, ChronicleMapBuilder<String, byte[]> builder) {
+      this.file = file;
+      this.fileOps = fileOps;
+      this.builder = builder;
+      try {
+        checked = fileOps.openOrCreate(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      } catch (IOException e) {
+        throw new CacheException("cannot open the Chronicle Map file", file, e);
+      }
+    }
+
+    /**
+     * The map; {@code alone}: no other process has it open, so a damaged file may be set aside and
+     * an unclosed one ({@code unclosed} openers that ended without closing) recovered.
+     */
+    ChronicleMap<String, byte[]> open(boolean alone, long unclosed) {
+      try {
+        return openOrRepair(alone, unclosed);
+      } catch (IOException e) {
         throw new CacheException("cannot open the Chronicle Map file: " + e, file, e);
       }
-      FileOps.moveAside(file, "Chronicle Map cannot open it: " + e);
+    }
+
+    private ChronicleMap<String, byte[]> openOrRepair(boolean alone, long unclosed) throws IOException {
+      if (alone && size() > 0) {
+        String damage = headerDamage();
+        if (damage != null) {
+          return startOver(damage, null);
+        }
+        if (unclosed != 0) {
+          return recover(unclosed);
+        }
+      }
       try {
-        return builder.createPersistedTo(file.toFile());
-      } catch (IOException again) {
-        throw new CacheException("cannot create the Chronicle Map file", file, again);
+        return chronicle(false, null);
+      } catch (CacheException refused) {
+        throw refused;
+      } catch (IOException | RuntimeException e) {
+        if (!alone) {
+          throw new CacheException("cannot open the Chronicle Map file: " + e, file, e);
+        }
+        return startOver("Chronicle Map cannot open it: " + e, e);
+      }
+    }
+
+    private ChronicleMap<String, byte[]> recover(long unclosed) throws IOException {
+      List<String> problems = new ArrayList<>();
+      ChronicleMap<String, byte[]> map;
+      try {
+        map = chronicle(true, problems);
+      } catch (CacheException e) {
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        return startOver("Chronicle Map cannot recover it: " + e, e);
+      }
+      LOG.log(Level.WARNING, "tiercache: " + file + " was left open by " + unclosed + " process(es) that ended"
+          + " without closing it (killed?); recovered it with Chronicle Map's recovery"
+          + (problems.isEmpty() ? ", which found nothing damaged" : "; it repaired: " + String.join("; ", problems)));
+      return map;
+    }
+
+    /** Moves the file aside (never deleted) and creates an empty map in a new one. */
+    private ChronicleMap<String, byte[]> startOver(String reason, Throwable cause) throws IOException {
+      checked.close();
+      FileOps.moveAside(file, reason);
+      try {
+        checked = fileOps.create(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        return chronicle(false, null);
+      } catch (IOException | RuntimeException e) {
+        if (cause != null) {
+          e.addSuppressed(cause);
+        }
+        throw e instanceof CacheException ? (CacheException) e
+            : new CacheException("cannot create the Chronicle Map file: " + e, file, e);
+      }
+    }
+
+    /** Chronicle's open of the checked file, between the two checks the class comment describes. */
+    private ChronicleMap<String, byte[]> chronicle(boolean recover, List<String> problems) throws IOException {
+      fileOps.requireTrusted(file, FileOps.Use.IN_PLACE);
+      ChronicleMap<String, byte[]> map = recover
+          ? builder.recoverPersistedTo(file.toFile(), true, c -> problems.add(c.message()))
+          : builder.createPersistedTo(file.toFile());
+      try {
+        requireMapped(map);
+        return map;
+      } catch (RuntimeException e) {
+        map.close();
+        throw e;
+      }
+    }
+
+    /**
+     * Checks that Chronicle mapped the checked file: by the path it resolved, and by its shared
+     * lock on the whole file, which this JVM refuses to overlap on the same inode only.
+     */
+    private void requireMapped(ChronicleMap<String, byte[]> map) throws IOException {
+      Path resolved = map.file().toPath();
+      Path expected = file.toAbsolutePath().getParent().toRealPath().resolve(file.getFileName());
+      if (!resolved.equals(expected)) {
+        throw new CacheException("Chronicle Map resolved the file to " + resolved + ", outside what was checked"
+            + " (was it replaced by a link while opening?); refused it", file);
+      }
+      FileLock probe;
+      try {
+        probe = checked.tryLock(0, 1, true);
+      } catch (OverlappingFileLockException sameFile) {
+        return;
+      }
+      if (probe != null) {
+        probe.release();
+      }
+      throw new CacheException("Chronicle Map mapped another file than the one checked (was it replaced while"
+          + " opening?), or its file locking is switched off (chronicle.map.disable.locking); refused it", file);
+    }
+
+    private long size() throws IOException {
+      return checked.size();
+    }
+
+    /**
+     * Why the file is not a finished Chronicle Map, or null. Its self-bootstrapping header: 8 bytes
+     * of checksum, a 4-byte length word (its top bit set until the header is complete) and the
+     * header text, a type tag. Chronicle would wait a minute for another process to finish writing
+     * a header before failing; called only when no process has the map open, so nobody is.
+     */
+    private String headerDamage() throws IOException {
+      ByteBuffer head = ByteBuffer.allocate(12 + HEADER_TYPE.length).order(ByteOrder.LITTLE_ENDIAN);
+      while (head.hasRemaining() && checked.read(head, head.position()) > 0) {
+        // read until full or end of file
+      }
+      if (head.hasRemaining()
+          || !java.util.Arrays.equals(head.array(), 12, head.capacity(), HEADER_TYPE, 0, HEADER_TYPE.length)) {
+        return "not a Chronicle Map file";
+      }
+      int headerWord = head.getInt(8);
+      if (headerWord == 0 || (headerWord & NOT_COMPLETE) != 0) {
+        return "its creator ended before writing the Chronicle Map header";
+      }
+      return null;
+    }
+
+    void close() {
+      try {
+        checked.close();
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "tiercache: cannot close " + file, e);
       }
     }
   }
 
-  private static ChronicleMap<String, byte[]> recover(ChronicleMapBuilder<String, byte[]> builder, Path file,
-      long unclosed) {
-    List<String> problems = new ArrayList<>();
-    ChronicleMap<String, byte[]> map;
-    try {
-      map = builder.recoverPersistedTo(file.toFile(), true, c -> problems.add(c.message()));
-    } catch (IOException | RuntimeException e) {
-      FileOps.moveAside(file, "Chronicle Map cannot recover it: " + e);
-      return create(builder, file, true);
-    }
-    LOG.log(Level.WARNING, "tiercache: " + file + " was left open by " + unclosed + " process(es) that ended"
-        + " without closing it (killed?); recovered it with Chronicle Map's recovery"
-        + (problems.isEmpty() ? ", which found nothing damaged" : "; it repaired: " + String.join("; ", problems)));
-    return map;
-  }
+  private static final byte[] HEADER_TYPE = "!net.openhft.chronicle".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final int NOT_COMPLETE = 0x8000_0000;
 
   // ---------------------------------------------------------------- reads
 
@@ -247,7 +346,35 @@ final class ChronicleStore implements PersistentStore {
   }
 
   @Override
+  public Value getStale(String key) {
+    if (graceMillis <= 0) {
+      return null;
+    }
+    byte[] stored = map.get(key(state.generation(), key));
+    if (stored == null) {
+      return null;
+    }
+    long deadline = deadline(stored);
+    if (clock.millis() - graceMillis >= deadline) {
+      return null;
+    }
+    return new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline);
+  }
+
+  @Override
   public void forEach(BiConsumer<String, Value> action) {
+    forEach(0, action);
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (graceMillis > 0) {
+      forEach(graceMillis, action);
+    }
+  }
+
+  /** Visits the entries whose deadline plus {@code grace} has not passed. */
+  private void forEach(long grace, BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
     long now = clock.millis();
     map.forEachEntry(e -> {
@@ -255,7 +382,7 @@ final class ChronicleStore implements PersistentStore {
       if (key.startsWith(prefix)) {
         byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
         long deadline = deadline(stored);
-        if (now < deadline) {
+        if (now - grace < deadline) {
           action.accept(key.substring(prefix.length()),
               new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
         }
@@ -263,10 +390,16 @@ final class ChronicleStore implements PersistentStore {
     });
   }
 
+  /** Live entries: the map's own count, unless expired ones are kept for the stale grace. */
   @Override
   public long size() {
     purgeIfDue();
-    return map.longSize();
+    if (graceMillis <= 0) {
+      return map.longSize();
+    }
+    long[] live = {0};
+    forEach((k, v) -> live[0]++);
+    return live[0];
   }
 
   @Override
@@ -403,14 +536,16 @@ final class ChronicleStore implements PersistentStore {
   // ---------------------------------------------------------------- expiry
 
   private void purgeIfDue() {
-    if (!closed && clock.millis() >= state.minWriteMillis() + ttlMillis) {
+    if (!closed && clock.millis() >= state.minWriteMillis() + ttlMillis + graceMillis) {
       purge(false);
     }
   }
 
   /**
-   * Removes expired entries and those of older generations; with {@code all}, also those of newer
-   * generations (a replace that never committed: only safe under the lock, when opening).
+   * Removes expired entries (once their stale grace is over too) and those of older generations;
+   * with {@code all}, also those of newer generations (a replace that never committed: only safe
+   * under the lock, when opening). Processes configured with different graces keep expired entries
+   * for the shortest.
    */
   private synchronized void purge(boolean all) {
     long started = clock.millis();
@@ -423,7 +558,7 @@ final class ChronicleStore implements PersistentStore {
         e.doRemove();
       } else if (entryGeneration == generation) {
         long written = (long) WRITE_TIME.get(e.value().get(), 0);
-        if (written + ttlMillis <= started) {
+        if (written + ttlMillis + graceMillis <= started) {
           e.doRemove();
         } else {
           oldest[0] = Math.min(oldest[0], written);
@@ -473,6 +608,11 @@ final class ChronicleStore implements PersistentStore {
     closed = true;
     purger.cancel(false);
     map.close();
+    try {
+      syncChannel.close();
+    } catch (IOException e) {
+      throw new CacheException("cannot close the Chronicle Map file", file, e);
+    }
     state.close();
     lock.close();
   }

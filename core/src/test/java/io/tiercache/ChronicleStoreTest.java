@@ -137,6 +137,70 @@ class ChronicleStoreTest {
     assertThat(reopened.size()).isZero();
   }
 
+  /** A store whose expired values are kept for {@code grace} (stale-if-error, issue 17). */
+  private ChronicleStore store(Duration grace) {
+    ChronicleSupport.requireUsable();
+    StoreConfig config = TestConfigs.withGrace(builder(10_000, 256).config().store(), grace);
+    ChronicleStore store = ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec());
+    opened.add(store);
+    return store;
+  }
+
+  @Test
+  void expiredValuesAreKeptForTheGraceThroughPurgesAndRestartsAndServedOnlyAsStale() {
+    Duration grace = Duration.ofHours(2);
+    ChronicleStore store = store(grace);
+    long deadline = clock.millis() + TTL.toMillis();
+    store.put("old", "1".getBytes());
+    clock.advance(TTL);
+    store.put("young", "2".getBytes());
+    assertThat(store.get("old")).isNull();
+    assertThat(store.size()).isEqualTo(1); // counts live entries only, and ran a purge
+    List<String> live = new ArrayList<>();
+    store.forEach((k, v) -> live.add(k));
+    assertThat(live).containsExactly("young");
+    PersistentStore.Value stale = store.getStale("old");
+    assertThat(new String(stale.bytes.toByteArray())).isEqualTo("1");
+    assertThat(stale.expiresAtMillis).isEqualTo(deadline);
+
+    store.close(); // a restart: the value is in the file
+    opened.remove(store);
+    ChronicleStore restarted = store(grace);
+    assertThat(restarted.get("old")).isNull();
+    assertThat(restarted.getStale("old")).isNotNull();
+
+    clock.advance(grace.minusMillis(1));
+    assertThat(restarted.getStale("old")).isNotNull();
+    clock.advance(Duration.ofMillis(1));
+    assertThat(restarted.getStale("old")).isNull();
+    assertThat(restarted.getStale("young")).isNotNull(); // its own grace runs an hour longer
+  }
+
+  /** The broken variant of the test above: a store that keeps nothing past expiry is caught by its checks. */
+  @Test
+  void withoutAGraceNothingStaleIsKeptOrServed() {
+    ChronicleStore keeping = store(Duration.ofHours(2));
+    keeping.put("old", "1".getBytes());
+    keeping.close();
+    opened.remove(keeping);
+    clock.advance(TTL);
+    ChronicleStore purging = store(Duration.ZERO); // its open purges what is past expiry
+    assertThat(purging.getStale("old")).isNull();
+    purging.close();
+    opened.remove(purging);
+    assertThat(store(Duration.ofHours(2)).getStale("old")).as("purged by the store without a grace").isNull();
+  }
+
+  @Test
+  void aClearEndsStaleValuesToo() {
+    ChronicleStore store = store(Duration.ofHours(2));
+    store.put("old", "1".getBytes());
+    clock.advance(TTL);
+    assertThat(store.getStale("old")).isNotNull();
+    store.clear();
+    assertThat(store.getStale("old")).isNull();
+  }
+
   @Test
   void aClearIsOneStepForEveryProcessAndLeavesNothingBehind() {
     ChronicleStore a = store();

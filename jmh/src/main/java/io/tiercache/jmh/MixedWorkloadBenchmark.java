@@ -1,6 +1,6 @@
 package io.tiercache.jmh;
 
-import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import io.tiercache.stats.CacheStats;
 import io.tiercache.TieredCache;
 import io.tiercache.StoreSpec;
 import io.tiercache.TieredCacheBuilder;
@@ -114,7 +114,7 @@ public class MixedWorkloadBenchmark {
     int p = c.position++ & (c.indexes.length - 1);
     if ((p & 1023) == 0) { // the front tier's counts since the iteration began, every 1,024 operations
       CacheStats now = cache.stats().minus(base);
-      c.frontHits = now.hitCount();
+      c.frontHits = now.frontHitCount();
       c.frontRequests = now.requestCount();
     }
     int i = c.indexes[p];

@@ -14,7 +14,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * N writer JVMs add M distinct ids each to one cache directory while a reader JVM checks that
@@ -59,27 +63,57 @@ public final class MultiProcess {
     }
   }
 
-  public static void main(String[] args) throws Exception {
-    Map<String, String> a = Args.parse(args);
-    switch (a.getOrDefault("mode", "harness")) {
-      case "writer":
-        write(Path.of(a.get("dir")), Args.Store.of(a), a.get("writer"), Integer.parseInt(a.get("adds")),
-            a.containsKey("broken"));
-        return;
-      case "reader":
-        read(Path.of(a.get("dir")), Args.Store.of(a));
-        return;
-      default:
-        Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-mp");
-        Result r = run(dir, Args.Store.of(a), Integer.parseInt(a.getOrDefault("processes", "4")),
-            Integer.parseInt(a.getOrDefault("adds", "2000")), a.containsKey("broken"),
-            a.containsKey("no-reader") ? 0 : Integer.parseInt(a.getOrDefault("readers", "1")),
-            Duration.ofMinutes(Long.parseLong(a.getOrDefault("timeout-minutes", "10"))));
-        System.out.println(r.line());
-        if (a.containsKey("json")) {
-          Files.writeString(Path.of(a.get("json")), r.jmhJson(Args.Store.of(a).option()));
-        }
-        System.exit(r.lost() == 0 && r.torn() == 0 ? 0 : 1);
+  public static void main(String[] args) {
+    System.exit(Cli.execute(new Arguments(), args));
+  }
+
+  @Command(name = "MultiProcess", sortOptions = false,
+      description = "Writer JVMs add distinct ids to one cache while readers watch; exits 1 when an id was lost or a file torn.")
+  static final class Arguments implements Callable<Integer> {
+    @Mixin Cli.Help help;
+    enum Mode { HARNESS, WRITER, READER }
+
+    @Option(names = "--processes", defaultValue = "4", description = "writer JVMs (default ${DEFAULT-VALUE})")
+    int processes;
+    @Option(names = "--adds", defaultValue = "2000", description = "distinct ids per writer (default ${DEFAULT-VALUE})")
+    int adds;
+    @Option(names = "--readers", defaultValue = "1", description = "reader JVMs (default ${DEFAULT-VALUE})")
+    int readers;
+    @Option(names = "--no-reader", description = "no reader JVM (throughput only)")
+    boolean noReader;
+    @Option(names = "--broken", description = "writers that do what the Python SDK does: the harness must catch them")
+    boolean broken;
+    @Option(names = "--store", defaultValue = "json", description = "json or chronicle (default ${DEFAULT-VALUE})")
+    Args.Store store;
+    @Option(names = "--dir", description = "the cache directory (default: a new temporary directory)")
+    Path dir;
+    @Option(names = "--timeout-minutes", defaultValue = "10", description = "bound on the writers (default ${DEFAULT-VALUE})")
+    long timeoutMinutes;
+    @Option(names = "--json", description = "also write the result as a JMH result file")
+    Path json;
+    @Option(names = "--mode", defaultValue = "harness", hidden = true)
+    Mode mode;
+    @Option(names = "--writer", hidden = true)
+    String writer;
+
+    @Override
+    public Integer call() throws Exception {
+      switch (mode) {
+        case WRITER:
+          write(dir, store, writer, adds, broken);
+          return 0;
+        case READER:
+          read(dir, store);
+          return 0;
+        default:
+          Path d = dir != null ? dir : Files.createTempDirectory("tiercache-mp");
+          Result r = run(d, store, processes, adds, broken, noReader ? 0 : readers, Duration.ofMinutes(timeoutMinutes));
+          System.out.println(r.line());
+          if (json != null) {
+            Files.writeString(json, r.jmhJson(store.option()));
+          }
+          return r.lost() == 0 && r.torn() == 0 ? 0 : Cli.BROKEN;
+      }
     }
   }
 
@@ -139,10 +173,9 @@ public final class MultiProcess {
         if (w.exitValue() != 0 && !broken) {
           throw new IllegalStateException("a writer failed with exit code " + w.exitValue());
         }
-        Map<String, String> times = Args.parse(
-            new String(w.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip().split("\\s+"));
-        first = Math.min(first, Long.parseLong(times.getOrDefault("start_us", "0")));
-        last = Math.max(last, Long.parseLong(times.getOrDefault("end_us", "0")));
+        String times = new String(w.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        first = Math.min(first, Math.max(0, Cli.field(times, "start_us")));
+        last = Math.max(last, Math.max(0, Cli.field(times, "end_us")));
       }
       double seconds = (last - first) / 1e6;
       Files.writeString(done, "done");
@@ -152,7 +185,7 @@ public final class MultiProcess {
           throw new IllegalStateException("a reader did not finish");
         }
         String report = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        long t = Long.parseLong(Args.parse(report.split(" ")).getOrDefault("torn", "-1"));
+        long t = Cli.field(report, "torn");
         torn += t < 0 ? 1 : t; // no report: the reader failed, which counts
       }
       long lost = 0;
