@@ -116,6 +116,40 @@ class ChronicleStoreTest {
     assertThat(b.getIfPresent("")).isEqualTo(Model.of("2"));
   }
 
+  /**
+   * Puts and gets build the stored key themselves (ASCII, 2- and 3-byte UTF-8), keys with astral
+   * characters go through Chronicle's String key, and replaces, iteration and purges always do: every
+   * path must name one entry the same way.
+   */
+  @Test
+  void keysOfEveryScriptNameOneEntryWhicheverPathWroteThem() {
+    List<String> keys = List.of("plain", "caf\u00e9", "\u4e2d\u6587", "emoji \uD83D\uDE00", "", "k".repeat(300));
+    ChronicleStore store = store();
+    for (String k : keys) {
+      store.put(k, ("\"" + k.length() + "\"").getBytes());
+    }
+    Map<String, String> seen = new java.util.HashMap<>();
+    store.forEach((k, v) -> seen.put(k, new String(v.bytes.toByteArray())));
+    assertThat(seen).hasSize(keys.size());
+    for (String k : keys) {
+      assertThat(seen).containsEntry(k, "\"" + k.length() + "\"");
+      assertThat(new String(store.get(k).bytes.toByteArray())).isEqualTo("\"" + k.length() + "\"");
+    }
+    Map<String, byte[]> replaced = new java.util.HashMap<>();
+    keys.forEach(k -> replaced.put(k, "1".getBytes()));
+    store.replaceAll(replaced); // written through the String keys
+    for (String k : keys) {
+      assertThat(new String(store.get(k).bytes.toByteArray())).as(k).isEqualTo("1");
+      store.put(k, "2".getBytes()); // replaces, not adds
+    }
+    assertThat(store.size()).isEqualTo(keys.size());
+    for (String k : keys) {
+      store.remove(k);
+      assertThat(store.get(k)).as(k).isNull();
+    }
+    assertThat(store.size()).isZero();
+  }
+
   @Test
   void expiredEntriesAreNeverReadAndArePurged() {
     ChronicleStore store = store();
