@@ -30,6 +30,13 @@ final class ByteSink {
     write(src, 0, src.length);
   }
 
+  /** Appends {@code v} in little-endian byte order. */
+  void writeLongLe(long v) {
+    for (int i = 0; i < Long.BYTES; i++) {
+      write((int) (v >>> (8 * i)));
+    }
+  }
+
   void writeAscii(String s) {
     for (int i = 0; i < s.length(); i++) {
       write(s.charAt(i));

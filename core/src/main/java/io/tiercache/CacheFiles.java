@@ -2,10 +2,13 @@ package io.tiercache;
 
 import io.tiercache.JsonText.MalformedJsonException;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,41 +53,51 @@ public final class CacheFiles {
   public record DamagedLine(long offset, String reason) {}
 
   /**
-   * What a cache's files hold, read without locking.
+   * What a JSON-store cache's files hold, read without locking.
    *
-   * @param snapshotFile {@code <dir>/<name>.json}
+   * @param snapshotFile {@code <dir>/<name>.snapshot}, tiercache's indexed copy of the content
    * @param journalFile {@code <dir>/<name>.journal}
-   * @param lockFile {@code <dir>/<name>.lock}
+   * @param exportFile {@code <dir>/<name>.json}, the content in the Python SDK's format
+   * @param lockFile {@code <dir>/<name>.lock}, the Python SDK's lock
    * @param snapshotPresent whether the snapshot exists
    * @param snapshotBytes its size (0 when absent)
-   * @param snapshotEntries entries in the snapshot alone (-1 when it does not parse)
-   * @param snapshotExpiry the snapshot's {@code expiry}, or null when absent or unreadable
-   * @param generation the compaction that wrote the snapshot; -1 for a file tiercache did not write
-   * @param snapshotProblem why the snapshot does not parse, or null when it does (or is absent)
+   * @param snapshotEntries entries in the snapshot alone (-1 when it is damaged)
+   * @param snapshotExpiry the snapshot's expiry, or null when absent or damaged
+   * @param generation the compaction that wrote the snapshot; -1 without one
+   * @param snapshotProblem why the snapshot cannot be used, or null
+   * @param staleEntries entries of the previous period kept for stale-if-error
    * @param journalPresent whether the journal exists
    * @param journalBytes its size
-   * @param journalLines complete lines, including the header and damaged ones
    * @param journalBase the snapshot generation the journal's header extends; -1 without a header
-   * @param puts put lines
-   * @param removes remove lines
-   * @param clears clear lines (a new, empty content)
+   * @param batches batches (one write each) in the journal
+   * @param puts put records
+   * @param removes remove records
+   * @param clears clear records (a new, empty content)
    * @param seals seal lines (a compactor was replacing this journal)
-   * @param damagedLines complete lines that fail their checksum or do not parse
-   * @param tornTailBytes bytes after the last line break: an append in progress or cut by a crash;
-   *     the next writer drops them
+   * @param damagedLines lines that fail their checksum or do not parse, amid intact ones
+   * @param interruptedWrites writes cut short by a crash or a full disk (never acknowledged; nothing of
+   *     them applies)
+   * @param tornTailBytes bytes after the last complete unit: an append in progress, or cut short
+   * @param exportPresent whether {@code <name>.json} exists
+   * @param exportEntries its entries (-1 when it does not parse)
+   * @param exportGeneration the snapshot generation it was exported from; -1 when another program
+   *     (the Python SDK) wrote it, which tiercache takes in at its next open or refresh
+   * @param exportProblem why it does not parse, or null
    * @param liveEntries entries after replaying the journal over the snapshot
-   * @param expiry when the live content expires (null when neither file says)
+   * @param expiry when the live content expires (null when no file says)
    * @param expired whether that moment has passed
    * @param setAside damaged files moved aside earlier ({@code <file>.corrupt-<timestamp>})
-   * @param temporaries temporary files left by an interrupted write (removed at the next open)
+   * @param temporaries temporary files (of a write in progress, or left by one that was interrupted)
    */
   public record Inspection(
-      Path snapshotFile, Path journalFile, Path lockFile,
-      boolean snapshotPresent, long snapshotBytes, int snapshotEntries, @Nullable Instant snapshotExpiry,
-      long generation, @Nullable String snapshotProblem,
-      boolean journalPresent, long journalBytes, int journalLines, long journalBase,
-      int puts, int removes, int clears, int seals, List<DamagedLine> damagedLines, long tornTailBytes,
-      int liveEntries, @Nullable Instant expiry, boolean expired,
+      Path snapshotFile, Path journalFile, Path exportFile, Path lockFile,
+      boolean snapshotPresent, long snapshotBytes, long snapshotEntries, @Nullable Instant snapshotExpiry,
+      long generation, @Nullable String snapshotProblem, long staleEntries,
+      boolean journalPresent, long journalBytes, long journalBase, int batches,
+      int puts, int removes, int clears, int seals, List<DamagedLine> damagedLines, int interruptedWrites,
+      long tornTailBytes,
+      boolean exportPresent, int exportEntries, long exportGeneration, @Nullable String exportProblem,
+      long liveEntries, @Nullable Instant expiry, boolean expired,
       List<Path> setAside, List<Path> temporaries) {
 
     public Inspection {
@@ -100,22 +113,34 @@ public final class CacheFiles {
       if (!snapshotPresent) {
         s.append(": absent\n");
       } else if (snapshotProblem != null) {
-        s.append(": ").append(snapshotBytes).append(" bytes, UNREADABLE: ").append(snapshotProblem).append('\n');
+        s.append(": ").append(snapshotBytes).append(" bytes, UNUSABLE: ").append(snapshotProblem).append('\n');
       } else {
         s.append(": ").append(snapshotBytes).append(" bytes, ").append(snapshotEntries).append(" entries, expiry ")
-            .append(snapshotExpiry).append(", generation ").append(generation).append('\n');
+            .append(snapshotExpiry).append(", generation ").append(generation)
+            .append(staleEntries > 0 ? ", " + staleEntries + " stale entries kept" : "").append('\n');
       }
       s.append("journal    ").append(journalFile);
       if (!journalPresent) {
         s.append(": absent\n");
       } else {
-        s.append(": ").append(journalBytes).append(" bytes, ").append(journalLines).append(" lines (base generation ")
-            .append(journalBase).append("; ").append(puts).append(" put, ").append(removes).append(" remove, ")
-            .append(clears).append(" clear, ").append(seals).append(" seal), ").append(damagedLines.size())
-            .append(" damaged, ").append(tornTailBytes).append(" bytes of incomplete last line\n");
+        s.append(": ").append(journalBytes).append(" bytes, base generation ").append(journalBase).append(", ")
+            .append(batches).append(" batches (").append(puts).append(" put, ").append(removes).append(" remove, ")
+            .append(clears).append(" clear), ").append(seals).append(" seal, ").append(damagedLines.size())
+            .append(" damaged, ").append(interruptedWrites).append(" interrupted, ").append(tornTailBytes)
+            .append(" bytes of incomplete write\n");
         for (DamagedLine d : damagedLines) {
           s.append("           damaged line at byte ").append(d.offset()).append(": ").append(d.reason()).append('\n');
         }
+      }
+      s.append("export     ").append(exportFile);
+      if (!exportPresent) {
+        s.append(": absent\n");
+      } else if (exportProblem != null) {
+        s.append(": UNREADABLE: ").append(exportProblem).append('\n');
+      } else {
+        s.append(": ").append(exportEntries).append(" entries, ")
+            .append(exportGeneration < 0 ? "written by another program" : "generation " + exportGeneration)
+            .append('\n');
       }
       s.append("live       ").append(liveEntries).append(" entries, expiry ").append(expiry)
           .append(expired ? " (EXPIRED)" : "").append('\n');
@@ -133,9 +158,9 @@ public final class CacheFiles {
   /**
    * The verdict of {@link #verify}.
    *
-   * @param valid true when the snapshot (if present) parses and no journal line is damaged
+   * @param valid true when the snapshot and its index are sound and no journal line is damaged
    * @param problems why it is not valid; empty when valid
-   * @param notes facts worth knowing that are not errors (an incomplete last journal line, files set aside)
+   * @param notes facts worth knowing that are not errors (interrupted writes, files set aside, ...)
    * @param inspection what was read
    */
   public record Verification(boolean valid, List<String> problems, List<String> notes, Inspection inspection) {
@@ -146,10 +171,10 @@ public final class CacheFiles {
   }
 
   /**
-   * The live content of a cache's files: each entry's JSON text (compact or as stored) and the expiry.
+   * The live content of a cache's files: each entry's JSON text and the expiry.
    *
-   * @param entries id to the entry's JSON value, in file order
-   * @param expiry when the content expires, or null when neither file says
+   * @param entries id to the entry's JSON value
+   * @param expiry when the content expires, or null when no file says
    */
   public record Contents(Map<String, String> entries, @Nullable Instant expiry) {
     public Contents {
@@ -159,7 +184,7 @@ public final class CacheFiles {
 
   /** The result of {@link #compact}: sizes before and after. */
   public record Compaction(long snapshotBytesBefore, long journalBytesBefore, long snapshotBytesAfter,
-      long journalBytesAfter, int entries) {}
+      long journalBytesAfter, long entries) {}
 
   /** The result of {@link #export}. */
   public record Export(Path file, int entries, Instant expiry, long bytes) {}
@@ -172,186 +197,285 @@ public final class CacheFiles {
   /**
    * Reads a cache's files without locking or changing them.
    *
-   * @param file the snapshot, the journal, the lock file or the base path of a cache
+   * @param file any of the cache's files, or its base path {@code <dir>/<name>}
    * @throws CacheException if a file exists but cannot be read
    */
   public static Inspection inspect(Path file) {
-    return read(file, Clock.systemUTC()).inspection;
+    return read(file, Clock.systemUTC(), false).inspection;
   }
 
   /**
-   * Checks a cache's files: the snapshot must parse (when present) and every complete journal line
-   * must pass its checksum and parse. An incomplete last journal line is not an error (a writer may
-   * be appending it, or a crash cut it; the next writer drops it) and is reported as a note.
+   * Checks a cache's files: the snapshot's header and every entry of its index, and every journal
+   * line's checksum and syntax. Writes cut short by a crash or a full disk are not errors (nothing of
+   * them applies, and none was acknowledged); they are notes.
    *
    * @throws CacheException if a file exists but cannot be read
    */
   public static Verification verify(Path file) {
-    Inspection i = inspect(file);
-    List<String> problems = new ArrayList<>();
+    Read r = read(file, Clock.systemUTC(), true);
+    Inspection i = r.inspection;
+    List<String> problems = new ArrayList<>(r.problems);
     List<String> notes = new ArrayList<>();
-    if (!i.snapshotPresent() && !i.journalPresent()) {
-      problems.add("no cache files: neither " + i.snapshotFile() + " nor " + i.journalFile() + " exists");
+    if (!i.snapshotPresent() && !i.journalPresent() && !i.exportPresent()) {
+      problems.add("no cache files: neither " + i.snapshotFile() + " nor " + i.journalFile() + " nor "
+          + i.exportFile() + " exists");
     }
     if (i.snapshotProblem() != null) {
-      problems.add("the snapshot " + i.snapshotFile() + " is damaged: " + i.snapshotProblem());
+      problems.add("the snapshot " + i.snapshotFile() + " cannot be used: " + i.snapshotProblem());
     }
     for (DamagedLine d : i.damagedLines()) {
       problems.add("the journal " + i.journalFile() + " has a damaged line at byte " + d.offset() + ": " + d.reason());
     }
-    if (i.journalPresent() && i.journalBytes() > 0 && i.journalBase() == -1) {
+    if (i.journalPresent() && i.journalBase() == -1) {
       problems.add("the journal " + i.journalFile() + " has no header line");
     }
-    if (i.tornTailBytes() > 0) {
-      notes.add("the journal ends with an incomplete line (" + i.tornTailBytes()
-          + " bytes): an append in progress or cut by a crash; the next writer drops it");
+    if (i.interruptedWrites() > 0) {
+      notes.add(i.interruptedWrites() + " write(s) cut short by a crash or a full disk in the journal: never"
+          + " acknowledged, skipped");
     }
-    if (!i.snapshotPresent() && i.journalPresent()) {
-      notes.add("no snapshot yet: the content is in the journal only");
+    if (i.tornTailBytes() > 0) {
+      notes.add("the journal ends with " + i.tornTailBytes() + " bytes of an incomplete write (in progress, or cut"
+          + " short)");
+    }
+    if (!i.snapshotPresent() && (i.journalPresent() || i.exportPresent())) {
+      notes.add("no snapshot: the next open builds it from " + (i.exportPresent() ? i.exportFile() : "the journal"));
+    }
+    if (i.exportProblem() != null) {
+      notes.add("the export " + i.exportFile() + " does not parse (" + i.exportProblem() + "): being rewritten by"
+          + " the Python SDK, or damaged; the next open sets a damaged one aside and exports again");
+    } else if (i.exportPresent() && i.exportGeneration() < 0) {
+      notes.add("the export " + i.exportFile() + " was rewritten by another program; the next open or refresh"
+          + " takes its changes in");
     }
     for (Path p : i.setAside()) {
       notes.add("a damaged file was set aside earlier: " + p);
     }
     for (Path p : i.temporaries()) {
-      notes.add("a temporary file of an interrupted write is left (the next open removes it): " + p);
+      notes.add("a temporary file (of a write in progress, or removed at the next open): " + p);
     }
     if (i.expired()) {
-      notes.add("the content expired at " + i.expiry() + "; the next open starts empty");
+      notes.add("the content expired at " + i.expiry() + "; the next open starts a new period");
     }
     return new Verification(problems.isEmpty(), problems, notes, i);
   }
 
   /**
-   * The live content (snapshot with the journal replayed over it), read without locking. Damaged
-   * journal lines are skipped, as the store does.
+   * The live content (the snapshot with the journal replayed over it), read without locking.
+   * Damaged journal lines are skipped, as the store does.
    *
    * @throws CacheException if the snapshot is damaged or a file cannot be read
    */
   public static Contents contents(Path file) {
-    Read r = read(file, Clock.systemUTC());
+    Read r = read(file, Clock.systemUTC(), false);
     if (r.inspection.snapshotProblem() != null) {
       throw new CacheException("the snapshot is damaged: " + r.inspection.snapshotProblem(),
           r.inspection.snapshotFile());
     }
-    Map<String, String> out = new LinkedHashMap<>();
-    r.live.forEach((k, v) -> out.put(k, new String(v.buf, v.offset, v.length, java.nio.charset.StandardCharsets.UTF_8)));
+    Map<String, String> out = new java.util.TreeMap<>();
+    try {
+      r.live.view().forEach((k, v) -> out.put(k, new String(v.buf, v.offset, v.length,
+          java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (IOException e) {
+      throw new CacheException("cannot read the snapshot", r.inspection.snapshotFile(), e);
+    }
     return new Contents(out, r.inspection.expiry());
   }
 
   private static final class Read {
     final Inspection inspection;
-    final Map<String, Encoded> live;
+    final Content live;
+    final List<String> problems;
 
-    Read(Inspection inspection, Map<String, Encoded> live) {
+    Read(Inspection inspection, Content live, List<String> problems) {
       this.inspection = inspection;
       this.live = live;
+      this.problems = problems;
     }
   }
 
-  private static Read read(Path file, Clock clock) {
-    Path[] files = files(file);
-    Path snapshotFile = files[0];
-    Path journalFile = files[1];
-    Path lockFile = files[2];
-    // The journal first: a compaction between the two reads then gives a newer snapshot, which
-    // already holds every line read (replay is idempotent). The other order could miss lines.
-    byte[] journal = readIfExists(journalFile);
-    byte[] snapshot = readIfExists(snapshotFile);
+  /**
+   * Reads the files. The journal first: a compaction between the two reads then gives a newer
+   * snapshot, over which the older journal's records replay harmlessly (a replace's snapshot says so,
+   * and then they are not replayed). A journal that matches neither is read again.
+   */
+  private static Read read(Path file, Clock clock, boolean deep) {
+    FileNames names = names(file);
+    for (int attempt = 0; ; attempt++) {
+      Read r = readOnce(names, clock, deep);
+      if (r != null) {
+        return r;
+      }
+      if (attempt == 5) {
+        throw new CacheException("the journal and the snapshot kept changing while they were read", names.journal());
+      }
+    }
+  }
 
-    Map<String, Encoded> live = new LinkedHashMap<>();
-    Instant snapshotExpiry = null;
-    long generation = Snapshot.FOREIGN;
+  private static @Nullable Read readOnce(FileNames names, Clock clock, boolean deep) {
+    byte[] journal = readIfExists(names.journal());
+    SnapshotFile snapshot = null;
     String snapshotProblem = null;
-    int snapshotEntries = 0;
-    long[] expiryMillis = {Long.MIN_VALUE};
-    if (snapshot != null) {
-      try {
-        Snapshot s = Snapshot.parse(snapshot, snapshot.length);
-        snapshotExpiry = Instant.ofEpochMilli(s.expiryMillis);
-        expiryMillis[0] = s.expiryMillis;
-        generation = s.generation;
-        snapshotEntries = s.entries.size();
-        live.putAll(inFileOrder(snapshot, s));
-      } catch (MalformedJsonException | RuntimeException e) {
+    long snapshotBytes = 0;
+    boolean snapshotPresent = Files.exists(names.snapshot(), LinkOption.NOFOLLOW_LINKS);
+    List<String> problems = new ArrayList<>();
+    if (snapshotPresent) {
+      try (FileChannel ch = FileChannel.open(names.snapshot(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+        snapshotBytes = ch.size();
+        snapshot = SnapshotFile.map(names.snapshot(), ch);
+        if (deep) {
+          checkIndex(snapshot, problems);
+        }
+      } catch (NoSuchFileException e) {
+        snapshotPresent = false;
+      } catch (IOException | CacheException e) {
         snapshotProblem = e.getMessage() == null ? e.toString() : e.getMessage();
-        snapshotEntries = -1;
       }
     }
 
-    int[] counts = new int[6]; // lines, puts, removes, clears, seals, headers
-    long[] base = {Snapshot.FOREIGN};
+    long[] header = {-1, 0}; // base, format
+    int[] counts = new int[7]; // batches, puts, removes, clears, seals, interrupted, expiries
     List<DamagedLine> damaged = new ArrayList<>();
     long torn = 0;
+    final SnapshotFile mapped = snapshot;
+    final Content replayed = new Content(snapshot, snapshot == null ? Long.MIN_VALUE : snapshot.live.expiryMillis);
+    Content live = replayed;
     if (journal != null) {
+      int eol = Journal.indexOf(journal, 0, journal.length, (byte) '\n');
       int consumed = Journal.scan(journal, journal.length, 0, new Journal.Visitor() {
-        @Override public void header(long generation, long carriedBytes) {
+        boolean skipRecords;
+
+        @Override public void header(int format, long generation, long carriedBytes) {
+          header[0] = generation;
+          header[1] = format;
+          skipRecords = mapped != null && generation != mapped.generation
+              && (generation != mapped.generation - 1 || mapped.fresh);
+        }
+
+        @Override public void batch(@Nullable String writer, long number, List<Journal.Record> records) {
           counts[0]++;
-          if (counts[5]++ == 0) {
-            base[0] = generation;
+          replayed.lock.lock();
+          try {
+            for (Journal.Record rec : records) {
+              counts[rec.op() == Journal.PUT ? 1 : rec.op() == Journal.REMOVE ? 2 : rec.op() == Journal.CLEAR ? 3 : 6]++;
+              if (!skipRecords) {
+                replayed.apply(rec);
+              }
+            }
+          } finally {
+            replayed.lock.unlock();
           }
         }
 
-        @Override public void put(String key, Encoded value) {
-          counts[0]++;
-          counts[1]++;
-          live.put(key, value);
-        }
-
-        @Override public void remove(String key) {
-          counts[0]++;
-          counts[2]++;
-          live.remove(key);
-        }
-
-        @Override public void clear(long millis) {
-          counts[0]++;
-          counts[3]++;
-          live.clear();
-          expiryMillis[0] = millis;
-        }
-
-        @Override public void seal(long generation) {
-          counts[0]++;
+        @Override public boolean seal(long fileOffset, long generation, String writer) {
           counts[4]++;
+          return false;
         }
 
         @Override public void corrupt(long fileOffset, String reason) {
-          counts[0]++;
           damaged.add(new DamagedLine(fileOffset, reason));
+        }
+
+        @Override public void interrupted(long fileOffset, String reason) {
+          counts[5]++;
         }
       });
       torn = journal.length - consumed;
+      if (snapshot != null && header[0] >= 0 && header[0] != snapshot.generation
+          && header[0] != snapshot.generation - 1) {
+        if (header[0] > snapshot.generation) {
+          return null; // a compaction between the two reads: read again
+        }
+        problems.add("the journal extends snapshot " + header[0] + ", the snapshot in place is generation "
+            + snapshot.generation);
+      }
+      if (eol < 0) {
+        header[0] = -1;
+      }
     }
-    Instant expiry = expiryMillis[0] == Long.MIN_VALUE ? null : Instant.ofEpochMilli(expiryMillis[0]);
-    boolean expired = expiry != null && clock.millis() >= expiryMillis[0];
-    Path dir = snapshotFile.toAbsolutePath().getParent();
-    String name = baseName(snapshotFile);
-    Inspection inspection = new Inspection(snapshotFile, journalFile, lockFile,
-        snapshot != null, snapshot == null ? 0 : snapshot.length, snapshotEntries, snapshotExpiry, generation,
-        snapshotProblem, journal != null, journal == null ? 0 : journal.length, counts[0], base[0],
-        counts[1], counts[2], counts[3], counts[4], damaged, torn, live.size(), expiry, expired,
-        list(dir, globLiteral(name) + ".json.corrupt-*", globLiteral(name) + ".journal.corrupt-*"),
-        list(dir, globLiteral(name) + ".json.*.tmp", globLiteral(name) + ".journal.*.tmp"));
-    return new Read(inspection, live);
+
+    boolean exportPresent = Files.exists(names.json(), LinkOption.NOFOLLOW_LINKS);
+    int exportEntries = 0;
+    long exportGeneration = -1;
+    String exportProblem = null;
+    Snapshot export = null;
+    if (exportPresent) {
+      byte[] bytes = readIfExists(names.json());
+      if (bytes == null) {
+        exportPresent = false;
+      } else {
+        try {
+          export = Snapshot.parse(bytes, bytes.length);
+          exportEntries = export.entries.size();
+          exportGeneration = export.generation;
+        } catch (MalformedJsonException e) {
+          exportProblem = e.getMessage();
+          exportEntries = -1;
+        }
+      }
+    }
+    if (snapshot == null && journal == null && export != null) {
+      live = new Content(null, export.expiryMillis);
+      Content c = live;
+      c.lock.lock();
+      try {
+        export.entries.forEach(c::change);
+      } finally {
+        c.lock.unlock();
+      }
+    }
+    long expiryMillis = live.expiresAt();
+    Instant expiry = expiryMillis == Long.MIN_VALUE ? null : Instant.ofEpochMilli(expiryMillis);
+    boolean expired = expiry != null && clock.millis() >= expiryMillis;
+    Path dir = names.directory().toAbsolutePath();
+    String g = globLiteral(names.name());
+    Inspection inspection = new Inspection(names.snapshot(), names.journal(), names.json(), names.lock(),
+        snapshotPresent, snapshotBytes, snapshot == null ? -1 : snapshot.live.count,
+        snapshot == null ? null : Instant.ofEpochMilli(snapshot.live.expiryMillis),
+        snapshot == null ? -1 : snapshot.generation, snapshotProblem, snapshot == null ? 0 : snapshot.stale.count,
+        journal != null, journal == null ? 0 : journal.length, header[0], counts[0], counts[1], counts[2], counts[3],
+        counts[4], damaged, counts[5], torn,
+        exportPresent, exportEntries, exportGeneration, exportProblem,
+        live.size(), expiry, expired,
+        list(dir, g + ".json.corrupt-*", g + ".snapshot.corrupt-*", g + ".journal.corrupt-*"),
+        list(dir, g + ".json.*.tmp", g + ".snapshot.*.tmp", g + ".journal.*.tmp"));
+    return new Read(inspection, live, problems);
   }
 
-  /** The snapshot's entries in the order they appear in the file (the index is a hash map). */
-  private static Map<String, Encoded> inFileOrder(byte[] buf, Snapshot s) {
-    List<Map.Entry<String, Encoded>> list = new ArrayList<>(s.entries.entrySet());
-    list.sort((a, b) -> Integer.compare(a.getValue().offset, b.getValue().offset));
-    Map<String, Encoded> ordered = new LinkedHashMap<>();
-    for (Map.Entry<String, Encoded> e : list) {
-      ordered.put(e.getKey(), e.getValue());
+  /** Walks every slot of the snapshot's index: keys readable, values valid JSON, the count right. */
+  private static void checkIndex(SnapshotFile snapshot, List<String> problems) throws IOException {
+    long[] n = {0};
+    for (SnapshotFile.Table t : new SnapshotFile.Table[] {snapshot.live, snapshot.stale}) {
+      n[0] = 0;
+      t.forEach((key, value) -> {
+        n[0]++;
+        try {
+          if (JsonText.skipValue(value.buf, value.offset, value.offset + value.length) != value.offset + value.length) {
+            problems.add("the value of '" + key + "' in " + snapshot.path + " has bytes after it");
+          }
+        } catch (MalformedJsonException e) {
+          problems.add("the value of '" + key + "' in " + snapshot.path + " is not valid JSON: " + e.getMessage());
+        }
+      });
+      if (n[0] != t.count) {
+        problems.add("the index of " + snapshot.path + " holds " + n[0] + " entries, its header says " + t.count);
+      }
     }
-    return ordered;
   }
 
   private static byte[] readIfExists(Path file) {
-    try {
-      return Files.readAllBytes(file);
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+      long size = ch.size();
+      if (size > Integer.MAX_VALUE - 8) {
+        throw new CacheException("over 2 GB: too large to read whole", file);
+      }
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) size);
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {
+        // read to the end
+      }
+      return buf.position() == buf.capacity() ? buf.array() : java.util.Arrays.copyOf(buf.array(), buf.position());
     } catch (NoSuchFileException e) {
       return null;
-    } catch (IOException | OutOfMemoryError e) {
+    } catch (IOException e) {
       throw new CacheException("cannot read " + file.getFileName(), file, e);
     }
   }
@@ -383,24 +507,19 @@ public final class CacheFiles {
     return s.toString();
   }
 
-  /** snapshot, journal, lock for a FILE argument. */
-  static Path[] files(Path file) {
+  /** The cache's file names for a FILE argument: any of its files, or its base path. */
+  static FileNames names(Path file) {
     Objects.requireNonNull(file, "file");
     Path dir = file.toAbsolutePath().getParent();
     String fileName = file.getFileName().toString();
     String name = fileName;
-    for (String suffix : new String[] {".json", ".journal", ".lock"}) {
+    for (String suffix : new String[] {".json", ".snapshot", ".journal", ".lock", ".state"}) {
       if (fileName.endsWith(suffix) && fileName.length() > suffix.length()) {
         name = fileName.substring(0, fileName.length() - suffix.length());
         break;
       }
     }
-    return new Path[] {dir.resolve(name + ".json"), dir.resolve(name + ".journal"), dir.resolve(name + ".lock")};
-  }
-
-  private static String baseName(Path snapshotFile) {
-    String f = snapshotFile.getFileName().toString();
-    return f.substring(0, f.length() - ".json".length());
+    return new FileNames(dir, name);
   }
 
   // ------------------------------------------------------------------ writing
@@ -451,7 +570,7 @@ public final class CacheFiles {
       FileOps.ownerOnly().atomicWrite(target.toAbsolutePath(), out.array(), out.size());
       return new Export(target, entries.size(), Instant.ofEpochMilli(expiry), out.size());
     } finally {
-      release(opened);
+      opened.close();
     }
   }
 
@@ -495,9 +614,9 @@ public final class CacheFiles {
       ttl = Duration.ofMillis(left);
     }
     Map<String, byte[]> entries = new LinkedHashMap<>();
-    for (Map.Entry<String, Encoded> e : inFileOrder(bytes, s).entrySet()) {
+    for (Map.Entry<String, Encoded> e : inFileOrder(s).entrySet()) {
       try {
-        entries.put(e.getKey(), compact(e.getValue()));
+        entries.put(e.getKey(), JsonText.compact(e.getValue()));
       } catch (MalformedJsonException ex) {
         throw new CacheException("entry '" + e.getKey() + "' is not valid JSON: " + ex.getMessage(), source);
       }
@@ -523,40 +642,15 @@ public final class CacheFiles {
     }
   }
 
-  /**
-   * The value as the codec would write it: no whitespace outside strings (a journal line must not
-   * contain a line break) and strings re-escaped ASCII-only as Python does.
-   */
-  static byte[] compact(Encoded value) throws MalformedJsonException {
-    byte[] buf = value.buf;
-    int end = value.offset + value.length;
-    JsonText.skipValue(buf, value.offset, end); // validates, so the loop below can trust the structure
-    ByteSink out = new ByteSink(value.length);
-    int[] after = new int[1];
-    int i = value.offset;
-    while (i < end) {
-      byte b = buf[i];
-      if (JsonText.isWhitespace(b)) {
-        i++;
-      } else if (b == '"') {
-        String s = JsonText.readString(buf, i, end, after);
-        JsonText.writeString(out, s);
-        i = after[0];
-      } else {
-        out.write(b);
-        i++;
-      }
+  /** The snapshot-format file's entries in the order they appear in it (its index is a hash map). */
+  private static Map<String, Encoded> inFileOrder(Snapshot s) {
+    List<Map.Entry<String, Encoded>> list = new ArrayList<>(s.entries.entrySet());
+    list.sort((a, b) -> Integer.compare(a.getValue().offset, b.getValue().offset));
+    Map<String, Encoded> ordered = new LinkedHashMap<>();
+    for (Map.Entry<String, Encoded> e : list) {
+      ordered.put(e.getKey(), e.getValue());
     }
-    return out.toByteArray();
-  }
-
-  /** Closes a store that wrote nothing, without the compaction a close does: export only reads. */
-  private static void release(PersistentStore store) {
-    if (store instanceof JsonFileStore) {
-      ((JsonFileStore) store).abandon();
-    } else {
-      store.close();
-    }
+    return ordered;
   }
 
   private static PersistentStore open(StoreSpec store, Path directory, String name, Duration ttl,

@@ -446,6 +446,18 @@ final class ChronicleStore implements PersistentStore {
 
   @Override
   public void forEach(BiConsumer<String, Value> action) {
+    forEach(0, action);
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (graceMillis > 0) {
+      forEach(graceMillis, action);
+    }
+  }
+
+  /** Visits the entries whose deadline plus {@code grace} has not passed. */
+  private void forEach(long grace, BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
     long now = clock.millis();
     map.forEachEntry(e -> {
@@ -453,7 +465,7 @@ final class ChronicleStore implements PersistentStore {
       if (key.startsWith(prefix)) {
         byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
         long deadline = deadline(stored);
-        if (now < deadline) {
+        if (now - grace < deadline) {
           action.accept(key.substring(prefix.length()),
               new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
         }

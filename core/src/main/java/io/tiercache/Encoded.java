@@ -1,34 +1,54 @@
 package io.tiercache;
 
+import java.util.Arrays;
+
 /**
  * One entry's encoded JSON value as the persistent tier holds it: a range of a buffer that may be
- * shared with other entries (a snapshot file read once and indexed, never copied per entry).
- * Immutable; the buffer is never written after the entry is created.
+ * shared with other entries (a journal read once, never copied per entry). Immutable; the buffer is
+ * never written after the entry is created. A removal recorded over an older value is an
+ * {@code Encoded} with no bytes ({@link #removed()}).
  */
 final class Encoded {
+  private static final byte[] NONE = new byte[0];
+
   final byte[] buf;
   final int offset;
   final int length;
   /** The local write sequence that produced it, or 0 for a value read from a file. */
   final long seq;
+  private final boolean removed;
 
   Encoded(byte[] buf, int offset, int length, long seq) {
+    this(buf, offset, length, seq, false);
+  }
+
+  private Encoded(byte[] buf, int offset, int length, long seq, boolean removed) {
     this.buf = buf;
     this.offset = offset;
     this.length = length;
     this.seq = seq;
+    this.removed = removed;
   }
 
   static Encoded of(byte[] bytes, long seq) {
     return new Encoded(bytes, 0, bytes.length, seq);
   }
 
+  /** The removal of a key, written by local write {@code seq} (0: read from a file). */
+  static Encoded removal(long seq) {
+    return new Encoded(NONE, 0, 0, seq, true);
+  }
+
+  boolean removed() {
+    return removed;
+  }
+
   boolean sameBytes(Encoded other) {
-    return java.util.Arrays.equals(buf, offset, offset + length,
-        other.buf, other.offset, other.offset + other.length);
+    return removed == other.removed
+        && Arrays.equals(buf, offset, offset + length, other.buf, other.offset, other.offset + other.length);
   }
 
   byte[] toByteArray() {
-    return java.util.Arrays.copyOfRange(buf, offset, offset + length);
+    return Arrays.copyOfRange(buf, offset, offset + length);
   }
 }

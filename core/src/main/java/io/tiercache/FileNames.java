@@ -6,10 +6,11 @@ import java.util.Objects;
 
 /**
  * The names of one cache's files in its directory: the one place that knows the suffixes. For a
- * cache named {@code N}: {@code N.json} (the snapshot, the Python SDK's file), {@code N.journal},
- * {@code N.lock} (the {@code flock} the Python SDK takes too), {@code N.cmap} and
- * {@code N.cmap.state} (the Chronicle Map store). Temporary files are {@code <file>.<random>.tmp}
- * and damaged files set aside are {@code <file>.corrupt-<UTC timestamp>}.
+ * cache named {@code N}, the JSON store: {@code N.json} (the Python SDK's file), {@code N.snapshot}
+ * (tiercache's own indexed copy), {@code N.journal}, {@code N.state} (tiercache's lock and shared
+ * page) and {@code N.lock} (the {@code flock} the Python SDK takes); the Chronicle Map store:
+ * {@code N.cmap} and {@code N.cmap.state} (and {@code N.lock}). Temporary files are
+ * {@code <file>.<random>.tmp} and damaged files set aside are {@code <file>.corrupt-<UTC timestamp>}.
  */
 record FileNames(Path directory, String name) {
   /**
@@ -44,8 +45,18 @@ record FileNames(Path directory, String name) {
     return name;
   }
 
-  Path snapshot() {
+  /** The Python SDK's file: the content in its format, exported at each compaction. */
+  Path json() {
     return directory.resolve(name + ".json");
+  }
+
+  /** tiercache's own copy of the content, indexed and memory-mapped. */
+  Path snapshot() {
+    return directory.resolve(name + ".snapshot");
+  }
+
+  Path state() {
+    return directory.resolve(name + ".state");
   }
 
   Path journal() {

@@ -325,10 +325,20 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
      * reported as a {@link NoSuchFileException} cause.
      */
     void replace(Path target) {
+      replace(target, true);
+    }
+
+    /**
+     * Renames this file over {@code target}; {@code durable} forces the directory, so the rename
+     * survives a power loss (a copy whose loss costs nothing, such as an export, need not).
+     */
+    void replace(Path target, boolean durable) {
       try {
         Files.move(path, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         done = true;
-        fsyncDirectory(target.toAbsolutePath().getParent());
+        if (durable) {
+          fsyncDirectory(target.toAbsolutePath().getParent());
+        }
       } catch (IOException e) {
         throw new CacheException("cannot write " + target.getFileName(), target, e);
       } finally {
@@ -360,15 +370,25 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * Removes the temporary files of {@code baseName} ({@code <baseName>.<random>.tmp}) whose writer is
-   * gone: a live writer holds a lock on its temporary, so only a crash's leftovers are removed.
+   * Removes the temporary files of the {@code targets} ({@code <target>.<random>.tmp}, all in one
+   * directory) whose writer is gone: a live writer holds a lock on its temporary, so only a crash's
+   * leftovers are removed.
    */
-  void removeStaleTemporaries(Path dir, String baseName) {
+  void removeStaleTemporaries(Path... targets) {
+    Path dir = targets[0].toAbsolutePath().getParent();
     // A filter, not a glob: the cache name may hold glob characters ("model[1").
-    String prefix = baseName + ".";
     try (var files = Files.newDirectoryStream(dir, p -> {
       String name = p.getFileName().toString();
-      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
+      if (!name.endsWith(".tmp")) {
+        return false;
+      }
+      for (Path target : targets) {
+        String prefix = target.getFileName() + ".";
+        if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+          return true;
+        }
+      }
+      return false;
     })) {
       for (Path temp : files) {
         removeIfAbandoned(temp);

@@ -2,49 +2,81 @@ package io.tiercache;
 
 import io.tiercache.JsonText.MalformedJsonException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The journal, {@code <name>.journal}: one line per change, appended under the cache's lock.
+ * The journal, {@code <name>.journal}: one line per change, each starting with the CRC-32C of the
+ * rest (in hex), appended by every process with {@code O_APPEND} writes.
  *
  * <pre>{@code
- * 1a2b3c4d ["h",1,7]                 header: format 1, extends snapshot generation 7
- * 1a2b3c4d ["h",1,8,4096]            ... whose first 4096 bytes of lines were carried over from the
- *                                    journal it replaces (appended while snapshot 8 was rendered)
- * 0badf00d ["p","model-1",{...}]     put: the value's encoded JSON, as it is
- * 12345678 ["r","model-1"]           remove
- * 9abcdef0 ["c",1764038400.123]      clear: a new, empty content that expires then
- * 0fedcba9 ["s",8]                   seal: compacted into snapshot 8; this file is being replaced
+ * 1a2b3c4d ["h",2,7]                  header: format 2, extends snapshot generation 7
+ * 1a2b3c4d ["h",2,8,4096]             ... whose first 4096 bytes of records were carried over from the
+ *                                     journal it replaces (appended while snapshot 8 was rendered)
+ * 5e6f7a8b ["b","k3x9q2",41,2]        batch 41 of writer k3x9q2: the next 2 lines, all or nothing
+ * 0badf00d ["p","model-1",{...}]      put: the value's encoded JSON, as it is
+ * 12345678 ["r","model-1"]            remove
+ * 9abcdef0 ["c",1764038400.123]       clear: a new, empty content that expires then
+ * 9abcdef0 ["c",1764038400.123,1]     ... and the expired content before it is kept for stale-if-error
+ * 2468ace0 ["e",1764038400.123]       the content now expires then (another program's file was merged)
+ * 0fedcba9 ["s",8,"k3x9q2"]           seal: compacted into snapshot 8 by writer k3x9q2; being replaced
  * }</pre>
  *
- * Replaying a journal is idempotent (puts, removes and clears in order), so lines that a
- * snapshot already contains may be applied again safely; nothing is ever skipped by generation.
- *
- * Each line starts with the CRC-32C of the rest (in hex), so a torn or damaged line is detected
- * and the lines after it still apply. Values never contain a raw line break (the codec escapes
- * them), so lines can be found by scanning for {@code '\n'}.
+ * Each write(2) appends one unit, a batch or a seal, starting with a line break: a unit torn by a
+ * crash or a full disk is then terminated by the next one and reads as a damaged line, never merged
+ * with it. A batch applies whole or not at all. Replaying puts, removes and clears in file order is
+ * idempotent, so records a snapshot already holds may be applied again. Values never contain a raw
+ * line break (the codec escapes them), so lines are found by scanning for {@code '\n'}.
  */
 final class Journal {
   private Journal() {}
 
+  /** The format this version writes; it reads formats 1 (no batches) and 2. */
+  static final int FORMAT = 2;
   static final byte PUT = 'p';
   static final byte REMOVE = 'r';
   static final byte CLEAR = 'c';
+  static final byte EXPIRY = 'e';
   static final byte HEADER = 'h';
   static final byte SEAL = 's';
+  static final byte BATCH = 'b';
   private static final int CRC_WIDTH = 8;
 
-  static byte[] header(long generation, long carriedBytes) {
-    ByteSink body = new ByteSink(48);
-    body.writeAscii("[\"h\"," + Snapshot.FORMAT_VERSION + "," + generation
-        + (carriedBytes > 0 ? "," + carriedBytes : "") + "]");
-    return line(body);
+  /** One change in a batch. {@code value} is null except for puts; {@code millis} is for clears and expiries. */
+  record Record(byte op, @Nullable String key, @Nullable Encoded value, long millis, boolean keepStale) {
+    static Record put(String key, Encoded value) {
+      return new Record(PUT, key, value, 0, false);
+    }
+
+    static Record remove(String key) {
+      return new Record(REMOVE, key, null, 0, false);
+    }
   }
 
-  static byte[] seal(long generation) {
-    ByteSink body = new ByteSink(32);
-    body.writeAscii("[\"s\"," + generation + "]");
-    return line(body);
+  // ---------------------------------------------------------------- writing
+
+  static byte[] header(long generation, long carriedBytes) {
+    return line("[\"h\"," + FORMAT + "," + generation + (carriedBytes > 0 ? "," + carriedBytes : "") + "]");
+  }
+
+  /** The seal, with its leading line break: the whole unit a compactor appends. */
+  static byte[] seal(long generation, String writer) {
+    ByteSink body = new ByteSink(48);
+    body.writeAscii("[\"s\"," + generation + ",");
+    JsonText.writeString(body, writer);
+    body.write(']');
+    return unit(body);
+  }
+
+  /** The marker that opens a batch of {@code lines} lines; with its leading line break. */
+  static byte[] batch(String writer, long number, int lines) {
+    ByteSink body = new ByteSink(48);
+    body.writeAscii("[\"b\",");
+    JsonText.writeString(body, writer);
+    body.writeAscii("," + number + "," + lines + "]");
+    return unit(body);
   }
 
   static byte[] put(String key, byte[] value, int offset, int length) {
@@ -65,151 +97,341 @@ final class Journal {
     return line(body);
   }
 
-  static byte[] clear(long expiryMillis) {
-    ByteSink body = new ByteSink(32);
-    body.writeAscii("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + "]");
-    return line(body);
+  static byte[] clear(long expiryMillis, boolean keepStale) {
+    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1" : "") + "]");
+  }
+
+  static byte[] expiry(long expiryMillis) {
+    return line("[\"e\"," + Snapshot.formatSeconds(expiryMillis) + "]");
   }
 
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
+  private static byte[] line(String body) {
+    ByteSink sink = new ByteSink(body.length());
+    sink.writeAscii(body);
+    return line(sink);
+  }
+
   private static byte[] line(ByteSink body) {
-    CRC32C crc = new CRC32C();
-    crc.update(body.array(), 0, body.size());
     byte[] line = new byte[CRC_WIDTH + 1 + body.size() + 1];
-    long value = crc.getValue();
-    for (int i = CRC_WIDTH - 1; i >= 0; i--) {
-      line[i] = HEX[(int) (value & 0xf)];
-      value >>>= 4;
-    }
-    line[CRC_WIDTH] = ' ';
-    System.arraycopy(body.array(), 0, line, CRC_WIDTH + 1, body.size());
-    line[line.length - 1] = '\n';
+    fill(line, 0, body);
     return line;
   }
 
-  /** Receives the records of a journal in order. Value ranges point into the scanned buffer. */
+  private static byte[] unit(ByteSink body) {
+    byte[] unit = new byte[1 + CRC_WIDTH + 1 + body.size() + 1];
+    unit[0] = '\n';
+    fill(unit, 1, body);
+    return unit;
+  }
+
+  private static void fill(byte[] line, int at, ByteSink body) {
+    CRC32C crc = new CRC32C();
+    crc.update(body.array(), 0, body.size());
+    long value = crc.getValue();
+    for (int i = CRC_WIDTH - 1; i >= 0; i--) {
+      line[at + i] = HEX[(int) (value & 0xf)];
+      value >>>= 4;
+    }
+    line[at + CRC_WIDTH] = ' ';
+    System.arraycopy(body.array(), 0, line, at + CRC_WIDTH + 1, body.size());
+    line[line.length - 1] = '\n';
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** Receives a journal's units in order. Value ranges point into the scanned buffer. */
   interface Visitor {
     /**
-     * The first line: the snapshot generation this journal extends, and how many bytes of lines
-     * after the header were copied from the journal it replaced (a process that read that one to
-     * its end has applied them).
+     * The first line: the format, the snapshot generation this journal extends, and how many bytes
+     * of records after the header were copied from the journal it replaced (a process that read
+     * that one to its seal has applied them).
      */
-    void header(long generation, long carriedBytes);
+    void header(int format, long generation, long carriedBytes);
 
-    void put(String key, Encoded value);
+    /**
+     * A complete batch, or one record outside any batch (a format 1 journal), whose writer is then
+     * null. Applied whole.
+     */
+    void batch(@Nullable String writer, long number, List<Record> records);
 
-    void remove(String key);
+    /**
+     * Writer {@code writer} compacted this journal into snapshot {@code generation} and is replacing
+     * it; the seal line starts at {@code fileOffset}. Return true to stop the scan after it.
+     */
+    boolean seal(long fileOffset, long generation, String writer);
 
-    void clear(long expiryMillis);
-
-    /** The writer of this file compacted it into snapshot {@code generation} and is replacing it. */
-    default void seal(long generation) {}
-
-    /** A complete line that failed its checksum or does not parse; the scan goes on after it. */
+    /** A damaged line (checksum, syntax) amid intact ones; the scan goes on after it. */
     void corrupt(long fileOffset, String reason);
+
+    /**
+     * A unit cut short by a crash or a full disk: a partial line, or a batch with fewer records than
+     * its marker announced, followed by the next unit (or the end). None of it applies.
+     */
+    void interrupted(long fileOffset, String reason);
   }
 
   /**
-   * Visits the complete lines of {@code buf[0, length)}, which holds the journal's bytes from
-   * {@code fileOffset}. Returns how many bytes were consumed: up to and including the last
-   * {@code '\n'}; a trailing partial line (an append in progress, or torn by a crash) is left.
+   * Visits the complete units of {@code buf[0, length)}, which holds the journal's bytes from
+   * {@code fileOffset}. Returns how many bytes were consumed: up to the end of the last complete
+   * unit. A partial line or batch at the end (an append in progress, or one torn by a crash) is left
+   * for the next scan.
    */
   static int scan(byte[] buf, int length, long fileOffset, Visitor visitor) {
+    Parser p = new Parser(buf, fileOffset, visitor);
     int pos = 0;
-    int[] after = new int[1];
-    while (pos < length) {
+    int consumed = 0;
+    while (pos < length && !p.stopped) {
       int eol = indexOf(buf, pos, length, (byte) '\n');
       if (eol < 0) {
         break;
       }
-      parseLine(buf, pos, eol, fileOffset + pos, visitor, after);
+      p.line(pos, eol);
       pos = eol + 1;
+      if (p.batchRemaining == 0) {
+        consumed = pos;
+      }
     }
-    return pos;
+    p.end();
+    return consumed;
   }
 
-  private static void parseLine(byte[] buf, int from, int eol, long fileOffset, Visitor visitor, int[] after) {
-    int bodyStart = from + CRC_WIDTH + 1;
-    if (eol - from < CRC_WIDTH + 3 || buf[from + CRC_WIDTH] != ' ') {
-      visitor.corrupt(fileOffset, "not a journal line");
-      return;
+  /** Parses lines and groups batches; one per scan. */
+  private static final class Parser {
+    final byte[] buf;
+    final long fileOffset;
+    final Visitor visitor;
+    final int[] after = new int[1];
+    String batchWriter;
+    long batchNumber;
+    long batchOffset;
+    int batchExpected;
+    int batchRemaining;
+    List<Record> records;
+    boolean stopped;
+    /** A damaged line, judged by what follows it: the next unit (it was cut short) or more records. */
+    long damagedAt = -1;
+    String damage;
+    /** Whether the damaged line is whole (ends as a record does): rot, not a write cut short. */
+    boolean damagedWhole;
+    /** The batch the damaged line broke, judged with it; -1 for none. */
+    long brokenBatchAt = -1;
+    String brokenBatch;
+    /** Records of a broken batch still to come: they are dropped with it. */
+    int skipRemaining;
+
+    Parser(byte[] buf, long fileOffset, Visitor visitor) {
+      this.buf = buf;
+      this.fileOffset = fileOffset;
+      this.visitor = visitor;
     }
-    long expected;
-    try {
-      expected = Long.parseLong(new String(buf, from, CRC_WIDTH, StandardCharsets.US_ASCII), 16);
-    } catch (NumberFormatException e) {
-      visitor.corrupt(fileOffset, "no checksum");
-      return;
-    }
-    CRC32C crc = new CRC32C();
-    crc.update(buf, bodyStart, eol - bodyStart);
-    if (crc.getValue() != expected) {
-      visitor.corrupt(fileOffset, "checksum mismatch");
-      return;
-    }
-    try {
-      int pos = JsonText.expect(buf, bodyStart, eol, '[');
-      pos = JsonText.next(buf, pos, eol);
-      if (buf[pos] != '"' || pos + 2 >= eol || buf[pos + 2] != '"') {
-        throw new MalformedJsonException("expected an operation", pos);
+
+    void line(int from, int eol) {
+      if (from == eol) {
+        return; // the line break that opens a unit
       }
-      byte op = buf[pos + 1];
-      pos = JsonText.expect(buf, pos + 3, eol, ',');
-      pos = JsonText.next(buf, pos, eol);
+      long offset = fileOffset + from;
+      String damage = checksum(from, eol);
+      byte op = 0;
+      int pos = 0;
+      if (damage == null) {
+        try {
+          pos = JsonText.expect(buf, from + CRC_WIDTH + 1, eol, '[');
+          pos = JsonText.next(buf, pos, eol);
+          if (buf[pos] != '"' || pos + 2 >= eol || buf[pos + 2] != '"') {
+            throw new MalformedJsonException("expected an operation", pos);
+          }
+          op = buf[pos + 1];
+          pos = JsonText.next(buf, JsonText.expect(buf, pos + 3, eol, ','), eol);
+        } catch (MalformedJsonException e) {
+          damage = "unreadable record: " + e.getMessage();
+        }
+      }
+      boolean opensUnit = damage == null && (op == BATCH || op == SEAL || op == HEADER);
+      judgeDamage(opensUnit);
+      if (batchRemaining > 0 && (damage != null || opensUnit)) {
+        String why = "a batch of " + batchExpected + " records broken after " + (batchExpected - batchRemaining)
+            + "; none of it applies";
+        if (opensUnit) {
+          visitor.interrupted(batchOffset, why + " (an interrupted write)");
+        } else {
+          brokenBatchAt = batchOffset; // judged with the damaged line that broke it
+          brokenBatch = why;
+          skipRemaining = batchRemaining - 1;
+        }
+        batchRemaining = 0;
+        records = null;
+      }
+      if (opensUnit) {
+        skipRemaining = 0;
+      } else if (skipRemaining > 0 && damage == null) {
+        skipRemaining--;
+        return; // the rest of a broken batch
+      }
+      if (damage != null) {
+        damagedAt = offset;
+        this.damage = damage;
+        damagedWhole = buf[eol - 1] == ']';
+        return;
+      }
+      try {
+        record(op, pos, eol, offset);
+      } catch (MalformedJsonException | NumberFormatException e) {
+        visitor.corrupt(offset, "unreadable record: " + e.getMessage());
+      }
+    }
+
+    /**
+     * Reports the pending damaged line: cut short if the next unit follows it and it is a line's
+     * beginning only (a whole line that fails its checksum is rot), damaged otherwise.
+     */
+    private void judgeDamage(boolean nextOpensUnit) {
+      boolean cutShort = nextOpensUnit && !(damagedAt >= 0 && damagedWhole);
+      if (brokenBatchAt >= 0) {
+        if (cutShort) {
+          visitor.interrupted(brokenBatchAt, brokenBatch + " (an interrupted write)");
+        } else {
+          visitor.corrupt(brokenBatchAt, brokenBatch);
+        }
+        brokenBatchAt = -1;
+      }
+      if (damagedAt >= 0) {
+        if (cutShort) {
+          visitor.interrupted(damagedAt, damage + ": a unit cut short (an interrupted write)");
+        } else {
+          visitor.corrupt(damagedAt, damage);
+        }
+        damagedAt = -1;
+      }
+    }
+
+    /** At the end of the bytes scanned: a damaged last line is taken for one cut short. */
+    void end() {
+      judgeDamage(true);
+    }
+
+    private String checksum(int from, int eol) {
+      if (eol - from < CRC_WIDTH + 3 || buf[from + CRC_WIDTH] != ' ') {
+        return "not a journal line";
+      }
+      long expected = 0;
+      for (int i = from; i < from + CRC_WIDTH; i++) {
+        int d = Character.digit(buf[i], 16);
+        if (d < 0) {
+          return "no checksum";
+        }
+        expected = (expected << 4) | d;
+      }
+      CRC32C crc = new CRC32C();
+      crc.update(buf, from + CRC_WIDTH + 1, eol - from - CRC_WIDTH - 1);
+      return crc.getValue() == expected ? null : "checksum mismatch";
+    }
+
+    private void record(byte op, int pos, int eol, long offset) throws MalformedJsonException {
+      switch (op) {
+        case HEADER: {
+          int end = JsonText.skipValue(buf, pos, eol);
+          int format = Integer.parseInt(ascii(pos, end));
+          pos = JsonText.next(buf, JsonText.expect(buf, end, eol, ','), eol);
+          end = JsonText.skipValue(buf, pos, eol);
+          long generation = Long.parseLong(ascii(pos, end));
+          long carried = 0;
+          pos = JsonText.next(buf, end, eol);
+          if (buf[pos] == ',') {
+            pos = JsonText.next(buf, pos + 1, eol);
+            end = JsonText.skipValue(buf, pos, eol);
+            carried = Long.parseLong(ascii(pos, end));
+            pos = JsonText.next(buf, end, eol);
+          }
+          JsonText.expect(buf, pos, eol, ']');
+          visitor.header(format, generation, carried);
+          return;
+        }
+        case SEAL: {
+          int end = JsonText.skipValue(buf, pos, eol);
+          long generation = Long.parseLong(ascii(pos, end));
+          String writer = "";
+          pos = JsonText.next(buf, end, eol);
+          if (buf[pos] == ',') {
+            writer = JsonText.readString(buf, JsonText.next(buf, pos + 1, eol), eol, after);
+            pos = after[0];
+          }
+          JsonText.expect(buf, pos, eol, ']');
+          stopped = visitor.seal(offset, generation, writer);
+          return;
+        }
+        case BATCH: {
+          String writer = JsonText.readString(buf, pos, eol, after);
+          pos = JsonText.next(buf, JsonText.expect(buf, after[0], eol, ','), eol);
+          int end = JsonText.skipValue(buf, pos, eol);
+          long number = Long.parseLong(ascii(pos, end));
+          pos = JsonText.next(buf, JsonText.expect(buf, end, eol, ','), eol);
+          end = JsonText.skipValue(buf, pos, eol);
+          int lines = Integer.parseInt(ascii(pos, end));
+          JsonText.expect(buf, end, eol, ']');
+          if (lines <= 0) {
+            throw new MalformedJsonException("a batch of " + lines + " records", pos);
+          }
+          batchWriter = writer;
+          batchNumber = number;
+          batchOffset = offset;
+          batchExpected = lines;
+          batchRemaining = lines;
+          records = new ArrayList<>(lines);
+          return;
+        }
+        default:
+          Record r = change(op, pos, eol);
+          if (batchRemaining > 0) {
+            records.add(r);
+            if (--batchRemaining == 0) {
+              List<Record> done = records;
+              records = null;
+              visitor.batch(batchWriter, batchNumber, done);
+            }
+          } else {
+            visitor.batch(null, 0, List.of(r));
+          }
+      }
+    }
+
+    private Record change(byte op, int pos, int eol) throws MalformedJsonException {
       switch (op) {
         case PUT: {
           String key = JsonText.readString(buf, pos, eol, after);
           int valueStart = JsonText.next(buf, JsonText.expect(buf, after[0], eol, ','), eol);
           int valueEnd = JsonText.skipValue(buf, valueStart, eol);
           JsonText.expect(buf, valueEnd, eol, ']');
-          visitor.put(key, new Encoded(buf, valueStart, valueEnd - valueStart, 0));
-          return;
+          return Record.put(key, new Encoded(buf, valueStart, valueEnd - valueStart, 0));
         }
         case REMOVE: {
           String key = JsonText.readString(buf, pos, eol, after);
           JsonText.expect(buf, after[0], eol, ']');
-          visitor.remove(key);
-          return;
+          return Record.remove(key);
         }
-        case CLEAR: {
+        case CLEAR:
+        case EXPIRY: {
           int end = JsonText.skipValue(buf, pos, eol);
-          double seconds = Double.parseDouble(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
-          visitor.clear(Math.round(seconds * 1000));
-          return;
-        }
-        case SEAL: {
-          int end = JsonText.skipValue(buf, pos, eol);
-          visitor.seal(Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII)));
-          return;
-        }
-        case HEADER: {
-          int end = JsonText.skipValue(buf, pos, eol);
-          int version = Integer.parseInt(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
-          if (version != Snapshot.FORMAT_VERSION) {
-            visitor.corrupt(fileOffset, "unsupported journal format " + version);
-            return;
-          }
-          pos = JsonText.next(buf, JsonText.expect(buf, end, eol, ','), eol);
-          end = JsonText.skipValue(buf, pos, eol);
-          long generation = Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
-          long carried = 0;
+          long millis = Snapshot.millis(ascii(pos, end), pos);
+          boolean keepStale = false;
           pos = JsonText.next(buf, end, eol);
-          if (buf[pos] == ',') {
+          if (op == CLEAR && buf[pos] == ',') {
             pos = JsonText.next(buf, pos + 1, eol);
             end = JsonText.skipValue(buf, pos, eol);
-            carried = Long.parseLong(new String(buf, pos, end - pos, StandardCharsets.US_ASCII));
+            keepStale = "1".equals(ascii(pos, end));
             pos = JsonText.next(buf, end, eol);
           }
           JsonText.expect(buf, pos, eol, ']');
-          visitor.header(generation, carried);
-          return;
+          return new Record(op, null, null, millis, keepStale);
         }
         default:
-          visitor.corrupt(fileOffset, "unknown operation '" + (char) op + "'");
+          throw new MalformedJsonException("unknown operation '" + (char) op + "'", pos);
       }
-    } catch (MalformedJsonException | NumberFormatException e) {
-      visitor.corrupt(fileOffset, "unreadable record: " + e.getMessage());
+    }
+
+    private String ascii(int from, int to) {
+      return new String(buf, from, to - from, StandardCharsets.US_ASCII);
     }
   }
 

@@ -382,6 +382,7 @@ final class JsonCodec<T> implements Codec<T> {
       try {
         binder = create(type);
       } catch (RuntimeException e) {
+        deferred.failure = e;
         BINDERS.remove(type, deferred);
         throw e;
       }
@@ -393,20 +394,37 @@ final class JsonCodec<T> implements Codec<T> {
 
   private static final class Deferred implements Binder {
     volatile Binder target;
+    volatile RuntimeException failure;
+
+    /**
+     * The real binder. Only another thread can find it unset (the creating thread never reads or
+     * writes through a placeholder while it builds the binder): that thread waits the moment it
+     * takes to build one.
+     */
+    private Binder target() {
+      Binder t;
+      while ((t = target) == null) {
+        if (failure != null) {
+          throw failure;
+        }
+        Thread.onSpinWait();
+      }
+      return t;
+    }
 
     @Override
     public void write(JsonStream out, @Nullable Object value, int depth) throws IOException {
-      target.write(out, value, depth);
+      target().write(out, value, depth);
     }
 
     @Override
     public @Nullable Object read(JsonIterator in, int depth) throws IOException {
-      return target.read(in, depth);
+      return target().read(in, depth);
     }
 
     @Override
     public @Nullable Object absent() {
-      return target.absent();
+      return target().absent();
     }
   }
 

@@ -1,168 +1,74 @@
 package io.tiercache;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.tiercache.JsonText.MalformedJsonException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.util.ArrayDeque;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The persistent store on files: {@code <name>.json} (a snapshot in the Python SDK's format),
- * {@code <name>.journal} (changes since the snapshot, one checksummed line each) and
- * {@code <name>.lock} (the {@code flock} that every writer, Java or Python, holds).
+ * The persistent store on files, shared by the processes of one host and by the Python SDK:
+ *
+ * <ul>
+ *   <li>{@code <name>.snapshot}: the content, in the Python SDK's format plus an index, mapped
+ *       ({@link SnapshotFile}); opening reads its header, a lookup probes the index.
+ *   <li>{@code <name>.journal}: the changes since, one checksummed record per line, appended by every
+ *       process with {@code O_APPEND} writes, in batches that apply whole ({@link Journal}).
+ *   <li>{@code <name>.json}: the content exported for the Python SDK at each compaction; a rewrite
+ *       by the Python SDK is noticed and merged as writes.
+ *   <li>{@code <name>.state} and its {@code flock}: tiercache's own lock and shared page
+ *       ({@link StateFile}); {@code <name>.lock}: the Python SDK's lock, taken around its file.
+ * </ul>
  *
  * <h2>Writes</h2>
- * A write changes the in-memory index and queues its journal line under {@code stateLock}, so
- * the index and the journal see writes in the same order. {@link #await} appends the queued lines:
- * whoever takes {@code ioLock} first writes every queued line in one {@code write} under the file
- * lock (so concurrent writers share one system call, and under {@link Durability#FSYNC} one
- * {@code fsync}). Before appending, it reads what other processes appended since its last look,
- * so nothing is written from a stale view and no process overwrites another's change.
- *
- * <h2>Compaction</h2>
- * When the journal outgrows the snapshot, the index is rendered as a new snapshot into a forced
- * temporary file on the compaction thread, holding no lock: writers here and in other processes
- * go on appending. Then, under the lock, the temporary file is renamed over the snapshot (and the
- * directory forced) and the journal is replaced by one whose header names the new snapshot's
- * generation and that carries the lines appended meanwhile. A rendering overtaken by another
- * process's compaction or a Python rewrite is dropped. {@link #flush}, and an expired or damaged
- * content, compact entirely under the lock. Amortized, each write costs O(1) bytes of compaction;
- * entry bytes are copied, not re-encoded.
+ * A write changes the in-memory {@link Content} and queues its record under the content lock, so the
+ * content and the journal see writes in the same order ({@link JournalAppender}). {@link #await}
+ * appends what is queued: whoever takes the I/O lock first writes every queued record in one
+ * {@code write(2)} (one {@code fsync} under {@link Durability#FSYNC}). Processes append without
+ * taking turns: {@code O_APPEND} places each batch whole after the others. A write that fails (a full
+ * disk) is undone here and reported to its callers; it is never written later.
  *
  * <h2>Other processes</h2>
- * Every {@code refreshInterval} (and on every write) the store checks the two files: new journal
- * lines are applied; a journal replaced by another process's compaction is followed without a
- * reload; a snapshot rewritten by someone else (the Python SDK) is reloaded and the journal
- * re-applied on top, so acknowledged changes survive. Changed keys are reported to listeners.
+ * The {@link JournalFollower} reads what others appended, every {@code refreshInterval} and on
+ * {@link #refresh}. A record of another process is applied unless a local change to the same key
+ * lands after it in the file; the local batches are recognized by their marker.
+ *
+ * <h2>Compaction</h2>
+ * When the journal outgrows the snapshot, the top layer of changes is frozen and rendered with the
+ * snapshot into a new one by the {@link Compactor}, under tiercache's lock but while every process
+ * goes on appending; the switch seals the old journal and carries the records appended meanwhile into
+ * the new one. An appender whose write raced the switch sees it in the state page and makes sure its
+ * batch is in the journal that stays before its write returns.
  */
 final class JsonFileStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(JsonFileStore.class.getName());
+  /** A batch is cut at about this size, so a backlog is written (and a full disk retried) in bounded steps. */
+  static final int MAX_BATCH_BYTES = 1 << 20;
+  /** Past this backlog, an ASYNC write waits for the backlog to be written: the queue is bounded. */
+  private static final long MAX_QUEUED_BYTES = 64L << 20;
 
-  private final Durability durability;
-  private final java.time.Clock clock;
-  private final java.time.Duration refreshInterval;
-  private final java.time.Duration asyncFlushDelay;
-  private final long compactionMinBytes;
-  private final FileOps fileOps;
-  private final FileNames files;
-  private final Path snapshotFile;
-  private final Path journalFile;
-  private final LockFile osLock;
-  private final long ttlMillis;
-  private final Listeners listeners = new Listeners();
-
-  /** Orders index changes with the queue of journal lines. Never held during I/O. */
-  private final ReentrantLock stateLock = new ReentrantLock();
-  /** Serializes file work in this JVM: appends, tailing, reloads, compaction. */
-  private final ReentrantLock ioLock = new ReentrantLock();
-
-  private volatile ConcurrentHashMap<String, Encoded> index = new ConcurrentHashMap<>();
-  private volatile long expiresAt;
-  private volatile long epoch;
-  /** Highest local sequence written to the journal, and forced to disk. */
-  private volatile long writtenSeq;
-  private volatile long syncedSeq;
-  private volatile long enqueuedSeq;
-  private volatile boolean closed;
-
-  // Guarded by stateLock.
-  private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
-  private long nextSeq;
-  private long lastClearSeq;
-  private int pendingCount;
-
-  // Guarded by ioLock.
-  private FileChannel journal;
-  private long journalPos;
-  private long journalBase;
-  /** Where the journal's records start (after its header): nothing to fold while journalPos is here. */
-  private long journalStart;
-  private long generation;
-  private Object journalKey;
-  private FileState snapshotState;
-  private long snapshotBytes;
-  private int corruptLines;
-  private boolean compactionScheduled;
-
-  private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
-
-  /*
-   * The lock lease. Taking and checking the file lock costs about as much as the append itself,
-   * so a writer keeps it across consecutive appends for up to LEASE, then gives it up and locks
-   * per append for COOLDOWN, during which other processes (and the Python SDK, which blocks in
-   * flock) get their turn. Guarded by ioLock.
-   */
-  static final long LEASE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
-  static final long COOLDOWN_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-  private boolean leased;
-  private long leaseCooldownUntil = System.nanoTime();
-
-  /** What we last saw of a file, to notice another process replacing or rewriting it. */
-  private static final class FileState {
-    final Object key;
-    final long size;
-    final long modified;
-
-    FileState(Object key, long size, long modified) {
-      this.key = key;
-      this.size = size;
-      this.modified = modified;
-    }
-
-    static FileState of(Path file) {
-      try {
-        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
-        return new FileState(a.fileKey(), a.size(), a.lastModifiedTime().to(TimeUnit.NANOSECONDS));
-      } catch (NoSuchFileException e) {
-        return null;
-      } catch (IOException e) {
-        throw new CacheException("cannot stat", file, e);
-      }
-    }
-
-    static boolean same(FileState a, FileState b) {
-      return a == null ? b == null
-          : b != null && Objects.equals(a.key, b.key) && a.size == b.size && a.modified == b.modified;
-    }
-  }
-
-  private JsonFileStore(StoreConfig config) {
-    this.files = config.files();
-    this.durability = config.durability();
-    this.clock = config.clock();
-    this.refreshInterval = config.refreshInterval();
-    this.asyncFlushDelay = config.asyncFlushDelay();
-    this.compactionMinBytes = config.compactionMinBytes();
-    this.fileOps = config.fileOps();
-    this.snapshotFile = files.snapshot();
-    this.journalFile = files.journal();
-    this.ttlMillis = config.expireAfter().toMillis();
-    this.osLock = new LockFile(files.lock(), config.lockTimeout(), fileOps);
-  }
-
-  /** The default store: {@code <name>.json}, {@code .journal} and {@code .lock} in the directory. */
+  /** The default store: {@code <name>.json}, {@code .snapshot}, {@code .journal}, {@code .state}, {@code .lock}. */
   static final StoreProvider PROVIDER = new StoreProvider() {
     @Override
     public Object location(StoreConfig config) {
-      return config.canonicalFile(config.files().snapshot());
+      return config.canonicalFile(config.files().json());
     }
 
     @Override
@@ -172,31 +78,92 @@ final class JsonFileStore implements PersistentStore {
 
     @Override
     public Path file(StoreConfig config) {
-      return config.files().snapshot();
+      return config.files().json();
     }
   };
+
+  private final FileNames files;
+  private final Durability durability;
+  private final Clock clock;
+  private final long ttlMillis;
+  private final long staleGraceMillis;
+  private final Duration refreshInterval;
+  private final Duration asyncFlushDelay;
+  private final long compactionMinBytes;
+  private final FileOps fileOps;
+  private final Listeners listeners = new Listeners();
+  private final StoreCounters counters = new StoreCounters();
+
+  private final Content content = new Content(null, 0);
+  private final JournalAppender appender = new JournalAppender(content.lock, MAX_BATCH_BYTES);
+  private final StateFile state;
+  private final LockFile pythonLock;
+  private final Compactor compactor;
+  /** Serializes file work in this JVM: appends, reads of the journal, reloads, compaction. */
+  private final ReentrantLock ioLock = new ReentrantLock();
+
+  @GuardedBy("content.lock")
+  private long nextSeq;
+  @GuardedBy("ioLock")
+  private JournalFollower follower;
+  /** The last local sequence of this writer's batches read back: later local changes land after what is read next. */
+  @GuardedBy("ioLock")
+  private long readBackSeq;
+  @GuardedBy("ioLock")
+  private long lastOwnBatchRead;
+  /** The expired content kept for stale-if-error, or null. */
+  private volatile @Nullable Stale stale;
+  private volatile boolean closed;
+  private final AtomicBoolean compactionScheduled = new AtomicBoolean();
+  private final AtomicBoolean repairScheduled = new AtomicBoolean();
+  private static final long COMPACTION_SPACING_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+  private volatile long lastCompactionNanos = System.nanoTime() - COMPACTION_SPACING_NANOS;
+  /** The journal's length past its header, as this process last knew it: what decides a compaction. */
+  private volatile long journalBytesEstimate;
+  private volatile boolean asyncFailureLogged;
+  private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
+
+  /** An expired content and where to find its values. */
+  private record Stale(long expiresAt, Lookup lookup, Content.@Nullable View view,
+      SnapshotFile.@Nullable Table table) {}
+
+  private interface Lookup {
+    @Nullable Encoded find(String key);
+  }
+
+  private JsonFileStore(StoreConfig config) {
+    this.files = config.files();
+    this.durability = config.durability();
+    this.clock = config.clock();
+    this.ttlMillis = config.expireAfter().toMillis();
+    this.staleGraceMillis = config.staleGrace().toMillis();
+    this.refreshInterval = config.refreshInterval();
+    this.asyncFlushDelay = config.asyncFlushDelay();
+    this.compactionMinBytes = config.compactionMinBytes();
+    this.fileOps = config.fileOps();
+    this.state = new StateFile(files.state(), fileOps, config.lockTimeout(), counters);
+    this.pythonLock = new LockFile(files.lock(), config.lockTimeout(), fileOps, FileOps.Use.READ, counters);
+    this.compactor = new Compactor(files, fileOps, state, pythonLock, appender.writer);
+  }
 
   static JsonFileStore open(StoreConfig config) {
     config.fileOps().createDirectories(config.directory());
     JsonFileStore store = new JsonFileStore(config);
     store.ioLock.lock();
     try {
-      store.osLock.lock();
+      store.state.lock();
       try {
-        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".json");
-        store.fileOps.removeStaleTemporaries(config.directory(), config.name() + ".journal");
+        store.fileOps.removeStaleTemporaries(store.files.json(), store.files.snapshot(), store.files.journal());
+        store.recoverSwitchLocked();
         store.loadLocked();
-        if (store.now() >= store.expiresAt) {
-          store.compactLocked(); // an expired file is replaced, not served
-        }
       } finally {
-        store.osLock.unlock();
+        store.state.unlock();
       }
     } catch (IOException e) {
-      store.closeQuietly();
-      throw new CacheException("cannot open the cache files", store.snapshotFile, e);
+      store.release();
+      throw new CacheException("cannot open the cache files", store.files.json(), e);
     } catch (RuntimeException | Error e) {
-      store.closeQuietly();
+      store.release();
       throw e;
     } finally {
       store.ioLock.unlock();
@@ -214,7 +181,7 @@ final class JsonFileStore implements PersistentStore {
     if (durability == Durability.ASYNC) {
       long delay = asyncFlushDelay.toNanos();
       tasks.add(Maintenance.SCHEDULER.scheduleWithFixedDelay(
-          () -> background("flush", () -> writePending(enqueuedSeq, false)), delay, delay, TimeUnit.NANOSECONDS));
+          () -> background("flush", this::flushAsync), delay, delay, TimeUnit.NANOSECONDS));
     }
   }
 
@@ -225,7 +192,8 @@ final class JsonFileStore implements PersistentStore {
     try {
       task.run();
     } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "tiercache: background " + what + " of " + snapshotFile + " failed", e);
+      LOG.log(Level.WARNING, "tiercache: background " + what + " of " + files.json() + " failed: " + e.getMessage(),
+          e);
     }
   }
 
@@ -237,36 +205,182 @@ final class JsonFileStore implements PersistentStore {
 
   @Override
   public Value get(String key) {
-    Encoded e = index.get(key);
-    if (e == null) {
+    Content.View v = content.view();
+    if (now() >= v.expiresAt) {
       return null;
     }
-    long deadline = expiresAt;
-    return now() < deadline ? new Value(e, deadline) : null;
+    Encoded e;
+    try {
+      e = v.value(key);
+    } catch (SnapshotFile.DamagedEntryException damaged) {
+      repairSoon(damaged);
+      return null; // a miss, never a wrong value; the repair restores it from the export
+    }
+    return e == null ? null : new Value(e, v.expiresAt);
+  }
+
+  /**
+   * A damaged entry was found in the snapshot: it is moved aside and built again from its intact
+   * entries, the export (the same content, in {@code <name>.json}) and the journal, in the background.
+   */
+  private void repairSoon(SnapshotFile.DamagedEntryException damage) {
+    if (!repairScheduled.compareAndSet(false, true)) {
+      return;
+    }
+    LOG.log(Level.WARNING, "tiercache: " + damage.getMessage() + "; rebuilding it from " + files.json()
+        + " and the journal");
+    Maintenance.COMPACTOR.execute(() -> background("repair", () -> {
+      try {
+        ioLock.lock();
+        try {
+          state.lock();
+          try {
+            repairLocked(damage.generation);
+          } finally {
+            state.unlock();
+          }
+        } finally {
+          ioLock.unlock();
+        }
+      } catch (IOException e) {
+        throw new CacheException("cannot repair the snapshot", files.snapshot(), e);
+      } finally {
+        repairScheduled.set(false);
+      }
+    }));
+  }
+
+  /**
+   * See {@link #repairSoon}: repairs snapshot {@code generation} if it is still the one in place.
+   * Caller holds ioLock and the state lock.
+   */
+  @GuardedBy("ioLock")
+  private void repairLocked(long generation) throws IOException {
+    if (closed) {
+      return;
+    }
+    syncLocked();
+    SnapshotFile damaged = content.view().base;
+    SnapshotFile inPlace = openSnapshot();
+    if (damaged == null || damaged.generation != generation || inPlace == null || inPlace.generation != generation) {
+      return; // repaired already, or compacted since
+    }
+    Content initial = new Content(null, damaged.live.expiryMillis);
+    long lost;
+    initial.lock.lock();
+    try {
+      lost = damaged.live.forEachIntact(initial::change);
+    } finally {
+      initial.lock.unlock();
+    }
+    pythonLock.lock();
+    try {
+      Snapshot export = readPythonFileLocked();
+      if (export != null && export.generation == damaged.generation) {
+        initial.lock.lock();
+        try {
+          for (Map.Entry<String, Encoded> e : export.entries.entrySet()) {
+            if (initial.view().entry(e.getKey()) == null) {
+              initial.change(e.getKey(), e.getValue()); // the same content: what the snapshot lost
+            }
+          }
+        } finally {
+          initial.lock.unlock();
+        }
+      } else if (export != null) {
+        initial.lock.lock();
+        try {
+          foreignChanges(export, initial.view(), now()).forEach(initial::apply);
+        } finally {
+          initial.lock.unlock();
+        }
+      }
+    } finally {
+      pythonLock.unlock();
+    }
+    FileOps.moveAside(files.snapshot(), lost + " damaged entries");
+    rebuildLocked(initial, follower.journal(), true, damaged);
+  }
+
+  @Override
+  public Value getStale(String key) {
+    if (staleGraceMillis <= 0) {
+      return null;
+    }
+    long now = now();
+    Content.View v = content.view();
+    if (now >= v.expiresAt && now - v.expiresAt < staleGraceMillis) {
+      Encoded e = v.value(key);
+      return e == null ? null : new Value(e, v.expiresAt);
+    }
+    Stale s = stale;
+    if (s != null && now - s.expiresAt < staleGraceMillis) {
+      Encoded e = s.lookup.find(key);
+      return e == null ? null : new Value(e, s.expiresAt);
+    }
+    return null;
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (staleGraceMillis <= 0) {
+      return;
+    }
+    long now = now();
+    Content.View v = content.view();
+    try {
+      if (now >= v.expiresAt && now - v.expiresAt < staleGraceMillis) {
+        v.forEach((k, e) -> action.accept(k, new Value(e, v.expiresAt)));
+        return;
+      }
+      Stale s = stale;
+      if (s != null && now - s.expiresAt < staleGraceMillis) {
+        SnapshotFile.EntryVisitor visit = (k, e) -> action.accept(k, new Value(e, s.expiresAt));
+        if (s.table != null) {
+          s.table.forEach(visit);
+        } else {
+          s.view.forEach(visit);
+        }
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot read the stale content", files.snapshot(), e);
+    }
+  }
+
+  @Override
+  public StoreCounters counters() {
+    return counters;
   }
 
   @Override
   public void forEach(BiConsumer<String, Value> action) {
-    long deadline = expiresAt;
-    if (now() >= deadline) {
+    Content.View v = content.view();
+    if (now() >= v.expiresAt) {
       return;
     }
-    index.forEach((k, e) -> action.accept(k, new Value(e, deadline)));
+    try {
+      v.forEach((k, e) -> action.accept(k, new Value(e, v.expiresAt)));
+    } catch (IOException e) {
+      throw new CacheException("cannot read the snapshot", files.snapshot(), e);
+    } catch (SnapshotFile.DamagedEntryException damaged) {
+      repairSoon(damaged);
+      throw damaged;
+    }
   }
 
   @Override
   public long size() {
-    return now() >= expiresAt ? 0 : index.size();
+    return now() >= content.expiresAt() ? 0 : content.size();
   }
 
   @Override
   public long expiresAtMillis() {
-    return expiresAt;
+    return content.expiresAt();
   }
 
   @Override
   public long epoch() {
-    return epoch;
+    return content.epoch();
   }
 
   // ---------------------------------------------------------------- writes
@@ -274,100 +388,133 @@ final class JsonFileStore implements PersistentStore {
   @Override
   public Write put(String key, byte[] encoded) {
     byte[] line = Journal.put(key, encoded, 0, encoded.length);
-    return enqueue(() -> {
+    content.lock.lock();
+    try {
+      ensureOpen();
+      rollOverIfExpiredLocked();
       long seq = ++nextSeq;
-      index.put(key, Encoded.of(encoded, seq));
-      return seq;
-    }, line);
+      content.change(key, Encoded.of(encoded, seq));
+      appender.enqueue(line, seq);
+      return receipt(seq);
+    } finally {
+      content.lock.unlock();
+    }
   }
 
   @Override
   public Write remove(String key) {
     byte[] line = Journal.remove(key);
-    return enqueue(() -> {
-      index.remove(key);
-      return ++nextSeq;
-    }, line);
+    content.lock.lock();
+    try {
+      ensureOpen();
+      rollOverIfExpiredLocked();
+      long seq = ++nextSeq;
+      content.change(key, Encoded.removal(seq));
+      appender.enqueue(line, seq);
+      return receipt(seq);
+    } finally {
+      content.lock.unlock();
+    }
   }
 
   @Override
   public Write clear() {
-    stateLock.lock();
+    content.lock.lock();
     try {
-      clearLocked();
-      return receipt(nextSeq);
+      ensureOpen();
+      long seq = ++nextSeq;
+      long expiry = now() + ttlMillis;
+      content.clear(expiry, seq);
+      stale = null; // an explicit clear takes the expired content with it
+      appender.enqueue(Journal.clear(expiry, false), seq);
+      return receipt(seq);
     } finally {
-      stateLock.unlock();
+      content.lock.unlock();
     }
-    // listeners are told by the caller's front tier; other handles learn through publish
+  }
+
+  /** A write after the content expired starts a new period; the expired one is kept within the stale grace. */
+  @GuardedBy("content.lock")
+  private void rollOverIfExpiredLocked() {
+    long now = now();
+    long expiresAt = content.expiresAt();
+    if (now < expiresAt) {
+      return;
+    }
+    boolean keep = staleGraceMillis > 0 && now - expiresAt < staleGraceMillis;
+    Content.View expired = content.view();
+    long seq = ++nextSeq;
+    content.clear(now + ttlMillis, seq);
+    stale = keep ? staleOf(expired, expiresAt) : null;
+    appender.enqueue(Journal.clear(now + ttlMillis, keep), seq);
+  }
+
+  private Write receipt(long seq) {
+    return new Write(seq, content.epoch(), content.expiresAt());
   }
 
   @Override
   public Write replaceAll(Map<String, byte[]> entries) {
-    List<byte[]> lines = new ArrayList<>(entries.size());
-    entries.forEach((k, v) -> lines.add(Journal.put(k, v, 0, v.length)));
-    stateLock.lock();
-    try {
-      clearLocked();
-      int i = 0;
-      for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-        long seq = ++nextSeq;
-        index.put(e.getKey(), Encoded.of(e.getValue(), seq));
-        pending.add(lines.get(i++));
-      }
-      pendingCount += entries.size();
-      enqueuedSeq = nextSeq;
-      return receipt(nextSeq);
-    } finally {
-      stateLock.unlock();
-    }
-  }
-
-  private interface Mutation {
-    long apply();
-  }
-
-  private Write enqueue(Mutation mutation, byte[] line) {
     ensureOpen();
-    stateLock.lock();
-    try {
-      if (now() >= expiresAt) {
-        clearLocked(); // the old content expired: this write starts a new one
-      }
-      long seq = mutation.apply();
-      pending.add(line);
-      pendingCount++;
-      enqueuedSeq = seq;
-      return receipt(seq);
-    } finally {
-      stateLock.unlock();
-    }
-  }
-
-  private Write receipt(long seq) {
-    return new Write(seq, epoch, expiresAt);
-  }
-
-  /** Empties the index and starts a new expiry period. Caller holds stateLock. */
-  private void clearLocked() {
-    ensureOpen();
-    long seq = ++nextSeq;
     long expiry = now() + ttlMillis;
-    index = new ConcurrentHashMap<>();
-    expiresAt = expiry;
-    epoch++;
-    lastClearSeq = seq;
-    pending.add(Journal.clear(expiry));
-    pendingCount++;
-    enqueuedSeq = seq;
+    SnapshotFile.Source replacement = new SnapshotFile.Source() {
+      @Override public long expiryMillis() {
+        return expiry;
+      }
+
+      @Override public long count() {
+        return entries.size();
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+          visitor.visit(e.getKey(), Encoded.of(e.getValue(), 0));
+        }
+      }
+    };
+    ioLock.lock();
+    try {
+      writePendingLocked(Long.MAX_VALUE); // what this process wrote before the replace lands before it
+      throwIfFailed(appender.writtenSeq());
+      state.lock();
+      try {
+        recoverSwitchLocked();
+        syncLocked();
+        while (true) {
+          try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
+            JournalFile next;
+            try {
+              next = compactor.commit(r, follower.journal(), follower.cursor());
+            } catch (Compactor.ExportChangedException e) {
+              pythonLock.lock();
+              try {
+                state.recordExport(files.json()); // whatever the Python SDK wrote is replaced anyway
+              } finally {
+                pythonLock.unlock();
+              }
+              continue;
+            }
+            installLocked(r.mapped, next, next.headerLength, true);
+            stale = null;
+            return receipt(appender.writtenSeq());
+          }
+        }
+      } finally {
+        state.unlock();
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot replace the content", files.snapshot(), e);
+    } finally {
+      ioLock.unlock();
+    }
   }
 
   @Override
   public void await(Write write) {
     switch (durability) {
       case ASYNC:
-        if (pendingCountApprox() > 100_000) {
-          writePending(write.seq, false); // back-pressure: the queue is bounded
+        if (appender.queuedBytes() > MAX_QUEUED_BYTES) {
+          writePending(write.seq, false); // back-pressure: the backlog is bounded
         }
         return;
       case WRITE:
@@ -381,128 +528,140 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  private int pendingCountApprox() {
-    return pendingCount; // a racy read is fine for back-pressure
-  }
-
-  /** Appends queued lines up to {@code seq} (and whatever else is queued), forcing if asked. */
+  /** Appends queued records up to {@code seq} (and whatever else is queued), forcing if asked. */
   private void writePending(long seq, boolean force) {
-    if (writtenSeq >= seq && (!force || syncedSeq >= seq)) {
+    if (appender.writtenSeq() >= seq && (!force || appender.syncedSeq() >= seq)) {
       return;
     }
     ioLock.lock();
     try {
       ensureOpen();
-      if (writtenSeq < seq) {
-        if (leased) {
-          appendPendingLocked(); // no one else can have appended while we hold the lease
-        } else if (System.nanoTime() - leaseCooldownUntil < 0) {
-          lockFiles();
-          try {
-            syncWithFilesLocked(false);
-            appendPendingLocked();
-          } finally {
-            unlockFiles();
-          }
-        } else {
-          takeLease();
-          syncWithFilesLocked(false);
-          appendPendingLocked();
+      writePendingLocked(seq);
+      throwIfFailed(seq);
+      if (force && appender.syncedSeq() < seq) {
+        long written = appender.writtenSeq();
+        try {
+          follower.journal().force();
+        } catch (IOException e) {
+          throw new CacheException("the journal was written but cannot be forced to disk (other processes may see"
+              + " the write; it may not survive a power loss): " + e.getMessage(), files.journal(), e);
         }
+        appender.synced(written);
       }
-      if (force && syncedSeq < seq) {
-        long written = writtenSeq;
-        journal.force(false);
-        syncedSeq = written;
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot write the journal", journalFile, e);
     } finally {
       ioLock.unlock();
     }
     maybeScheduleCompaction();
   }
 
-  /** Takes the file lock unless the lease holds it. Caller holds ioLock. */
-  private void lockFiles() {
-    if (!leased) {
-      osLock.lock();
+  private void throwIfFailed(long seq) {
+    if (appender.writtenSeq() < seq) {
+      CacheException failure = appender.failureOf(seq);
+      throw failure != null ? failure
+          : new CacheException("the write was not made: the cache was reloaded meanwhile", files.journal());
     }
   }
 
-  private void unlockFiles() {
-    if (!leased) {
-      osLock.unlock();
-    }
-  }
-
-  /** Takes the file lock as a lease that the maintenance thread ends. Caller holds ioLock. */
-  private void takeLease() {
-    osLock.lock();
-    leased = true;
-    Maintenance.SCHEDULER.schedule(this::endLease, LEASE_NANOS, TimeUnit.NANOSECONDS);
-  }
-
-  private void endLease() {
-    ioLock.lock();
-    try {
-      releaseLeaseLocked();
-    } finally {
-      ioLock.unlock();
-    }
-  }
-
-  private void releaseLeaseLocked() {
-    if (leased) {
-      leased = false;
-      leaseCooldownUntil = System.nanoTime() + COOLDOWN_NANOS;
-      osLock.unlock();
-    }
-  }
-
-  /** Writes every queued line in one system call. Caller holds ioLock and the file lock. */
-  private void appendPendingLocked() throws IOException {
-    ByteSink batch;
-    long upTo;
-    stateLock.lock();
-    try {
-      if (pending.isEmpty()) {
+  /** Writes queued batches until {@code seq} is written or the queue is empty. */
+  @GuardedBy("ioLock")
+  private void writePendingLocked(long seq) {
+    while (appender.writtenSeq() < seq) {
+      JournalAppender.Batch batch;
+      content.lock.lock();
+      try {
+        batch = appender.take();
+      } finally {
+        content.lock.unlock();
+      }
+      if (batch == null) {
         return;
       }
-      int bytes = 0;
-      for (byte[] line : pending) {
-        bytes += line.length;
-      }
-      batch = new ByteSink(bytes);
-      for (byte[] line : pending) {
-        batch.write(line);
-      }
-      pending.clear();
-      pendingCount = 0;
-      upTo = nextSeq;
-    } finally {
-      stateLock.unlock();
+      appendLocked(batch);
     }
-    try {
-      writeFully(journal, ByteBuffer.wrap(batch.array(), 0, batch.size()), journalPos);
-    } catch (IOException e) {
-      journal.truncate(journalPos); // leave no partial line; the lines go back in the queue
-      stateLock.lock();
-      try {
-        pending.addFirst(batch.toByteArray());
-        pendingCount++;
-      } finally {
-        stateLock.unlock();
-      }
-      throw e;
-    }
-    journalPos += batch.size();
-    writtenSeq = upTo;
   }
 
-  private static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
-    while (buf.hasRemaining()) {
-      position += ch.write(buf, position);
+  @GuardedBy("ioLock")
+  private void appendLocked(JournalAppender.Batch batch) {
+    JournalFile journal = follower.journal();
+    try {
+      journal.append(batch.unit());
+      confirmLocked(batch, journal);
+    } catch (IOException | CacheException e) {
+      failedLocked(batch, e);
+      return;
+    }
+    appender.written(batch);
+    journalBytesEstimate += batch.unit().length;
+  }
+
+  /** What the journal holds past its header: what this process read of it, and wrote since. */
+  @GuardedBy("ioLock")
+  private void estimateJournalLocked() {
+    journalBytesEstimate = follower.cursor() - follower.journal().headerLength + appender.unreadBytes();
+  }
+
+  /**
+   * After a batch was written: if a compactor was switching journals meanwhile, makes sure the batch
+   * is in the journal that stays (it was, if it landed before the seal: it is carried over or
+   * compacted; if after, it is appended again) before the write is acknowledged.
+   */
+  @GuardedBy("ioLock")
+  private void confirmLocked(JournalAppender.Batch batch, JournalFile journal) throws IOException {
+    if (state.switching() == 0 && state.generation() == journal.generation) {
+      return;
+    }
+    state.lock();
+    try {
+      recoverSwitchLocked();
+      if (state.generation() == journal.generation) {
+        return; // the switch was abandoned: its seal is void
+      }
+      readLocked(); // the old journal, to its seal: a batch read there landed before it
+      boolean beforeSeal = lastOwnBatchRead >= batch.number();
+      syncLocked(); // moves on to the journal that stays
+      if (!beforeSeal) {
+        follower.journal().append(batch.unit()); // it landed after the seal
+      }
+    } finally {
+      state.unlock();
+    }
+  }
+
+  /** A batch could not be written: ASYNC writes wait for the next try; others are undone and reported. */
+  @GuardedBy("ioLock")
+  private void failedLocked(JournalAppender.Batch batch, Exception cause) {
+    if (durability == Durability.ASYNC) {
+      content.lock.lock();
+      try {
+        appender.putBack(batch);
+      } finally {
+        content.lock.unlock();
+      }
+      throw new CacheException("cannot write the journal; " + appender.queuedBytes() / 1024
+          + " KiB of writes wait in memory for the next try: " + cause.getMessage(), files.journal(), cause);
+    }
+    CacheException failure = cause instanceof CacheException ? (CacheException) cause
+        : new CacheException("cannot write the journal (the write is undone and was not made): "
+            + cause.getMessage(), files.journal(), cause);
+    appender.failed(batch, failure);
+    try {
+      reloadLocked(batch.lastSeq(), true); // the in-memory content without the failed changes
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
+    }
+  }
+
+  /** ASYNC: writes the backlog in bounded batches; a failure (a full disk) leaves it queued for the next try. */
+  private void flushAsync() {
+    try {
+      writePending(appender.lastQueuedSeq(), false);
+      asyncFailureLogged = false;
+    } catch (CacheException e) {
+      if (!asyncFailureLogged) {
+        asyncFailureLogged = true;
+        LOG.log(Level.WARNING, "tiercache: " + e.getMessage() + " (retried every " + asyncFlushDelay.toMillis()
+            + " ms; logged once until it succeeds)");
+      }
     }
   }
 
@@ -510,330 +669,138 @@ final class JsonFileStore implements PersistentStore {
 
   @Override
   public void refresh() {
+    boolean foreign;
     ioLock.lock();
     try {
       if (closed) {
         return;
       }
-      if (filesReplaced()) {
-        lockFiles();
+      syncLocked();
+      foreign = !state.exportUnchanged(files.json());
+      if (foreign) {
+        state.lock();
         try {
-          syncWithFilesLocked();
+          if (!state.exportUnchanged(files.json())) {
+            mergeForeignLocked();
+          }
         } finally {
-          unlockFiles();
+          state.unlock();
         }
-      } else {
-        tailLocked();
       }
     } catch (IOException e) {
-      throw new CacheException("cannot read the journal", journalFile, e);
+      throw new CacheException("cannot read the journal", files.journal(), e);
     } finally {
       ioLock.unlock();
     }
-  }
-
-  private boolean filesReplaced() {
-    FileState journalNow = FileState.of(journalFile);
-    return journalNow == null || !journalNow.key.equals(journalKey)
-        || !FileState.same(snapshotState, FileState.of(snapshotFile));
-  }
-
-  /**
-   * Brings the index up to date with the files. Caller holds ioLock and the file lock, so the
-   * files are quiescent: no other writer is between its snapshot rename and its journal reset.
-   */
-  private void syncWithFilesLocked() throws IOException {
-    syncWithFilesLocked(true);
-  }
-
-  /**
-   * As above; {@code checkSnapshot} false skips looking for a snapshot rewritten in place (by the
-   * Python SDK), which appending does not need: our lines apply on top of any snapshot, and the
-   * periodic refresh and every compaction look.
-   */
-  private void syncWithFilesLocked(boolean checkSnapshot) throws IOException {
-    if (!checkSnapshot && !tailLocked()) {
-      // No seal line: no compactor replaced the journal since we last looked.
-      truncateTornTailLocked();
-      return;
+    if (foreign) {
+      maybeScheduleCompaction();
     }
-    FileState journalNow = FileState.of(journalFile);
-    boolean journalReplaced = journalNow == null || !journalNow.key.equals(journalKey);
-    boolean snapshotChanged = checkSnapshot && !FileState.same(snapshotState, FileState.of(snapshotFile));
-    if (!journalReplaced && !snapshotChanged) {
-      tailLocked();
-      truncateTornTailLocked();
-      return;
-    }
-    if (journalReplaced && journalNow != null) {
-      // Most often another process compacted: finish the old journal, then follow the new one.
-      tailLocked();
-      long oldBase = journalBase;
-      FileChannel next = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      long[] header = {Long.MIN_VALUE, 0}; // base, carried bytes
-      int headerLength = readHeader(next, header);
-      if (headerLength > 0 && header[0] == oldBase + 1 && headerLength + header[1] <= next.size()) {
-        journal.close();
-        journal = next;
-        journalKey = journalNow.key;
-        // The carried lines are the old journal's last ones, which we have just applied.
-        journalPos = headerLength + header[1];
-        journalStart = headerLength;
-        journalBase = header[0];
-        generation = header[0];
-        snapshotState = FileState.of(snapshotFile);
-        snapshotBytes = snapshotState == null ? 0 : snapshotState.size;
-        tailLocked();
-        truncateTornTailLocked();
+  }
+
+  /** Reads what others appended; follows a journal switch; reloads when the files moved on further. */
+  @GuardedBy("ioLock")
+  private void syncLocked() throws IOException {
+    while (true) {
+      readLocked();
+      if (!follower.sealed()) {
         return;
       }
-      next.close();
+      long sealed = follower.sealGeneration();
+      if (state.switching() == sealed) {
+        // A switch in progress (or whose compactor died): wait for it, or recover it.
+        state.lock();
+        try {
+          recoverSwitchLocked();
+        } finally {
+          state.unlock();
+        }
+      }
+      JournalFile current = follower.journal();
+      if (state.generation() == current.generation && state.switching() == 0) {
+        follower.unseal(); // a void seal: its switch was abandoned
+        continue;
+      }
+      JournalFile next = openJournal();
+      if (next != null && next.generation == sealed && sealed == current.generation + 1) {
+        SnapshotFile snapshot = openSnapshot();
+        if (snapshot != null && snapshot.generation == sealed) {
+          rebaseLocked(snapshot, next);
+          return;
+        }
+      }
+      if (next != null) {
+        next.close();
+      }
+      reloadLocked(appender.writtenSeq(), true);
+      return;
     }
-    reloadLocked();
   }
 
-  /** Reads the journal's first line into {@code header} (base, carried bytes); returns its length, or 0. */
-  private static int readHeader(FileChannel ch, long[] header) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(64);
-    ch.read(buf, 0);
-    int consumed = Journal.scan(buf.array(), Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n') + 1, 0,
-        new Journal.Visitor() {
-          @Override public void header(long generation, long carriedBytes) {
-            header[0] = generation;
-            header[1] = carriedBytes;
-          }
-          @Override public void put(String key, Encoded value) {}
-          @Override public void remove(String key) {}
-          @Override public void clear(long expiryMillis) {}
-          @Override public void corrupt(long fileOffset, String reason) {}
-        });
-    return header[0] == Long.MIN_VALUE ? 0 : consumed;
-  }
-
-  /**
-   * Applies lines other processes appended since our last look. Returns whether one of them was a
-   * seal: another process compacted and is replacing (or has replaced) the journal. Caller holds ioLock.
-   */
-  private boolean tailLocked() throws IOException {
-    long size = journal.size();
-    if (size <= journalPos) {
-      return false;
-    }
-    boolean[] sealed = {false};
-    byte[] buf = read(journal, journalPos, size);
+  @GuardedBy("ioLock")
+  private void readLocked() throws IOException {
     Set<String> changed = new HashSet<>();
     boolean[] cleared = {false};
-    int consumed;
-    stateLock.lock();
-    try {
-      boolean localClearPending = lastClearSeq > writtenSeq;
-      consumed = Journal.scan(buf, buf.length, journalPos, new Applier() {
-        @Override void apply(String key, Encoded value) {
-          if (localClearPending || isPendingLocally(key)) {
-            return; // our queued write lands after this line: it wins, as it will on disk
+    follower.read(new JournalFollower.Receiver() {
+      @Override public void apply(List<Journal.Record> records) {
+        content.lock.lock();
+        try {
+          for (Journal.Record r : records) {
+            applyForeignLocked(r, changed, cleared);
           }
-          Encoded old = value == null ? index.remove(key) : index.put(key, value);
-          if (old != value) {
-            changed.add(key);
-          }
-        }
-
-        @Override public void clear(long expiryMillis) {
-          if (localClearPending) {
-            return;
-          }
-          ConcurrentHashMap<String, Encoded> kept = new ConcurrentHashMap<>();
-          index.forEach((k, e) -> {
-            if (e.seq > writtenSeq) {
-              kept.put(k, e);
-            }
-          });
-          index = kept;
-          expiresAt = expiryMillis;
-          epoch++;
-          cleared[0] = true;
-        }
-
-        @Override public void seal(long generation) {
-          sealed[0] = true;
-        }
-      });
-    } finally {
-      stateLock.unlock();
-    }
-    journalPos += consumed;
-    notifyListeners(cleared[0], changed);
-    return sealed[0];
-  }
-
-  private boolean isPendingLocally(String key) {
-    Encoded current = index.get(key);
-    return current != null && current.seq > writtenSeq;
-  }
-
-  /** Drops a partial last line left by a process killed mid-append. Caller holds the file lock. */
-  private void truncateTornTailLocked() throws IOException {
-    long size = journal.size();
-    if (size > journalPos) {
-      journal.truncate(journalPos);
-      LOG.log(Level.INFO, "tiercache: dropped an incomplete last line (" + (size - journalPos)
-          + " bytes) of " + journalFile + ", left by an interrupted write");
-    }
-  }
-
-  /** Reads both files from scratch; local queued writes are kept on top. */
-  private void reloadLocked() throws IOException {
-    Loaded loaded = readFiles();
-    Set<String> changed = new HashSet<>();
-    boolean cleared;
-    stateLock.lock();
-    try {
-      ConcurrentHashMap<String, Encoded> old = index;
-      ConcurrentHashMap<String, Encoded> next = loaded.entries;
-      boolean localClearPending = lastClearSeq > writtenSeq;
-      if (localClearPending) {
-        next = new ConcurrentHashMap<>();
-      }
-      for (Map.Entry<String, Encoded> e : old.entrySet()) {
-        if (e.getValue().seq > writtenSeq) {
-          next.put(e.getKey(), e.getValue());
-        }
-      }
-      cleared = !localClearPending && loaded.expiresAt != expiresAt;
-      if (cleared) {
-        expiresAt = loaded.expiresAt;
-        epoch++;
-      } else {
-        old.forEach((k, e) -> {
-          Encoded now = loaded.entries.get(k);
-          if (now == null || !now.sameBytes(e)) {
-            changed.add(k);
-          }
-        });
-      }
-      index = next;
-    } finally {
-      stateLock.unlock();
-    }
-    notifyListeners(cleared, changed);
-  }
-
-  private void loadLocked() throws IOException {
-    Loaded loaded = readFiles();
-    index = loaded.entries;
-    expiresAt = loaded.expiresAt;
-    truncateTornTailLocked();
-  }
-
-  private static final class Loaded {
-    final ConcurrentHashMap<String, Encoded> entries;
-    final long expiresAt;
-
-    Loaded(ConcurrentHashMap<String, Encoded> entries, long expiresAt) {
-      this.entries = entries;
-      this.expiresAt = expiresAt;
-    }
-  }
-
-  /** Reads snapshot then journal into a fresh index. Caller holds ioLock and the file lock. */
-  private Loaded readFiles() throws IOException {
-    Snapshot snapshot = readSnapshot();
-    ConcurrentHashMap<String, Encoded> entries = snapshot == null ? new ConcurrentHashMap<>() : snapshot.entries;
-    long[] expiry = {snapshot == null ? now() + ttlMillis : snapshot.expiryMillis};
-    long snapshotGeneration = snapshot == null ? Snapshot.FOREIGN : snapshot.generation;
-    snapshotState = FileState.of(snapshotFile);
-    snapshotBytes = snapshotState == null ? 0 : snapshotState.size;
-    generation = Math.max(generation, snapshotGeneration);
-
-    if (journal != null) {
-      journal.close();
-      journal = null;
-      journalKey = null;
-    }
-    journalPos = 0;
-    corruptLines = 0;
-    if (!Files.exists(journalFile)) {
-      createJournalLocked(Math.max(generation, snapshotGeneration), new byte[0]);
-      return new Loaded(entries, expiry[0]);
-    }
-    journal = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    journalKey = Files.readAttributes(journalFile, BasicFileAttributes.class).fileKey();
-    byte[] buf = read(journal, 0, journal.size());
-    journalBase = Snapshot.FOREIGN;
-    // Replayed whole even when the snapshot already holds some of it (a compactor that died
-    // between its two renames): replay is idempotent, and lines appended after it are not in any snapshot.
-    int consumed = Journal.scan(buf, buf.length, 0, new Applier() {
-      @Override public void header(long base, long carriedBytes) {
-        journalBase = base;
-      }
-
-      @Override void apply(String key, Encoded value) {
-        if (value == null) {
-          entries.remove(key);
-        } else {
-          entries.put(key, value);
+        } finally {
+          content.lock.unlock();
         }
       }
 
-      @Override public void clear(long expiryMillis) {
-        entries.clear();
-        expiry[0] = expiryMillis;
+      @Override public void readBack(long number) {
+        lastOwnBatchRead = Math.max(lastOwnBatchRead, number);
+        readBackSeq = Math.max(readBackSeq, appender.readBack(number));
+      }
+
+      @Override public void damaged(long fileOffset, String reason) {
+        LOG.log(Level.WARNING, "tiercache: " + files.journal() + ": the record at byte " + fileOffset
+            + " is damaged (" + reason + "); skipped it, the records after it still apply."
+            + " The journal will be kept as a .corrupt file at the next compaction.");
+      }
+
+      @Override public void interrupted(long fileOffset, String reason) {
+        logInterrupted(files.journal().toString(), fileOffset, reason);
       }
     });
-    journalPos = consumed;
-    journalStart = journalBase == Snapshot.FOREIGN ? 0 : Journal.indexOf(buf, 0, buf.length, (byte) '\n') + 1;
-    generation = Math.max(generation, journalBase);
-    return new Loaded(entries, expiry[0]);
+    estimateJournalLocked();
+    notifyListeners(cleared[0], changed);
   }
 
-  private Snapshot readSnapshot() throws IOException {
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(snapshotFile);
-    } catch (NoSuchFileException e) {
-      return null;
-    }
-    try {
-      return Snapshot.parse(bytes, bytes.length);
-    } catch (MalformedJsonException e) {
-      FileOps.moveAside(snapshotFile, e.getMessage());
-      return null;
-    }
-  }
-
-  private static byte[] read(FileChannel ch, long from, long to) throws IOException {
-    long length = to - from;
-    if (length > Integer.MAX_VALUE - 8) {
-      throw new IOException("journal segment over 2 GB");
-    }
-    ByteBuffer buf = ByteBuffer.allocate((int) length);
-    while (buf.hasRemaining()) {
-      if (ch.read(buf, from + buf.position()) < 0) {
-        break;
+  /** Applies another process's record, unless a local change to its key lands after it in the file. */
+  @GuardedBy("content.lock")
+  private void applyForeignLocked(Journal.Record r, Set<String> changed, boolean[] cleared) {
+    Content.View v = content.view();
+    switch (r.op()) {
+      case Journal.PUT:
+      case Journal.REMOVE: {
+        Encoded current = v.entry(r.key());
+        if (current != null && current.seq > readBackSeq) {
+          return; // our change is queued or written after this record: it wins, as it will on disk
+        }
+        Encoded next = r.op() == Journal.PUT ? r.value() : Encoded.removal(0);
+        if (current == null ? next.removed() : current.sameBytes(next)) {
+          return;
+        }
+        content.change(r.key(), next);
+        changed.add(r.key());
+        return;
       }
-    }
-    return buf.position() == buf.capacity() ? buf.array() : Arrays.copyOf(buf.array(), buf.position());
-  }
-
-  /** A journal visitor that reports damaged lines the same way everywhere. */
-  private abstract class Applier implements Journal.Visitor {
-    abstract void apply(String key, Encoded valueOrNullForRemove);
-
-    @Override public void header(long base, long carriedBytes) {}
-
-    @Override public final void put(String key, Encoded value) {
-      apply(key, value);
-    }
-
-    @Override public final void remove(String key) {
-      apply(key, null);
-    }
-
-    @Override public final void corrupt(long fileOffset, String reason) {
-      corruptLines++;
-      LOG.log(Level.WARNING, "tiercache: " + journalFile + ": the line at byte " + fileOffset
-          + " is damaged (" + reason + "); skipped it, the lines after it still apply."
-          + " The journal will be kept as a .corrupt file at the next compaction.");
+      case Journal.CLEAR:
+        stale = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+        content.clear(r.millis(), readBackSeq);
+        cleared[0] = true;
+        return;
+      case Journal.EXPIRY:
+        content.setExpiry(r.millis());
+        cleared[0] = true;
+        return;
+      default:
+        throw new AssertionError((char) r.op());
     }
   }
 
@@ -850,251 +817,785 @@ final class JsonFileStore implements PersistentStore {
     return listeners;
   }
 
-  // ---------------------------------------------------------------- compaction
+  // ---------------------------------------------------------------- loading
 
-  private void maybeScheduleCompaction() {
-    if (journalPos <= Math.max(compactionMinBytes, snapshotBytes) || closed) {
+  /** Opens the files, creating, migrating or repairing them as needed. Caller holds ioLock and the state lock. */
+  @GuardedBy("ioLock")
+  private void loadLocked() throws IOException {
+    SnapshotFile snapshot = openSnapshot();
+    JournalFile journal;
+    try {
+      journal = openJournal();
+    } catch (CacheException e) {
+      if (snapshot == null || !(e.getMessage().contains("no header line"))) {
+        throw e;
+      }
+      FileOps.moveAside(files.journal(), e.getMessage());
+      journal = null;
+    }
+    if (snapshot == null || journal == null || journal.generation != snapshot.generation) {
+      rebuildLocked(snapshot, journal);
       return;
     }
-    synchronized (tasks) {
-      if (compactionScheduled) {
+    state.endSwitch(snapshot.generation); // a state page made anew learns the generation here
+    Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
+    JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
+    readInto(replayed, reader);
+    follower = new JournalFollower(appender.writer, journal, reader.cursor());
+    follower.noteDamaged(reader.damagedLines());
+    content.lock.lock();
+    try {
+      content.replace(replayed.view(), replayed.size(), true);
+    } finally {
+      content.lock.unlock();
+    }
+    stale = staleOfSnapshot(snapshot);
+    if (!state.exportUnchanged(files.json())) {
+      mergeForeignLocked();
+    }
+    startPeriodIfExpiredLocked();
+  }
+
+  /**
+   * Builds the files anew from what there is: a new cache, one an older tiercache or the Python SDK
+   * wrote ({@code <name>.json}, perhaps a format 1 journal), a damaged or missing snapshot, or a journal
+   * that does not extend the snapshot (a compactor died between its renames). Caller holds ioLock and
+   * the state lock.
+   */
+  @GuardedBy("ioLock")
+  private void rebuildLocked(@Nullable SnapshotFile snapshot, @Nullable JournalFile journal) throws IOException {
+    Content initial;
+    boolean replay;
+    if (snapshot == null) {
+      initial = fromPythonFile(); // a cache the Python SDK (or an older tiercache) made: its period too
+      replay = journal != null;
+    } else {
+      initial = new Content(snapshot, snapshot.live.expiryMillis);
+      replay = journal != null && journal.generation == snapshot.generation - 1 && !snapshot.fresh;
+      if (journal != null && !replay) {
+        LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + journal.generation
+            + ", not the snapshot in place (" + snapshot.generation + "); its records do not apply to it");
+      }
+    }
+    rebuildLocked(initial, journal, replay, snapshot);
+  }
+
+  /**
+   * Writes {@code initial} (with {@code journal}'s records replayed over it when {@code replay}, and
+   * what another program wrote to {@code <name>.json}) as a new snapshot, and switches to it.
+   */
+  @GuardedBy("ioLock")
+  private void rebuildLocked(Content initial, @Nullable JournalFile journal, boolean replay,
+      @Nullable SnapshotFile previous) throws IOException {
+    long replayedTo = 0;
+    int damaged = 0;
+    if (journal != null) {
+      JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
+      if (replay) {
+        readInto(initial, reader);
+        replayedTo = reader.cursor();
+        damaged = reader.damagedLines();
+      } else {
+        replayedTo = journal.size();
+      }
+    }
+    JournalFile next = null;
+    for (int attempt = 0; next == null; attempt++) {
+      if (!state.exportUnchanged(files.json())) {
+        takeInPythonFile(initial);
+      }
+      try (Compactor.Rendered r = compactor.render(nextGeneration(previous, journal), false,
+          sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes())) {
+        next = compactor.commit(r, journal, replayedTo);
+        if (damaged > 0) {
+          keepDamagedCopy(journal);
+        }
+        Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
+        JournalFollower reader = new JournalFollower("", next, next.headerLength);
+        readInto(replayed, reader);
+        if (follower != null) {
+          keepQueuedLocked(replayed, appender.writtenSeq()); // a repair of a store in use
+          follower.restart(next, reader.cursor());
+          readBackSeq = appender.writtenSeq();
+          lastOwnBatchRead = appender.lastWrittenBatch();
+          appender.allReadBack();
+        } else {
+          follower = new JournalFollower(appender.writer, next, reader.cursor());
+        }
+        content.lock.lock();
+        try {
+          content.replace(replayed.view(), replayed.size(), true);
+        } finally {
+          content.lock.unlock();
+        }
+      } catch (Compactor.ExportChangedException e) {
+        if (attempt == 5) {
+          throw new CacheException("another program keeps rewriting the file", files.json());
+        }
+      }
+    }
+    if (journal != null) {
+      journal.close();
+    }
+    stale = null;
+    listeners.publish(null, null);
+    startPeriodIfExpiredLocked();
+  }
+
+  /** The content of {@code <name>.json}, period included, or an empty one starting now. */
+  private Content fromPythonFile() throws IOException {
+    Snapshot python;
+    pythonLock.lock();
+    try {
+      python = readPythonFileLocked();
+    } finally {
+      pythonLock.unlock();
+    }
+    long now = now();
+    if (python == null || python.expiryMillis <= now) {
+      return new Content(null, now + ttlMillis);
+    }
+    Content c = new Content(null, python.expiryMillis);
+    c.lock.lock();
+    try {
+      python.entries.forEach(c::change);
+    } finally {
+      c.lock.unlock();
+    }
+    return c;
+  }
+
+  /** Applies what another program wrote to {@code <name>.json} to {@code c}, as replayed records. */
+  private void takeInPythonFile(Content c) throws IOException {
+    pythonLock.lock();
+    try {
+      Snapshot python = readPythonFileLocked();
+      if (python != null) {
+        c.lock.lock();
+        try {
+          foreignChanges(python, c.view(), now()).forEach(c::apply);
+        } finally {
+          c.lock.unlock();
+        }
+      }
+    } finally {
+      pythonLock.unlock();
+    }
+  }
+
+  /**
+   * {@code <name>.json} parsed, and its state on disk recorded as seen; null when absent; set aside
+   * when damaged. Caller holds the Python SDK's lock.
+   */
+  private @Nullable Snapshot readPythonFileLocked() throws IOException {
+    byte[] bytes;
+    try (FileChannel ch = fileOps.open(files.json(), FileOps.Use.READ, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size > Integer.MAX_VALUE - 8) {
+        throw new CacheException("the file is over 2 GB, more than its reader takes", files.json());
+      }
+      ByteBuffer buf = ByteBuffer.allocate((int) size);
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {
+        // read it all
+      }
+      bytes = buf.array();
+    } catch (NoSuchFileException e) {
+      state.recordExport(files.json());
+      return null;
+    }
+    state.recordExport(files.json());
+    try {
+      return Snapshot.parse(bytes, bytes.length);
+    } catch (MalformedJsonException e) {
+      FileOps.moveAside(files.json(), e.getMessage());
+      state.recordExport(files.json());
+      return null;
+    }
+  }
+
+  /**
+   * What a rewrite of {@code <name>.json} by another program (the Python SDK writes back the whole
+   * view it loaded, perhaps long ago) changes over {@code v}, as records: entries it adds or changes
+   * are writes made now, except values tiercache itself exported for that key (a stale view written
+   * back); entries it lacks are kept, since nothing tells a deliberate removal from a stale view; a
+   * shorter expiry is taken. Nothing when the file is tiercache's own export or has expired.
+   */
+  private static List<Journal.Record> foreignChanges(Snapshot python, Content.View v, long now) {
+    SnapshotFile base = v.base;
+    if (base != null && python.generation == base.generation || python.expiryMillis <= now) {
+      return List.of();
+    }
+    List<Journal.Record> changes = new ArrayList<>();
+    for (Map.Entry<String, Encoded> e : python.entries.entrySet()) {
+      String key = e.getKey();
+      Encoded theirs = e.getValue();
+      Encoded mine;
+      try {
+        mine = v.value(key);
+      } catch (SnapshotFile.DamagedEntryException damaged) {
+        mine = null; // ours is damaged: theirs is what there is
+      }
+      long hash = SnapshotFile.pairHash(key, theirs);
+      if (mine != null && SnapshotFile.pairHash(key, mine) == hash || base != null && base.isEcho(hash)) {
+        continue;
+      }
+      try {
+        changes.add(Journal.Record.put(key, Encoded.of(JsonText.compact(theirs), 0)));
+      } catch (MalformedJsonException unreachable) {
+        throw new IllegalStateException("parsed JSON did not parse again", unreachable); // parse validated it
+      }
+    }
+    if (python.expiryMillis < v.expiresAt) {
+      changes.add(new Journal.Record(Journal.EXPIRY, null, null, python.expiryMillis, false));
+    }
+    return changes;
+  }
+
+  /**
+   * Takes in a rewrite of {@code <name>.json} by another program ({@link #foreignChanges}), as this
+   * process's own writes. Caller holds ioLock and the state lock.
+   */
+  @GuardedBy("ioLock")
+  private void mergeForeignLocked() throws IOException {
+    long lastSeq = -1;
+    int taken = 0;
+    pythonLock.lock(); // held until the merge is written, so the file is not rewritten in between
+    try {
+      Snapshot python = readPythonFileLocked();
+      if (python != null) {
+        content.lock.lock();
+        try {
+          rollOverIfExpiredLocked();
+          for (Journal.Record r : foreignChanges(python, content.view(), now())) {
+            long seq = ++nextSeq;
+            if (r.op() == Journal.PUT) {
+              byte[] bytes = r.value().toByteArray();
+              content.change(r.key(), Encoded.of(bytes, seq));
+              appender.enqueue(Journal.put(r.key(), bytes, 0, bytes.length), seq);
+              taken++;
+            } else {
+              content.setExpiry(r.millis());
+              appender.enqueue(Journal.expiry(r.millis()), seq);
+            }
+            lastSeq = seq;
+          }
+        } finally {
+          content.lock.unlock();
+        }
+      }
+      if (lastSeq >= 0) {
+        writePendingLocked(lastSeq);
+        throwIfFailed(lastSeq);
+      }
+    } finally {
+      pythonLock.unlock();
+    }
+    if (taken > 0) {
+      LOG.log(Level.INFO, "tiercache: took in " + taken + " entries another program (the Python SDK?) wrote to "
+          + files.json());
+    }
+    if (lastSeq >= 0) {
+      listeners.publish(null, null);
+    }
+  }
+
+  /** A period that ended while no process had the cache open: the next one starts now, and is on disk. */
+  @GuardedBy("ioLock")
+  private void startPeriodIfExpiredLocked() {
+    long seq;
+    content.lock.lock();
+    try {
+      if (now() < content.expiresAt()) {
         return;
       }
-      compactionScheduled = true;
+      rollOverIfExpiredLocked();
+      seq = appender.lastQueuedSeq();
+    } finally {
+      content.lock.unlock();
     }
-    // The flag stays set until the compaction ends: writes made while it renders must not queue
-    // a second one, which would render everything again to fold the few lines carried over.
+    writePendingLocked(seq);
+    throwIfFailed(seq);
+  }
+
+  /** The snapshot in place, mapped; null when absent, or damaged (then set aside). */
+  private @Nullable SnapshotFile openSnapshot() throws IOException {
+    try (FileChannel ch = fileOps.open(files.snapshot(), FileOps.Use.READ, StandardOpenOption.READ)) {
+      return SnapshotFile.map(files.snapshot(), ch);
+    } catch (NoSuchFileException e) {
+      return null;
+    } catch (SnapshotFile.DamagedException e) {
+      if (e.getMessage().contains("newer tiercache")) {
+        throw new CacheException(e.getMessage() + "; this one changes nothing", files.snapshot());
+      }
+      FileOps.moveAside(files.snapshot(), e.getMessage());
+      return null;
+    }
+  }
+
+  private @Nullable JournalFile openJournal() throws IOException {
+    try {
+      return JournalFile.open(files.journal(), fileOps);
+    } catch (NoSuchFileException e) {
+      return null;
+    }
+  }
+
+  /** Applies every record from {@code from} (this writer's too) to {@code c}; returns where it stopped. */
+  private long replayInto(Content c, JournalFile journal, long from) throws IOException {
+    JournalFollower reader = new JournalFollower("", journal, from); // no batch is "own": all apply
+    readInto(c, reader);
+    return reader.cursor();
+  }
+
+  private void readInto(Content c, JournalFollower reader) throws IOException {
+    Stale[] kept = {null};
+    JournalFollower.Receiver receiver = new JournalFollower.Receiver() {
+      @Override public void apply(List<Journal.Record> records) {
+        c.lock.lock();
+        try {
+          for (Journal.Record r : records) {
+            if (r.op() == Journal.CLEAR) {
+              Content.View v = c.view();
+              kept[0] = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+            }
+            c.apply(r);
+          }
+        } finally {
+          c.lock.unlock();
+        }
+      }
+
+      @Override public void readBack(long number) {
+        throw new AssertionError("a replay reads every batch as another's");
+      }
+
+      @Override public void damaged(long fileOffset, String reason) {
+        LOG.log(Level.WARNING, "tiercache: " + journalName(reader) + ": the record at byte " + fileOffset
+            + " is damaged (" + reason + "); skipped it, the records after it still apply.");
+      }
+
+      @Override public void interrupted(long fileOffset, String reason) {
+        logInterrupted(journalName(reader), fileOffset, reason);
+      }
+    };
+    // A seal in the journal in place is void (its switch was abandoned) unless a switch is under way.
+    while (reader.read(receiver) && reader.sealed() && state.switching() == 0
+        && state.generation() == reader.journal().generation) {
+      reader.unseal();
+    }
+    if (kept[0] != null) {
+      stale = kept[0];
+    }
+  }
+
+  private static void logInterrupted(String journal, long fileOffset, String reason) {
+    LOG.log(Level.INFO, "tiercache: " + journal + ": skipped a write cut short at byte " + fileOffset + " ("
+        + reason + "); it was never acknowledged");
+  }
+
+  private static String journalName(JournalFollower reader) {
+    return reader.journal().path.toString();
+  }
+
+  /**
+   * Moves on to the snapshot a compaction of another process put in place, and its journal: the same
+   * content, so only the keys the new journal's records change are reported.
+   */
+  @GuardedBy("ioLock")
+  private void rebaseLocked(SnapshotFile snapshot, JournalFile next) throws IOException {
+    Content.View before = content.view();
+    Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
+    Set<String> touched = new HashSet<>();
+    JournalFollower reader = new JournalFollower("", next, next.headerLength);
+    Stale previousStale = stale;
+    readInto(replayed, reader);
+    collectKeys(replayed, touched);
+    keepQueuedLocked(replayed, appender.writtenSeq());
+    boolean fresh = snapshot.fresh || replayed.expiresAt() != before.expiresAt;
+    content.lock.lock();
+    try {
+      content.replace(replayed.view(), replayed.size(), fresh);
+    } finally {
+      content.lock.unlock();
+    }
+    follower.restart(next, reader.cursor());
+    follower.noteDamaged(reader.damagedLines());
+    readBackSeq = appender.writtenSeq();
+    lastOwnBatchRead = appender.lastWrittenBatch();
+    appender.allReadBack();
+    if (stale == previousStale) {
+      stale = staleOfSnapshot(snapshot) != null ? staleOfSnapshot(snapshot) : previousStale;
+    }
+    if (fresh) {
+      listeners.publish(null, null);
+      return;
+    }
+    Content.View after = content.view();
+    for (String key : touched) {
+      Encoded a = before.value(key);
+      Encoded b = after.value(key);
+      if (a == null ? b != null : b == null || !a.sameBytes(b)) {
+        listeners.publish(null, key);
+      }
+    }
+  }
+
+  private static void collectKeys(Content c, Set<String> keys) {
+    Content.View v = c.view();
+    keys.addAll(v.top.changes.keySet());
+  }
+
+  /**
+   * Reads the files afresh; this process's changes with sequences above {@code keepAbove} (queued,
+   * not written) stay on top. Epoch and listeners are told the whole content may have changed.
+   */
+  @GuardedBy("ioLock")
+  private void reloadLocked(long keepAbove, boolean newEpoch) throws IOException {
+    SnapshotFile snapshot = openSnapshot();
+    JournalFile journal = openJournal();
+    if (snapshot == null || journal == null || journal.generation != snapshot.generation) {
+      if (journal != null) {
+        journal.close();
+      }
+      state.lock();
+      try {
+        rebuildLocked(snapshot, openJournal());
+      } finally {
+        state.unlock();
+      }
+      return;
+    }
+    Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
+    JournalFollower reader = new JournalFollower("", journal, journal.headerLength);
+    readInto(replayed, reader);
+    keepQueuedLocked(replayed, keepAbove);
+    content.lock.lock();
+    try {
+      content.replace(replayed.view(), replayed.size(), newEpoch);
+    } finally {
+      content.lock.unlock();
+    }
+    follower.restart(journal, reader.cursor());
+    follower.noteDamaged(reader.damagedLines());
+    readBackSeq = appender.writtenSeq();
+    lastOwnBatchRead = appender.lastWrittenBatch();
+    appender.allReadBack();
+    listeners.publish(null, null);
+  }
+
+  /** Puts this process's changes above {@code keepAbove} (not in the files yet) on top of {@code replayed}. */
+  private void keepQueuedLocked(Content replayed, long keepAbove) {
+    Content.View v = content.view();
+    replayed.lock.lock();
+    try {
+      if (v.frozen != null) {
+        v.frozen.changes.forEach((k, e) -> {
+          if (e.seq > keepAbove) {
+            replayed.change(k, e);
+          }
+        });
+      }
+      v.top.changes.forEach((k, e) -> {
+        if (e.seq > keepAbove) {
+          replayed.change(k, e);
+        }
+      });
+    } finally {
+      replayed.lock.unlock();
+    }
+  }
+
+  /** Installs a snapshot this process put in place, with its journal read from {@code cursor}. */
+  @GuardedBy("ioLock")
+  private void installLocked(SnapshotFile snapshot, JournalFile next, long cursor, boolean replaced) {
+    content.lock.lock();
+    try {
+      if (replaced) {
+        Content fresh = new Content(snapshot, snapshot.live.expiryMillis);
+        keepQueuedLocked(fresh, appender.writtenSeq());
+        content.replace(fresh.view(), fresh.size(), true);
+      } else {
+        content.compacted(snapshot);
+      }
+    } finally {
+      content.lock.unlock();
+    }
+    follower.restart(next, cursor);
+    estimateJournalLocked();
+    if (replaced) {
+      readBackSeq = appender.writtenSeq();
+      lastOwnBatchRead = appender.lastWrittenBatch();
+      appender.allReadBack();
+    }
+  }
+
+  private long nextGeneration() throws IOException {
+    SnapshotFile s = content.view().base;
+    return nextGeneration(s, follower.journal());
+  }
+
+  private long nextGeneration(@Nullable SnapshotFile snapshot, @Nullable JournalFile journal) {
+    long g = Math.max(state.generation(), state.switching());
+    if (snapshot != null) {
+      g = Math.max(g, snapshot.generation);
+    }
+    if (journal != null) {
+      g = Math.max(g, journal.generation);
+    }
+    return g + 1;
+  }
+
+  /**
+   * A compactor that died between announcing its switch and ending it left the announcement: the
+   * switch is completed if its journal is in place, else abandoned (its seal is void, and a snapshot
+   * it put in place is taken care of by the next load). Caller holds the state lock.
+   */
+  private void recoverSwitchLocked() throws IOException {
+    long switching = state.switching();
+    if (switching == 0) {
+      return;
+    }
+    JournalFile journal = openJournal();
+    try {
+      if (journal != null && journal.generation == switching) {
+        state.endSwitch(switching);
+      } else {
+        state.endSwitch(state.generation());
+      }
+    } finally {
+      if (journal != null) {
+        journal.close();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * Schedules a compaction once the journal outgrows the snapshot (and the minimum): amortized, each
+   * write pays O(1) bytes of it. Not more often than every half second unless the journal is four
+   * times over, so that small caches written fast do not compact all the time.
+   */
+  private void maybeScheduleCompaction() {
+    long journalBytes = journalBytesEstimate;
+    if (closed || compactionScheduled.get()) {
+      return;
+    }
+    SnapshotFile base = content.view().base;
+    long threshold = Math.max(compactionMinBytes, base == null ? 0 : base.live.jsonLength);
+    boolean recent = System.nanoTime() - lastCompactionNanos < COMPACTION_SPACING_NANOS;
+    if (journalBytes <= threshold || recent && journalBytes <= 4 * threshold
+        || !compactionScheduled.compareAndSet(false, true)) {
+      return;
+    }
+    // The flag stays set until the compaction ends: writes made while it renders must not queue a
+    // second one, which would render everything again to fold the few records carried over.
     Maintenance.COMPACTOR.execute(() -> background("compaction", () -> {
       try {
-        Compaction prepared = prepareCompaction();
-        if (prepared != null) {
-          commitCompaction(prepared);
-        }
+        compact(false);
       } finally {
-        synchronized (tasks) {
-          compactionScheduled = false;
-        }
+        compactionScheduled.set(false);
       }
     }));
   }
 
-  /** A snapshot rendered outside the file lock, and what it was rendered from. */
-  static final class Compaction {
-    final FileOps.Temporary temporary;
-    /** The generation of the journal it folds; the snapshot's is the next one. */
-    final long journalBase;
-    final Object journalKey;
-    final FileState snapshotState;
-    /** Where the journal ended when the index was rendered: the lines after it are carried over. */
-    final long journalPos;
-    final int snapshotBytes;
-
-    Compaction(FileOps.Temporary temporary, long journalBase, Object journalKey, FileState snapshotState, long journalPos,
-        int snapshotBytes) {
-      this.temporary = temporary;
-      this.journalBase = journalBase;
-      this.journalKey = journalKey;
-      this.snapshotState = snapshotState;
-      this.journalPos = journalPos;
-      this.snapshotBytes = snapshotBytes;
-    }
-  }
-
   /**
-   * The first half of a background compaction: renders the index into a temporary snapshot
-   * without holding any lock, so writers here and in other processes keep appending meanwhile
-   * (rendering 100,000 entries takes a third of a second). Returns null when there is nothing
-   * to fold, or when the content expired or the journal has damaged lines: those compact at once
-   * under the lock, as {@link #flush} does.
+   * Folds the journal into a new snapshot and exports it. In the background ({@code wait} false) it
+   * gives way to another process compacting; {@link #flush} waits for the lock.
    */
-  Compaction prepareCompaction() {
-    ConcurrentHashMap<String, Encoded> entries;
-    long expiry;
-    long base;
-    Object key;
-    FileState state;
-    long pos;
-    long sizeHint;
-    ioLock.lock();
-    try {
-      ensureOpen();
-      lockFiles();
-      try {
-        syncWithFilesLocked();
-        appendPendingLocked();
-        if (now() >= expiresAt || corruptLines > 0 || journalBase == Snapshot.FOREIGN || generation != journalBase) {
-          compactLocked();
-          return null;
-        }
-        if (journalPos == journalStart) {
-          return null;
-        }
-        entries = index;
-        expiry = expiresAt;
-        base = journalBase;
-        key = journalKey;
-        state = snapshotState;
-        pos = journalPos;
-        sizeHint = snapshotBytes + journalPos;
-      } finally {
-        unlockFiles();
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot compact the cache", snapshotFile, e);
-    } finally {
-      ioLock.unlock();
-    }
-    // Weakly consistent: writes made while rendering may or may not be in it; they are in the
-    // journal after pos (or still queued), which is replayed over it, and replay is idempotent.
-    ByteSink snapshot = render(expiry, base + 1, entries, (int) Math.min(Integer.MAX_VALUE / 2, sizeHint));
-    FileOps.Temporary temporary = fileOps.writeTemporary(snapshotFile, snapshot.array(), snapshot.size());
-    return new Compaction(temporary, base, key, state, pos, snapshot.size());
-  }
-
-  /**
-   * The second half: under the lock, makes the rendered snapshot current unless the files moved
-   * on meanwhile (another process compacted, the Python SDK rewrote the snapshot), in which case
-   * the rendering is stale and dropped. The journal lines appended while rendering are carried
-   * into the new journal.
-   */
-  void commitCompaction(Compaction prepared) {
+  private void compact(boolean wait) {
     ioLock.lock();
     try {
       if (closed) {
-        prepared.temporary.close();
         return;
       }
-      lockFiles();
+      if (wait) {
+        state.lock();
+      } else if (!state.tryLock()) {
+        return; // another process is compacting
+      }
       try {
-        syncWithFilesLocked();
-        appendPendingLocked();
-        // Stale when another process compacted, the Python SDK rewrote the snapshot, the content
-        // expired or a damaged line arrived.
-        if (journalBase != prepared.journalBase || !journalKey.equals(prepared.journalKey)
-            || !FileState.same(snapshotState, prepared.snapshotState) || corruptLines > 0 || now() >= expiresAt) {
-          prepared.temporary.close();
-          return;
+        recoverSwitchLocked();
+        syncLocked();
+        if (!state.exportUnchanged(files.json())) {
+          mergeForeignLocked();
         }
-        byte[] carried = read(journal, prepared.journalPos, journalPos);
-        long upTo = writtenSeq;
-        prepared.temporary.replace(snapshotFile);
-        // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
-        long next = prepared.journalBase + 1;
-        writeFully(journal, ByteBuffer.wrap(Journal.seal(next)), journalPos);
-        createJournalLocked(next, carried);
-        generation = next;
-        snapshotState = FileState.of(snapshotFile);
-        snapshotBytes = prepared.snapshotBytes;
-        syncedSeq = Math.max(syncedSeq, upTo); // the new journal was forced with every line up to upTo
-      } finally {
-        unlockFiles();
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot compact the cache", snapshotFile, e);
-    } finally {
-      ioLock.unlock();
-    }
-  }
-
-  private ByteSink render(long expiry, long nextGeneration, ConcurrentHashMap<String, Encoded> entries, int sizeHint) {
-    try {
-      return Snapshot.render(expiry, nextGeneration, entries.entrySet(), sizeHint);
-    } catch (IllegalStateException tooLarge) {
-      throw new CacheException("the snapshot would exceed 2 GB, the most one file can hold here;"
-          + " use the Chronicle Map store for a cache this large", snapshotFile, tooLarge);
-    }
-  }
-
-  private void compact() {
-    ioLock.lock();
-    try {
-      ensureOpen();
-      lockFiles();
-      try {
-        compactLocked();
-      } finally {
-        unlockFiles();
-      }
-    } finally {
-      ioLock.unlock();
-    }
-  }
-
-  /** Folds the journal into a new snapshot. Caller holds ioLock and the file lock. */
-  private void compactLocked() {
-    try {
-      syncWithFilesLocked();
-      appendPendingLocked();
-      boolean expired = now() >= expiresAt;
-      if (!expired && journalPos == journalStart && corruptLines == 0 && snapshotState != null
-          && generation == journalBase) {
-        return; // the snapshot already holds everything: nothing to fold
-      }
-      if (expired) {
-        stateLock.lock();
         try {
-          clearLocked(); // an expired content is replaced, not kept
-        } finally {
-          stateLock.unlock();
+          compactLocked();
+        } catch (SnapshotFile.DamagedEntryException damaged) {
+          LOG.log(Level.WARNING, "tiercache: " + damaged.getMessage() + "; rebuilding it from " + files.json()
+              + " and the journal");
+          repairLocked(damaged.generation); // a damaged entry met while rendering: the repair writes anew
         }
-        notifyListeners(true, Set.of());
+      } finally {
+        state.unlock();
       }
-      long upTo = writtenSeq;
-      long nextGeneration = Math.max(generation, journalBase) + 1;
-      ConcurrentHashMap<String, Encoded> entries = index;
-      ByteSink snapshot = render(expiresAt, nextGeneration, entries,
-          (int) Math.min(Integer.MAX_VALUE / 2, snapshotBytes + journalPos));
-      // Tell other processes' appenders, through the fstat they do anyway, that this journal is done.
-      writeFully(journal, ByteBuffer.wrap(Journal.seal(nextGeneration)), journalPos);
-      fileOps.atomicWrite(snapshotFile, snapshot.array(), snapshot.size());
-      if (corruptLines > 0 && Files.exists(journalFile)) {
-        FileOps.moveAside(journalFile, corruptLines + " damaged line(s), already reported");
-      }
-      createJournalLocked(nextGeneration, new byte[0]);
-      generation = nextGeneration;
-      snapshotState = FileState.of(snapshotFile);
-      snapshotBytes = snapshot.size();
-      // Lines queued after upTo are still pending and will go to the new journal; re-applying
-      // them over a snapshot that may already contain them is idempotent.
-      syncedSeq = Math.max(syncedSeq, upTo);
-      writtenSeq = Math.max(writtenSeq, upTo);
-      appendPendingLocked();
     } catch (IOException e) {
-      throw new CacheException("cannot compact the cache", snapshotFile, e);
+      throw new CacheException("cannot compact the cache", files.snapshot(), e);
+    } finally {
+      ioLock.unlock();
     }
   }
 
-  /**
-   * Replaces the journal with one extending snapshot {@code base} and holding {@code lines}.
-   * Caller holds the file lock.
-   */
-  private void createJournalLocked(long base, byte[] lines) throws IOException {
-    byte[] header = Journal.header(base, lines.length);
-    byte[] content = Arrays.copyOf(header, header.length + lines.length);
-    System.arraycopy(lines, 0, content, header.length, lines.length);
-    fileOps.atomicWrite(journalFile, content, content.length);
-    if (journal != null) {
-      journal.close();
+  /** Renders the content into a new snapshot and switches to it. Caller holds ioLock and the state lock. */
+  @GuardedBy("ioLock")
+  private void compactLocked() throws IOException {
+    boolean damaged = follower.damagedLines() > 0;
+    if (!damaged && follower.cursor() == follower.journal().headerLength + follower.journal().carriedBytes
+        && appender.isEmpty() && content.view().frozen == null && content.view().top.changes.isEmpty()
+        && content.view().baseVisible() && java.nio.file.Files.exists(files.json())) {
+      return; // the snapshot and its export already hold everything
     }
-    journal = FileChannel.open(journalFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    journalKey = Files.readAttributes(journalFile, BasicFileAttributes.class).fileKey();
-    journalPos = content.length;
-    journalStart = header.length;
-    journalBase = base;
-    corruptLines = 0;
+    Content.View frozen;
+    long count;
+    SnapshotFile.@Nullable Source staleSource;
+    content.lock.lock();
+    try {
+      rollOverIfExpiredLocked();
+      count = content.size();
+      frozen = content.freeze();
+      staleSource = staleSource();
+    } finally {
+      content.lock.unlock();
+    }
+    long renderedUpTo = follower.cursor();
+    JournalFile old = follower.journal();
+    boolean done = false;
+    try (Compactor.Rendered r = compactor.render(nextGeneration(), false, sourceOf(frozen, count), staleSource,
+        echoes())) {
+      JournalFile next = compactor.commit(r, old, renderedUpTo);
+      if (damaged) {
+        keepDamagedCopy(old);
+      }
+      long read = follower.cursor() - renderedUpTo; // what the follower read past the render, up to the seal
+      installLocked(r.mapped, next, next.headerLength + read, false);
+      lastCompactionNanos = System.nanoTime();
+      counters.recordCompaction();
+      done = true;
+    } catch (Compactor.ExportChangedException e) {
+      // Rewritten by another program while rendering: taken in now, exported at the next compaction.
+      content.lock.lock();
+      try {
+        content.unfreeze();
+      } finally {
+        content.lock.unlock();
+      }
+      mergeForeignLocked();
+      done = true;
+    } finally {
+      if (!done) {
+        content.lock.lock();
+        try {
+          content.unfreeze();
+        } finally {
+          content.lock.unlock();
+        }
+      }
+    }
   }
 
-  @Override
-  public void flush() {
-    writePending(enqueuedSeq, false);
-    compact();
+  private void keepDamagedCopy(JournalFile old) {
+    try {
+      byte[] all = old.read(0, old.size());
+      Path aside = files.journal().resolveSibling(files.journal().getFileName() + ".corrupt-"
+          + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'")
+              .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now()));
+      try (FileOps.Temporary t = fileOps.writeTemporary(aside, all, all.length)) {
+        t.replace(aside);
+      }
+      LOG.log(Level.WARNING, "tiercache: " + files.journal() + " had damaged records; kept a copy as " + aside);
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.WARNING, "tiercache: cannot keep a copy of the damaged journal " + files.journal(), e);
+    }
+  }
+
+  private long[] echoes() {
+    SnapshotFile base = content.view().base;
+    return base == null ? new long[0] : base.echoes();
+  }
+
+  private static SnapshotFile.Source sourceOf(Content.View view, long count) {
+    return new SnapshotFile.Source() {
+      @Override public long expiryMillis() {
+        return view.expiresAt;
+      }
+
+      @Override public long count() {
+        return count;
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        view.forEach(visitor);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- stale content
+
+  private static Stale staleOf(Content.View view, long expiresAt) {
+    return new Stale(expiresAt, view::value, view, null);
+  }
+
+  private @Nullable Stale staleOfSnapshot(SnapshotFile snapshot) {
+    SnapshotFile.Table t = snapshot.stale;
+    if (!t.present() || staleGraceMillis <= 0 || now() - t.expiryMillis >= staleGraceMillis) {
+      return null;
+    }
+    return new Stale(t.expiryMillis, key -> {
+      byte[] quoted = SnapshotFile.quoted(key);
+      long slot = t.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length));
+      return slot < 0 ? null : t.value(slot);
+    }, null, t);
+  }
+
+  /** The stale content to keep in the next snapshot, or null when there is none within the grace. */
+  private SnapshotFile.@Nullable Source staleSource() {
+    Stale s = stale;
+    if (s == null || now() - s.expiresAt >= staleGraceMillis) {
+      stale = null;
+      return null;
+    }
+    return new SnapshotFile.Source() {
+      private long count = -1;
+
+      @Override public long expiryMillis() {
+        return s.expiresAt;
+      }
+
+      @Override public long count() {
+        if (count < 0) {
+          long[] n = {0};
+          try {
+            forEach((k, v) -> n[0]++);
+          } catch (IOException e) {
+            throw new CacheException("cannot read the stale content", files.snapshot(), e);
+          }
+          count = n[0];
+        }
+        return count;
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        if (s.table != null) {
+          s.table.forEach(visitor);
+        } else {
+          s.view.forEach(visitor);
+        }
+      }
+    };
   }
 
   // ---------------------------------------------------------------- lifecycle
 
+  @Override
+  public void flush() {
+    writePending(appender.lastQueuedSeq(), false);
+    compact(true);
+  }
+
   private void ensureOpen() {
     if (closed) {
-      throw new IllegalStateException("the cache is closed: " + snapshotFile);
+      throw new IllegalStateException("the cache is closed: " + files.json());
     }
   }
 
@@ -1108,48 +1609,30 @@ final class JsonFileStore implements PersistentStore {
     } finally {
       closed = true;
       tasks.forEach(t -> t.cancel(false));
-      closeQuietly();
+      release();
     }
   }
 
-  /** Releases the files without flushing or compacting: what a killed process leaves. For tests. */
-  void abandon() {
+  /** Releases the files without writing anything (what a killed process leaves, less the lost queue). */
+  private void release() {
     closed = true;
-    tasks.forEach(t -> t.cancel(false));
-    closeQuietly();
-  }
-
-  private void closeQuietly() {
     ioLock.lock();
     try {
-      releaseLeaseLocked();
-      if (journal != null) {
-        try {
-          journal.close();
-        } catch (IOException e) {
-          LOG.log(Level.WARNING, "tiercache: cannot close " + journalFile, e);
-        }
-        journal = null;
+      if (follower != null) {
+        follower.close();
       }
-      osLock.close();
+      pythonLock.close();
+      state.close();
     } finally {
       ioLock.unlock();
     }
   }
 
-  Path snapshotFile() {
-    return snapshotFile;
-  }
-
-  Path journalFile() {
-    return journalFile;
+  FileNames files() {
+    return files;
   }
 
   Path lockFile() {
-    return osLock.path();
-  }
-
-  FileNames files() {
-    return files;
+    return files.lock();
   }
 }

@@ -394,4 +394,31 @@ final class JsonText {
       out.write(' ');
     }
   }
+
+  /**
+   * The value as the codec would write it: no whitespace outside strings (a journal line must not
+   * contain a line break) and strings re-escaped ASCII-only as Python does.
+   */
+  static byte[] compact(Encoded value) throws MalformedJsonException {
+    byte[] buf = value.buf;
+    int end = value.offset + value.length;
+    JsonText.skipValue(buf, value.offset, end); // validates, so the loop below can trust the structure
+    ByteSink out = new ByteSink(value.length);
+    int[] after = new int[1];
+    int i = value.offset;
+    while (i < end) {
+      byte b = buf[i];
+      if (JsonText.isWhitespace(b)) {
+        i++;
+      } else if (b == '"') {
+        String s = JsonText.readString(buf, i, end, after);
+        JsonText.writeString(out, s);
+        i = after[0];
+      } else {
+        out.write(b);
+        i++;
+      }
+    }
+    return out.toByteArray();
+  }
 }

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The inter-process lock on {@code <name>.lock}: {@code flock(2)}, the lock Python's
@@ -37,6 +38,8 @@ final class LockFile implements AutoCloseable {
   private final Path path;
   private final Duration timeout;
   private final FileOps fs;
+  private final FileOps.Use use;
+  private final @Nullable StoreCounters counters;
   private int fd = -1;
   private Object fileKey;
   private FileChannel windowsChannel;
@@ -44,9 +47,21 @@ final class LockFile implements AutoCloseable {
   private boolean held;
 
   LockFile(Path path, Duration timeout, FileOps fs) {
+    this(path, timeout, fs, FileOps.Use.READ); // the Python SDK creates it readable by others: fine for a lock
+  }
+
+  /** {@code use}: what else the file is for, which decides what an existing one must be. */
+  LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use) {
+    this(path, timeout, fs, use, null);
+  }
+
+  /** {@code counters}: where the time spent waiting for the lock is added, or null. */
+  LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use, @Nullable StoreCounters counters) {
     this.path = path;
     this.timeout = timeout;
     this.fs = fs;
+    this.use = use;
+    this.counters = counters;
   }
 
   Path path() {
@@ -58,19 +73,36 @@ final class LockFile implements AutoCloseable {
     if (held) {
       throw new IllegalStateException("already locked: " + path);
     }
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
     long backoffMicros = 50;
     while (true) {
       if (tryLockOnce()) {
         held = true;
+        if (counters != null) {
+          counters.recordLockWait(System.nanoTime() - start);
+        }
         return;
       }
       if (System.nanoTime() - deadline >= 0) {
         throw new LockTimeoutException(path, timeout, holder());
       }
       LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(backoffMicros));
-      backoffMicros = Math.min(backoffMicros * 2, 1_000); // short: holders lease for 5 ms at most
+      backoffMicros = Math.min(backoffMicros * 2, 1_000); // short: holders keep it for milliseconds
     }
+  }
+
+  /** Takes the lock if nobody holds it; never waits. */
+  boolean tryLock() {
+    if (held) {
+      throw new IllegalStateException("already locked: " + path);
+    }
+    held = tryLockOnce();
+    return held;
+  }
+
+  boolean isHeld() {
+    return held;
   }
 
   void unlock() {
@@ -123,14 +155,14 @@ final class LockFile implements AutoCloseable {
       closeFd();
     }
     while (true) {
-      fs.requireTrusted(path, FileOps.Use.READ); // the Python SDK creates it readable by others: fine for a lock
+      fs.requireTrusted(path, use);
       fd = Posix.open(path.toString(), Posix.O_RDWR | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
       if (fd >= 0) {
         break;
       }
       int errno = Native.getLastError();
       if (errno != ENOENT) {
-        fs.requireTrusted(path, FileOps.Use.READ); // a link planted meanwhile is named as such
+        fs.requireTrusted(path, use); // a link planted meanwhile is named as such
         throw new CacheException("cannot open the lock file: " + Posix.strerror(errno) + " (errno " + errno + ")",
             path);
       }
@@ -177,7 +209,7 @@ final class LockFile implements AutoCloseable {
   private boolean tryLockWindows() {
     try {
       if (windowsChannel == null) {
-        windowsChannel = fs.openOrCreate(path, FileOps.Use.READ, StandardOpenOption.WRITE);
+        windowsChannel = fs.openOrCreate(path, use, StandardOpenOption.WRITE);
       }
       windowsLock = windowsChannel.tryLock();
       return windowsLock != null;

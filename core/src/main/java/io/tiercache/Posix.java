@@ -6,11 +6,16 @@ import com.sun.jna.Platform;
 /**
  * The few libc calls Java 17 has no API for, through JNA's direct mapping (a few hundred
  * nanoseconds a call): {@code flock(2)}, which the Python SDK's {@code filelock} takes and
- * {@link java.nio.channels.FileChannel#lock} (an {@code fcntl} lock on Linux) does not exclude,
- * and the process's user id. Not loaded on Windows.
+ * {@link java.nio.channels.FileChannel#lock} (an {@code fcntl} lock on Linux) does not exclude;
+ * the process's user id; and {@code O_APPEND} writes whose descriptor the journal can also reopen
+ * for reading through {@code /proc/self/fd} (a {@code FileChannel} opened for appending cannot be
+ * read, and does not tell which file it has open). Not loaded on Windows.
  */
 final class Posix {
+  static final int O_WRONLY = 1;
   static final int O_RDWR = 2;
+  /** 02000 on Linux whatever the architecture. */
+  static final int O_APPEND = Platform.isMac() ? 0x8 : 0x400;
   /** Differs by architecture: x86 and most others 0400000, ARM and POWER 0100000, macOS 0x100. */
   static final int O_NOFOLLOW = Platform.isMac() ? 0x100
       : Platform.isARM() || Platform.isPPC() ? 0x8000 : 0x20000;
@@ -34,6 +39,11 @@ final class Posix {
   static native int flock(int fd, int operation);
 
   static native int close(int fd);
+
+  /** {@code ssize_t write(int, const void *, size_t)}: 64-bit platforms only, as JNA maps {@code long}. */
+  static native long write(int fd, byte[] buf, long count);
+
+  static native int fsync(int fd);
 
   static native int geteuid();
 

@@ -576,8 +576,20 @@ final class RedisStore implements PersistentStore {
 
   @Override
   public void forEach(BiConsumer<String, Value> action) {
+    forEach(0, action);
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (graceMillis > 0) {
+      forEach(graceMillis, action);
+    }
+  }
+
+  /** Visits the entries whose deadline plus {@code grace} has not passed. */
+  private void forEach(long grace, BiConsumer<String, Value> action) {
     long now = clock.millis();
-    List<byte[]> names = call(commands().zrangebyscore(indexKey, liveScores(now)), "list the keys");
+    List<byte[]> names = call(commands().zrangebyscore(indexKey, liveScores(now - grace)), "list the keys");
     for (int from = 0; from < names.size(); from += BATCH) {
       List<byte[]> batch = names.subList(from, Math.min(from + BATCH, names.size()));
       String[] keys = new String[batch.size()];
@@ -585,7 +597,7 @@ final class RedisStore implements PersistentStore {
         keys[i] = entryPrefix + new String(batch.get(i), StandardCharsets.UTF_8);
       }
       for (KeyValue<String, byte[]> kv : call(commands().mget(keys), "read the entries")) {
-        Value value = kv.hasValue() ? live(kv.getValue(), now, 0) : null;
+        Value value = kv.hasValue() ? live(kv.getValue(), now, grace) : null;
         if (value != null) {
           action.accept(kv.getKey().substring(entryPrefix.length()), value);
         }

@@ -31,7 +31,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * decoded until it is asked for. Rendering copies each entry's bytes, re-indented.
  */
 final class Snapshot {
-  static final int FORMAT_VERSION = 1;
+  /** The format of the {@code tiercache} member tiercache adds: 2 since the snapshot has an indexed twin. */
+  static final int FORMAT_VERSION = 2;
   /** The generation of a snapshot that tiercache did not write (the Python SDK's). */
   static final long FOREIGN = -1;
 
@@ -49,7 +50,7 @@ final class Snapshot {
   static Snapshot parse(byte[] buf, int length) throws MalformedJsonException {
     int[] after = new int[1];
     int pos = JsonText.expect(buf, 0, length, '{');
-    Double expiry = null;
+    Long expiry = null;
     long generation = FOREIGN;
     ConcurrentHashMap<String, Encoded> entries = null;
     pos = JsonText.next(buf, pos, length);
@@ -67,7 +68,7 @@ final class Snapshot {
       int valueEnd = JsonText.skipValue(buf, valueStart, length);
       switch (name) {
         case "expiry":
-          expiry = number(buf, valueStart, valueEnd, "expiry");
+          expiry = millis(new String(buf, valueStart, valueEnd - valueStart, StandardCharsets.US_ASCII), valueStart);
           break;
         case "data":
           entries = data(buf, valueStart, valueEnd, after);
@@ -98,7 +99,7 @@ final class Snapshot {
     if (entries == null) {
       throw new MalformedJsonException("no \"data\" member", 0);
     }
-    return new Snapshot(Math.round(expiry * 1000), generation, entries);
+    return new Snapshot(expiry, generation, entries);
   }
 
   private static double number(byte[] buf, int from, int to, String what) throws MalformedJsonException {
@@ -180,6 +181,30 @@ final class Snapshot {
     out.writeAscii(",\n    \"tiercache\": {\n        \"version\": " + FORMAT_VERSION
         + ",\n        \"generation\": " + generation + "\n    }\n}");
     return out;
+  }
+
+  /**
+   * Float seconds, as the Python SDK writes an expiry, as epoch milliseconds. Python reads
+   * {@code Infinity} (and {@code 1e309}) as a time that never comes, and so does this; {@code NaN}
+   * is refused: Python would keep such a file forever and serve it, tiercache sets it aside.
+   */
+  static long millis(String seconds, int at) throws MalformedJsonException {
+    double d;
+    try {
+      d = Double.parseDouble(seconds);
+    } catch (NumberFormatException e) {
+      throw new MalformedJsonException("the expiry is not a number: " + seconds, at);
+    }
+    if (Double.isNaN(d)) {
+      throw new MalformedJsonException("the expiry is NaN", at);
+    }
+    if (d * 1000 >= Long.MAX_VALUE) {
+      return Long.MAX_VALUE;
+    }
+    if (d * 1000 <= Long.MIN_VALUE) {
+      return Long.MIN_VALUE;
+    }
+    return Math.round(d * 1000);
   }
 
   /** Epoch milliseconds as the float seconds the Python SDK writes, e.g. {@code 1764038400.123}. */

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import io.tiercache.PersistentStore.Write;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The file store: the Python SDK's format both ways, damaged files, the journal, the lock. */
+/**
+ * The file store: the Python SDK's format both ways, damaged files, the journal, the locks, other
+ * processes (each a store of its own on the same files), the Python SDK rewriting its file, a full
+ * disk, expiry on disk and stale content.
+ */
 class JsonFileStoreTest {
   static final Duration TTL = Duration.ofHours(1);
 
@@ -66,10 +71,19 @@ class JsonFileStoreTest {
 
   /** A second "process": a store of its own on the same files, bypassing the in-JVM registry. */
   JsonFileStore otherProcess(String name) {
-    JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(dir).name(name)
-        .expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).config().store());
+    return otherProcess(name, b -> b);
+  }
+
+  JsonFileStore otherProcess(String name,
+      java.util.function.UnaryOperator<TieredCacheBuilder<String, Model>> settings) {
+    JsonFileStore store = JsonFileStore.open(settings.apply(TieredCache.builder(String.class, Model.class)
+        .directory(dir).name(name).expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO)).config().store());
     opened.add(store);
     return store;
+  }
+
+  static byte[] json(String s) {
+    return s.getBytes(UTF_8);
   }
 
   String text(String file) throws IOException {
@@ -145,8 +159,8 @@ class JsonFileStoreTest {
         + "        }\n"
         + "    },\n"
         + "    \"tiercache\": {\n"
-        + "        \"version\": 1,\n"
-        + "        \"generation\": 1\n"
+        + "        \"version\": 2,\n"
+        + "        \"generation\": 2\n"
         + "    }\n"
         + "}");
   }
@@ -217,34 +231,24 @@ class JsonFileStoreTest {
   }
 
   @Test
-  void aTornLastJournalLineIsDroppedAndADamagedMiddleLineIsSkipped() throws IOException {
-    AssetCache<Model> models = open();
-    models.add(Model.of("a"));
-    models.add(Model.of("b"));
-    models.add(Model.of("c"));
-    models.close();
-    opened.remove(models);
-    // The files as a killed process leaves them: uncompacted journal. Rebuild them by hand.
+  void aDamagedJournalLineIsSkippedReportedAndKeptAsideAndACutShortWriteIsNot() throws IOException {
     JsonFileStore raw = otherProcess("model");
-    raw.put("x", "{\"id\":\"x\"}".getBytes(UTF_8));
-    raw.await(raw.put("y", "{\"id\":\"y\"}".getBytes(UTF_8)));
-    raw.put("z", "{\"id\":\"z\"}".getBytes(UTF_8));
-    raw.await(raw.put("w", "{\"id\":\"w\"}".getBytes(UTF_8)));
+    for (String id : List.of("x", "y", "z")) {
+      raw.await(raw.put(id, json("{\"id\":\"" + id + "\"}")));
+    }
     Path journal = dir.resolve("model.journal");
-    List<String> lines = new ArrayList<>(Files.readAllLines(journal, UTF_8));
-    // lines: header, x, y, z, w. Damage y's body; tear a copy of w at the end.
-    lines.set(2, lines.get(2).replace("\"y\"", "\"Y\""));
-    String torn = lines.get(4).substring(0, 15);
-    Files.writeString(journal, String.join("\n", lines) + "\n" + torn, UTF_8);
-    opened.remove(raw);
-    raw.abandon(); // as a killed process leaves it: no flush, no compaction
-
+    String text = Files.readString(journal, UTF_8);
+    // Damage y's record; then append half of a batch, as a process killed in its write leaves it.
+    Files.writeString(journal, text.replace("\"y\"}]", "\"Y\"}]") + "\n12345678 [\"b\",\"dead\",1,2]\nabc", UTF_8);
     AssetCache<Model> reopened = open();
-    assertThat(reopened.store().data().keySet()).contains("a", "b", "c", "x", "z", "w").doesNotContain("y");
+    assertThat(reopened.store().data().keySet()).contains("x", "z").doesNotContain("y", "Y");
     assertThat(warnings).anyMatch(w -> w.contains("model.journal") && w.contains("checksum mismatch"));
-    assertThat(Files.readString(journal)).doesNotEndWith(torn);
+    reopened.add(Model.of("after")); // its leading line break ends the torn unit; nothing of either is lost
     reopened.save();
     assertThat(corruptCopies("model.journal.corrupt-")).hasSize(1);
+    assertThat(otherProcess("model").get("after")).isNotNull();
+    CacheFiles.Verification v = CacheFiles.verify(dir.resolve("model.json"));
+    assertThat(v.valid()).as(v.problems().toString()).isTrue();
   }
 
   @Test
@@ -264,39 +268,34 @@ class JsonFileStoreTest {
   }
 
   @Test
-  void aLockHeldElsewhereTimesOutNamingTheLockFile() {
+  void aPythonLockHolderDoesNotStopAddsButASaveWaitsForItAndTimesOutNamingTheLock() {
     AssetCache<Model> models = models().configure(b -> b.lockTimeout(Duration.ofMillis(200))).build();
     opened.add(models);
     LockFile holder = new LockFile(models.lockFile(), Duration.ofSeconds(1), FileOps.ownerOnly());
     holder.lock();
     try {
-      assertThatThrownBy(() -> models.add(Model.of("m1")))
-          .isInstanceOf(LockTimeoutException.class)
+      models.add(Model.of("m1")); // appends take no lock: O_APPEND places them
+      assertThat(models.get("m1")).isNotNull();
+      assertThatThrownBy(models::save).isInstanceOf(LockTimeoutException.class)
           .hasMessageContaining(models.lockFile().toString())
           .hasMessageContaining("process " + ProcessHandle.current().pid());
     } finally {
       holder.close();
     }
-    models.add(Model.of("m1")); // and it works once the holder lets go
-    assertThat(models.get("m1")).isNotNull();
+    models.save(); // and it works once the holder lets go
+    assertThat(Snapshot.FORMAT_VERSION).isEqualTo(2);
   }
 
   @Test
-  void theLockFileIsNeverDeletedAndAnUnlinkedOneIsReplaced() throws IOException {
+  void anUnlinkedPythonLockFileBreaksNothing() throws IOException {
     AssetCache<Model> models = open();
     models.add(Model.of("a"));
-    Object key = Files.readAttributes(models.lockFile(), java.nio.file.attribute.BasicFileAttributes.class).fileKey();
-    models.invalidate();
     models.save();
-    assertThat(Files.readAttributes(models.lockFile(), java.nio.file.attribute.BasicFileAttributes.class).fileKey())
-        .isEqualTo(key);
     Files.delete(models.lockFile()); // what the Python SDK's invalidate() does
-    // The next acquisition (at most one 5 ms lock lease later) notices and locks a new file.
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> {
-      models.add(Model.of("b"));
-      return Files.exists(models.lockFile());
-    });
-    assertThat(models.get("b")).isNotNull();
+    models.add(Model.of("b"));
+    models.save(); // takes a new lock file
+    assertThat(models.lockFile()).exists();
+    assertThat(otherProcess("model").size()).isEqualTo(2);
   }
 
   @Test
@@ -307,7 +306,7 @@ class JsonFileStoreTest {
     models.add(Model.of("a"));
     models.save();
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sub))).isEqualTo("rwx------");
-    for (String f : List.of("model.json", "model.journal", "model.lock")) {
+    for (String f : List.of("model.json", "model.snapshot", "model.journal", "model.state", "model.lock")) {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sub.resolve(f)))).as(f)
           .isEqualTo("rw-------");
     }
@@ -321,6 +320,8 @@ class JsonFileStoreTest {
         .isEqualTo("rw-r-----");
   }
 
+  // ---------------------------------------------------------------- expiry on disk
+
   @Test
   void anExpiredFileIsReplacedAtOpenNotServed() throws IOException {
     String expired = "{\"expiry\": 1000.5, \"data\": {\"m1\": {\"id\": \"m1\"}}}";
@@ -331,22 +332,47 @@ class JsonFileStoreTest {
         .contains("\"expiry\": " + Snapshot.formatSeconds(clock.millis() + TTL.toMillis()));
   }
 
+  @Test
+  void aNewCachesPeriodIsOnDiskBeforeItsFirstWriteReturns() {
+    JsonFileStore a = otherProcess("p", b -> b.expireAfter(Duration.ofSeconds(3)));
+    a.await(a.put("k", json("1")));
+    long expiry = a.expiresAtMillis();
+    opened.remove(a); // as a killed process leaves it: nothing flushed, nothing compacted
+    clock.advance(Duration.ofSeconds(6));
+    JsonFileStore reopened = otherProcess("p", b -> b.expireAfter(Duration.ofHours(1)));
+    assertThat(reopened.get("k")).as("expired 3 s after it was written, whatever the opener's TTL").isNull();
+    assertThat(reopened.expiresAtMillis()).isGreaterThan(expiry);
+  }
+
+  @Test
+  void anOpenerWithAnotherTtlAdoptsThePeriodOnDiskAndWipesNothing() {
+    JsonFileStore longLived = otherProcess("p", b -> b.expireAfter(Duration.ofHours(1)));
+    longLived.await(longLived.put("fresh", json("1")));
+    JsonFileStore shortLived = otherProcess("p", b -> b.expireAfter(Duration.ofSeconds(2)));
+    assertThat(shortLived.expiresAtMillis()).isEqualTo(longLived.expiresAtMillis());
+    shortLived.await(shortLived.put("mine", json("2")));
+    longLived.refresh();
+    assertThat(longLived.get("fresh")).isNotNull();
+    assertThat(longLived.get("mine")).isNotNull();
+    assertThat(CacheFiles.inspect(dir.resolve("p.json")).expiry().toEpochMilli()).isEqualTo(longLived.expiresAtMillis());
+  }
+
   // ---------------------------------------------------------------- the journal and other processes
 
   @Test
-  void anAddAppendsOneLineAndLeavesTheSnapshotAlone() throws IOException {
+  void anAddAppendsOneBatchAndLeavesTheSnapshotAlone() throws IOException {
     AssetCache<Model> models = open();
     models.add(Model.of("seed"));
     models.save();
-    Object snapshotKey = Files.readAttributes(models.cacheFile(), java.nio.file.attribute.BasicFileAttributes.class)
-        .fileKey();
-    long before = Files.readAllLines(dir.resolve("model.journal")).size();
+    Object snapshotKey = Files.readAttributes(dir.resolve("model.snapshot"),
+        java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    int before = CacheFiles.inspect(dir.resolve("model.json")).batches();
     for (int i = 0; i < 100; i++) {
       models.add(Model.of("m" + i));
     }
-    assertThat(Files.readAllLines(dir.resolve("model.journal"))).hasSize((int) before + 100);
-    assertThat(Files.readAttributes(models.cacheFile(), java.nio.file.attribute.BasicFileAttributes.class).fileKey())
-        .isEqualTo(snapshotKey);
+    assertThat(CacheFiles.inspect(dir.resolve("model.json")).batches()).isEqualTo(before + 100);
+    assertThat(Files.readAttributes(dir.resolve("model.snapshot"), java.nio.file.attribute.BasicFileAttributes.class)
+        .fileKey()).isEqualTo(snapshotKey);
   }
 
   @Test
@@ -361,7 +387,7 @@ class JsonFileStoreTest {
     b.refresh();
     assertThat(a.size()).isEqualTo(200);
     assertThat(b.size()).isEqualTo(200);
-    a.flush(); // compaction by one process; the other follows the new journal without a reload
+    a.flush(); // compaction by one process; the other follows the new journal
     b.await(b.put("after", "1".getBytes(UTF_8)));
     a.refresh();
     assertThat(a.get("after")).isNotNull();
@@ -369,99 +395,93 @@ class JsonFileStoreTest {
   }
 
   @Test
-  void writesMadeWhileACompactionRendersAreCarriedIntoTheNewJournal() throws Exception {
+  void theLastWriteInTheFileWinsEverywhere() {
+    JsonFileStore a = otherProcess("shared");
+    JsonFileStore b = otherProcess("shared");
+    a.await(a.put("k", json("\"a1\"")));
+    b.await(b.put("k", json("\"b1\""))); // later in the file
+    Write queued = a.put("k", json("\"a2\"")); // queued, lands after b1
+    a.refresh(); // reads b1: older than a's queued a2, which stays
+    assertThat(new String(a.get("k").bytes.toByteArray(), UTF_8)).isEqualTo("\"a2\"");
+    a.await(queued);
+    b.refresh();
+    assertThat(new String(b.get("k").bytes.toByteArray(), UTF_8)).isEqualTo("\"a2\"");
+    assertThat(new String(otherProcess("shared").get("k").bytes.toByteArray(), UTF_8)).isEqualTo("\"a2\"");
+  }
+
+  @Test
+  void writesOfAnotherProcessDuringCompactionsAreCarriedAndNoneIsLost() throws Exception {
+    JsonFileStore a = otherProcess("shared", b -> b.compactionMinBytes(0));
+    JsonFileStore b = otherProcess("shared", x -> x.compactionMinBytes(0));
+    java.util.concurrent.atomic.AtomicInteger acked = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread writer = new Thread(() -> {
+      for (int i = 0; i < 200_000 && !stop.get(); i++) {
+        b.await(b.put("b" + i, json("{\"i\":" + i + "}")));
+        acked.set(i + 1);
+      }
+    });
+    writer.start();
+    int compactions = 0;
+    while (compactions < 8 && writer.isAlive()) {
+      a.await(a.put("a" + compactions, json("1")));
+      a.flush(); // seals the journal while b appends, and carries what b appended meanwhile
+      compactions++;
+    }
+    stop.set(true);
+    writer.join();
+    assertThat(compactions).isEqualTo(8);
+    JsonFileStore reopened = otherProcess("shared");
+    for (int i = 0; i < acked.get(); i++) {
+      assertThat(reopened.get("b" + i)).as("b" + i).isNotNull();
+    }
+    for (int i = 0; i < compactions; i++) {
+      assertThat(reopened.get("a" + i)).as("a" + i).isNotNull();
+    }
+    CacheFiles.Verification v = CacheFiles.verify(dir.resolve("shared.json"));
+    assertThat(v.valid()).as(v.problems().toString()).isTrue();
+  }
+
+  @Test
+  void aFollowerOfAnotherProcesssCompactionIsToldOnlyOfRealChanges() {
     JsonFileStore a = otherProcess("shared");
     JsonFileStore b = otherProcess("shared");
     for (int i = 0; i < 100; i++) {
-      a.await(a.put("k" + i, ("{\"i\":" + i + "}").getBytes(UTF_8)));
+      a.await(a.put("k" + i, json("{\"i\":" + i + "}")));
     }
-    JsonFileStore.Compaction rendered = a.prepareCompaction();
-    // No lock is held between the halves: both "processes" keep writing.
-    b.await(b.put("b-during", "1".getBytes(UTF_8)));
-    a.await(a.put("a-during", "2".getBytes(UTF_8)));
-    a.await(a.remove("k0"));
     b.refresh();
     List<String> seenByB = new ArrayList<>();
     b.listeners().add(listenerRecording(seenByB));
-
-    a.commitCompaction(rendered);
-
-    assertThat(Snapshot.parse(Files.readAllBytes(dir.resolve("shared.json")), (int) Files.size(dir.resolve("shared.json")))
-        .entries).containsKey("k0").doesNotContainKey("b-during").hasSize(100);
-    assertThat(text("shared.journal")).contains("b-during", "a-during", "[\"r\",\"k0\"]");
-    b.refresh(); // follows the new journal: the carried lines are ones it has applied already
+    a.flush();
+    b.refresh(); // follows the new journal and snapshot: the same content
     assertThat(seenByB).isEmpty();
-    b.await(b.put("b-after", "3".getBytes(UTF_8)));
-    a.refresh();
-    assertThat(a.get("b-after")).isNotNull();
-    assertThat(b.get("a-during")).isNotNull();
-    assertThat(b.get("k0")).isNull();
-
-    JsonFileStore reopened = otherProcess("shared"); // replays the carried lines over the snapshot
-    assertThat(reopened.size()).isEqualTo(102);
-    assertThat(reopened.get("k0")).isNull();
-    assertThat(reopened.get("b-during")).isNotNull();
-    assertThat(reopened.get("a-during")).isNotNull();
-    assertThat(CacheFiles.verify(dir.resolve("shared.json")).valid()).isTrue();
+    a.await(a.put("k1", json("\"changed\"")));
+    b.refresh();
+    assertThat(seenByB).containsExactly("k1");
+    assertThat(b.size()).isEqualTo(100);
   }
 
   @Test
-  void aRenderingOvertakenByAnotherCompactionIsDroppedWithItsTemporaryFile() throws IOException {
+  void aReplaceIsSeenWholeOrNotAtAllAndSurvivesAsAWhole() {
     JsonFileStore a = otherProcess("shared");
     JsonFileStore b = otherProcess("shared");
-    a.await(a.put("a", "1".getBytes(UTF_8)));
-    JsonFileStore.Compaction rendered = a.prepareCompaction();
-    b.await(b.put("b", "2".getBytes(UTF_8)));
-    b.flush(); // compacts first
-    a.commitCompaction(rendered);
-    assertThat(temporaries()).isEmpty();
-    assertThat(text("shared.json")).contains("\"a\"", "\"b\"");
-    assertThat(otherProcess("shared").size()).isEqualTo(2);
-  }
-
-  @Test
-  void aRenderingOvertakenByAPythonRewriteIsDropped() throws IOException {
-    JsonFileStore a = otherProcess("shared");
-    a.await(a.put("java-1", "{\"id\":\"java-1\"}".getBytes(UTF_8)));
-    JsonFileStore.Compaction rendered = a.prepareCompaction();
-    Files.writeString(dir.resolve("shared.json"), "{\"expiry\": " + Snapshot.formatSeconds(clock.millis() + 60_000)
-        + ", \"data\": {\"py-1\": {\"id\": \"py-1\"}}}", UTF_8);
-    a.commitCompaction(rendered);
-    assertThat(temporaries()).isEmpty();
-    assertThat(a.get("py-1")).isNotNull();
-    assertThat(a.get("java-1")).isNotNull(); // acknowledged in the journal, which still applies
-  }
-
-  @Test
-  void aRenderingsTemporaryFileIsNotRemovedByAProcessOpeningMeanwhile() {
-    JsonFileStore a = otherProcess("shared");
-    a.await(a.put("a", "1".getBytes(UTF_8)));
-    a.await(a.put("b", "2".getBytes(UTF_8)));
-    JsonFileStore.Compaction rendered = a.prepareCompaction();
-    otherProcess("shared"); // removes only temporaries whose writer is gone
-    assertThat(rendered.temporary.path).exists();
-    a.commitCompaction(rendered);
-    assertThat(warnings).noneMatch(w -> w.contains("left by an interrupted write"));
-    a.await(a.put("c", "3".getBytes(UTF_8)));
-    assertThat(otherProcess("shared").size()).isEqualTo(3);
-  }
-
-  private static PersistentStore.Listener listenerRecording(List<String> keys) {
-    return new PersistentStore.Listener() {
-      @Override public void invalidate(String key) {
-        keys.add(key);
-      }
-
-      @Override public void invalidateAll() {
-        keys.add("*");
-      }
-    };
-  }
-
-  private List<Path> temporaries() throws IOException {
-    try (Stream<Path> files = Files.list(dir)) {
-      return files.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList();
+    for (int i = 0; i < 50; i++) {
+      a.await(a.put("old" + i, json("1")));
     }
+    b.refresh();
+    Map<String, byte[]> replacement = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < 500; i++) {
+      replacement.put("new" + i, json("{\"i\":" + i + "}"));
+    }
+    long epoch = b.epoch();
+    a.await(a.replaceAll(replacement));
+    assertThat(a.size()).isEqualTo(500);
+    assertThat(b.size()).as("before b reads anything: the old content").isEqualTo(50);
+    b.refresh();
+    assertThat(b.size()).as("after: the new content whole").isEqualTo(500);
+    assertThat(b.get("old0")).isNull();
+    assertThat(b.epoch()).isNotEqualTo(epoch);
+    assertThat(otherProcess("shared").size()).isEqualTo(500);
   }
 
   @Test
@@ -476,17 +496,247 @@ class JsonFileStoreTest {
         .until(() -> "changed".equals(models.get("m1").name()));
   }
 
+  // ---------------------------------------------------------------- the Python SDK rewriting its file
+
+  /** What the Python SDK's save() does: truncate the file in place and dump its own view. */
+  void pythonSaves(String name, long expiryMillis, Map<String, String> data) throws IOException {
+    StringBuilder s = new StringBuilder("{\"expiry\": " + Snapshot.formatSeconds(expiryMillis) + ", \"data\": {");
+    String sep = "";
+    for (Map.Entry<String, String> e : data.entrySet()) {
+      s.append(sep).append('"').append(e.getKey()).append("\": ").append(e.getValue());
+      sep = ", ";
+    }
+    Files.writeString(dir.resolve(name + ".json"), s.append("}}"), UTF_8,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+  }
+
   @Test
-  void aSnapshotRewrittenByPythonIsReloadedAndOurJournalStillApplies() throws IOException {
-    AssetCache<Model> models = models().configure(b -> b.refreshInterval(Duration.ZERO)).build();
-    opened.add(models);
-    models.add(Model.of("java-1"));
-    // The Python SDK rewrites the snapshot from its own view, unaware of our journal.
-    Files.writeString(models.cacheFile(), "{\"expiry\": " + Snapshot.formatSeconds(clock.millis() + 60_000)
-        + ", \"data\": {\"py-1\": {\"id\": \"py-1\"}}}", UTF_8);
-    models.load();
-    assertThat(models.get("py-1")).isNotNull();
-    assertThat(models.get("java-1")).isNotNull(); // acknowledged, so it survives
+  void aStaleViewWrittenBackByPythonTakesNoAcknowledgedWrite() throws IOException {
+    JsonFileStore java = otherProcess("shared");
+    java.await(java.put("j1", json("{\"v\":1}")));
+    java.flush();
+    long expiry = java.expiresAtMillis();
+    // A Python process loads this view now ...
+    Map<String, String> pythonView = new java.util.LinkedHashMap<>(Map.of("j1", "{\"v\": 1}"));
+    // ... Java changes j1, adds j2 and j3, compacts (the export now holds them), and closes.
+    java.await(java.put("j1", json("{\"v\":2}")));
+    java.await(java.put("j2", json("{\"v\":2}")));
+    java.await(java.put("j3", json("{\"v\":3}")));
+    java.close();
+    opened.remove(java);
+    // Python adds p1 and writes back its stale view, which lacks j2, j3 and has j1's old value.
+    pythonView.put("p1", "{\"v\": 9}");
+    pythonSaves("shared", expiry, pythonView);
+
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.get("p1")).as("the Python SDK's own add").isNotNull();
+    assertThat(reopened.get("j2")).as("acknowledged, missing from the stale view").isNotNull();
+    assertThat(reopened.get("j3")).isNotNull();
+    assertThat(new String(reopened.get("j1").bytes.toByteArray(), UTF_8).replaceAll("\\s", ""))
+        .as("the stale view's old value is an echo of an earlier export, not a write").isEqualTo("{\"v\":2}");
+    reopened.flush();
+    assertThat(text("shared.json")).contains("\"p1\"", "\"j2\"", "\"j3\"");
+  }
+
+  @Test
+  void aValuePythonChangedIsTakenAndAShorterExpiryToo() throws IOException {
+    JsonFileStore java = otherProcess("shared");
+    java.await(java.put("k", json("{\"v\":1}")));
+    java.flush();
+    long earlier = java.expiresAtMillis() - 60_000;
+    pythonSaves("shared", earlier, Map.of("k", "{\"v\": \"python\"}"));
+    java.refresh();
+    assertThat(new String(java.get("k").bytes.toByteArray(), UTF_8)).contains("python");
+    assertThat(java.expiresAtMillis()).isEqualTo(earlier);
+    assertThat(warnings).noneMatch(w -> w.contains("damaged"));
+  }
+
+  @Test
+  void pythonsInvalidateDeletesItsFilesAndTakesNothing() throws IOException {
+    JsonFileStore java = otherProcess("shared");
+    java.await(java.put("k", json("1")));
+    java.flush();
+    Files.delete(dir.resolve("shared.json"));
+    Files.delete(dir.resolve("shared.lock"));
+    java.refresh();
+    assertThat(java.get("k")).isNotNull();
+    java.flush();
+    assertThat(text("shared.json")).contains("\"k\"");
+  }
+
+  // ---------------------------------------------------------------- stale content
+
+  @Test
+  void anExpiredContentIsKeptForTheGraceAcrossARestartAndNotAfter() {
+    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
+    a.await(a.put("k", json("\"old\"")));
+    clock.advance(Duration.ofMinutes(2));
+    assertThat(a.get("k")).isNull();
+    assertThat(a.getStale("k")).isNotNull();
+    a.await(a.put("other", json("1"))); // a new period starts; the expired one is kept as stale
+    assertThat(a.getStale("k")).isNotNull();
+    a.flush();
+    opened.remove(a);
+    a.close();
+    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
+    assertThat(b.get("k")).isNull();
+    assertThat(b.getStale("k")).as("kept in the snapshot").isNotNull();
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(b.getStale("k")).as("past the grace").isNull();
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  @Test
+  void aCompactorKilledBetweenItsRenamesIsRepairedAtTheNextOpen() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 20; i++) {
+      a.await(a.put("k" + i, json("1")));
+    }
+    Path journal = dir.resolve("shared.journal");
+    byte[] oldJournal = Files.readAllBytes(journal);
+    a.flush();
+    // Put the old journal back: the snapshot was renamed, the journal was not (a kill between).
+    Files.write(journal, oldJournal);
+    opened.remove(a);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.size()).isEqualTo(20);
+    reopened.await(reopened.put("after", json("1")));
+    assertThat(otherProcess("shared").size()).isEqualTo(21);
+  }
+
+  @Test
+  void aSwitchAbandonedAfterItsSealLosesNothing() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    a.await(a.put("k1", json("1")));
+    // A compactor that announced its switch and sealed the journal, then died before any rename.
+    try (StateFile dead = new StateFile(dir.resolve("shared.state"), FileOps.ownerOnly(), Duration.ofSeconds(5));
+        JournalFile journal = JournalFile.open(dir.resolve("shared.journal"), FileOps.ownerOnly())) {
+      dead.lock();
+      dead.beginSwitch(dead.generation() + 1);
+      journal.append(Journal.seal(dead.generation() + 1, "dead"));
+    } // its lock is released; its announcement stays
+    JsonFileStore b = otherProcess("shared"); // takes the lock, finds the switch dead, voids it
+    b.await(b.put("k2", json("2"))); // after the void seal
+    a.await(a.put("k3", json("3")));
+    a.refresh(); // reads on past the void seal
+    assertThat(a.get("k2")).isNotNull();
+    b.refresh();
+    assertThat(b.get("k3")).isNotNull();
+    JsonFileStore c = otherProcess("shared");
+    assertThat(c.size()).isEqualTo(3);
+    c.flush();
+    assertThat(otherProcess("shared").size()).isEqualTo(3);
+  }
+
+  @Test
+  void aWriteThatFailsOnAFullDiskIsUndoneNeverServedAndNeverWrittenLater() throws Exception {
+    Path mount = Files.createDirectory(dir.resolve("small"));
+    org.junit.jupiter.api.Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
+        mount.toString()) == 0, "mounting a tmpfs needs root: " + mount);
+    try {
+      JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(mount)
+          .name("full").expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).compactionMinBytes(1 << 30)
+          .config().store());
+      Path ballast = mount.resolve("ballast");
+      Files.write(ballast, new byte[200 << 10]);
+      String big = "\"" + "x".repeat(2_000) + "\"";
+      List<String> acked = new ArrayList<>();
+      String failed = null;
+      for (int i = 0; i < 1_000 && failed == null; i++) {
+        try {
+          store.await(store.put("k" + i, json(big)));
+          acked.add("k" + i);
+        } catch (CacheException e) {
+          failed = "k" + i;
+          assertThat(e.getMessage()).contains("full.journal");
+        }
+      }
+      assertThat(failed).as("the disk filled").isNotNull();
+      assertThat(store.get(failed)).as("a failed put is not served").isNull();
+      Files.delete(ballast);
+      store.await(store.put("after", json("1")));
+      store.close();
+      JsonFileStore reopened = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(mount)
+          .name("full").expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).config().store());
+      try {
+        assertThat(reopened.get(failed)).as("never written later").isNull();
+        for (String k : acked) {
+          assertThat(reopened.get(k)).as(k).isNotNull();
+        }
+        assertThat(reopened.get("after")).isNotNull();
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      run("umount", "-l", mount.toString());
+    }
+  }
+
+  static int run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    try {
+      return p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) ? p.exitValue() : -1;
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void aDamagedSnapshotEntryIsNeverServedAndIsRebuiltFromTheExportAndTheJournal() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 50; i++) {
+      a.await(a.put("k" + i, json("{\"n\":" + (1000 + i) + "}")));
+    }
+    a.flush();
+    a.await(a.put("after", json("1"))); // in the journal only
+    opened.remove(a);
+    a.close();
+    Path snapshot = dir.resolve("shared.snapshot");
+    byte[] b = Files.readAllBytes(snapshot);
+    int at = new String(b, UTF_8).indexOf("1007");
+    b[at + 3] = '9'; // k7's value, still valid JSON
+    Files.write(snapshot, b);
+
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.get("k7")).as("never the damaged value").isNull();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+      reopened.refresh();
+      return reopened.get("k7") != null;
+    });
+    assertThat(new String(reopened.get("k7").bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).isEqualTo("{\"n\":1007}");
+    assertThat(reopened.size()).isEqualTo(51);
+    assertThat(corruptCopies("shared.snapshot.corrupt-")).hasSize(1);
+    assertThat(Files.readAllBytes(corruptCopies("shared.snapshot.corrupt-").get(0))).isEqualTo(b);
+    assertThat(warnings).anyMatch(w -> w.contains("fails its checksum"));
+  }
+
+  @Test
+  void aSnapshotOfANewerFormatIsRefusedAndLeftAlone() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    a.await(a.put("k", json("1")));
+    a.flush();
+    opened.remove(a);
+    a.close();
+    Path snapshot = dir.resolve("shared.snapshot");
+    byte[] b = Files.readAllBytes(snapshot);
+    b[8] = 7;
+    Files.write(snapshot, b);
+    assertThatThrownBy(() -> otherProcess("shared")).isInstanceOf(CacheException.class)
+        .hasMessageContaining("format 7").hasMessageContaining("newer tiercache");
+    assertThat(Files.readAllBytes(snapshot)).isEqualTo(b);
+  }
+
+  private static PersistentStore.Listener listenerRecording(List<String> keys) {
+    return new PersistentStore.Listener() {
+      @Override public void invalidate(String key) {
+        keys.add(key);
+      }
+
+      @Override public void invalidateAll() {
+        keys.add("*");
+      }
+    };
   }
 
   @Test
@@ -502,8 +752,10 @@ class JsonFileStoreTest {
   @Test
   void leftoverTemporaryFilesAreRemovedAtOpen() throws IOException {
     Files.writeString(dir.resolve("model.json.123.tmp"), "half a snapshot");
+    Files.writeString(dir.resolve("model.snapshot.456.tmp"), "half a snapshot");
     open();
     assertThat(dir.resolve("model.json.123.tmp")).doesNotExist();
+    assertThat(dir.resolve("model.snapshot.456.tmp")).doesNotExist();
   }
 
   private List<Path> corruptCopies(String prefix) throws IOException {

@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The byte-level formats: snapshot indexing and rendering, journal lines, re-indenting. */
+/** The byte-level formats: the Python SDK's snapshot text, journal lines and batches, re-indenting. */
 class SnapshotAndJournalTest {
 
   static Snapshot parse(String json) throws MalformedJsonException {
@@ -47,9 +47,17 @@ class SnapshotAndJournalTest {
         "{\"expiry\": 1, \"data\": {\"a\": }}", "{\"expiry\": 1, \"data\": {\"a\": tru}}",
         "{\"expiry\": 1, \"data\": {}} trailing", "{\"expiry\": \"x\", \"data\": {}}",
         "{\"expiry\": 1, \"data\": {\"a\": \"unterminated}}", "{\"expiry\": 1, \"data\": {\"a\": 1,}}",
-        "{\"expiry\": 1, \"data\": {\"a\": \"bad \\q escape\"}}", "{\"expiry\": 1e999, \"data\": {}}")) {
+        "{\"expiry\": 1, \"data\": {\"a\": \"bad \\q escape\"}}", "{\"expiry\": NaN, \"data\": {}}")) {
       assertThatThrownBy(() -> parse(bad)).as(bad).isInstanceOf(MalformedJsonException.class);
     }
+  }
+
+  @Test
+  void anInfiniteExpiryNeverComesAsInPythonAndNaNIsRefused() throws Exception {
+    assertThat(parse("{\"expiry\": 1e309, \"data\": {}}").expiryMillis).isEqualTo(Long.MAX_VALUE);
+    assertThat(parse("{\"expiry\": Infinity, \"data\": {}}").expiryMillis).isEqualTo(Long.MAX_VALUE);
+    assertThat(parse("{\"expiry\": -Infinity, \"data\": {}}").expiryMillis).isEqualTo(Long.MIN_VALUE);
+    assertThatThrownBy(() -> parse("{\"expiry\": NaN, \"data\": {}}")).hasMessageContaining("NaN");
   }
 
   @Test
@@ -85,68 +93,198 @@ class SnapshotAndJournalTest {
     return new String(out.toByteArray(), UTF_8).replaceAll("\n *", "").replace(": ", ":");
   }
 
-  @Test
-  void journalLinesRoundTripAndDetectDamage() {
-    byte[] value = "{\"id\":\"k\",\"s\":\"line\\nbreak\"}".getBytes(UTF_8);
-    ByteSink j = new ByteSink(256);
-    j.write(Journal.header(7, 0));
-    j.write(Journal.header(8, 4096));
-    j.write(Journal.put("k\u00e9", value, 0, value.length));
-    j.write(Journal.remove("gone"));
-    j.write(Journal.clear(1_000_500));
-    byte[] damaged = Journal.put("d", value, 0, value.length);
-    damaged[20] ^= 0x01;
-    j.write(damaged);
-    j.write(Journal.put("after", value, 0, value.length));
-    byte[] torn = Journal.put("torn", value, 0, value.length);
-    j.write(torn, 0, torn.length - 5);
+  /** Records what a scan reports, one string per event. */
+  static final class Recorder implements Journal.Visitor {
+    final List<String> seen = new ArrayList<>();
+    final boolean stopAtSeal;
 
-    List<String> seen = new ArrayList<>();
-    int consumed = Journal.scan(j.array(), j.size(), 100, new Journal.Visitor() {
-      @Override public void header(long generation, long carriedBytes) {
-        seen.add("h" + generation + (carriedBytes > 0 ? "+" + carriedBytes : ""));
+    Recorder(boolean stopAtSeal) {
+      this.stopAtSeal = stopAtSeal;
+    }
+
+    @Override public void header(int format, long generation, long carriedBytes) {
+      seen.add("h" + format + ":" + generation + (carriedBytes > 0 ? "+" + carriedBytes : ""));
+    }
+
+    @Override public void batch(String writer, long number, List<Journal.Record> records) {
+      StringBuilder s = new StringBuilder(writer == null ? "-" : writer + "#" + number);
+      for (Journal.Record r : records) {
+        s.append(' ').append((char) r.op());
+        if (r.key() != null) {
+          s.append(r.key());
+        }
+        if (r.value() != null) {
+          s.append('=').append(value(r.value()));
+        }
+        if (r.op() == Journal.CLEAR || r.op() == Journal.EXPIRY) {
+          s.append('@').append(r.millis()).append(r.keepStale() ? "+stale" : "");
+        }
       }
-      @Override public void put(String key, Encoded v) {
-        seen.add("p " + key + " " + value(v));
-      }
-      @Override public void remove(String key) {
-        seen.add("r " + key);
-      }
-      @Override public void clear(long expiryMillis) {
-        seen.add("c " + expiryMillis);
-      }
-      @Override public void corrupt(long fileOffset, String reason) {
-        seen.add("corrupt " + reason);
-      }
-    });
-    assertThat(seen).containsExactly("h7", "h8+4096", "p ké " + new String(value, UTF_8), "r gone", "c 1000500",
-        "corrupt checksum mismatch", "p after " + new String(value, UTF_8));
-    assertThat(consumed).isEqualTo(j.size() - (torn.length - 5));
+      seen.add(s.toString());
+    }
+
+    @Override public boolean seal(long fileOffset, long generation, String writer) {
+      seen.add("s" + generation + " by " + writer + " at " + fileOffset);
+      return stopAtSeal;
+    }
+
+    @Override public void corrupt(long fileOffset, String reason) {
+      seen.add("corrupt@" + fileOffset + " " + reason);
+    }
+
+    @Override public void interrupted(long fileOffset, String reason) {
+      seen.add("interrupted@" + fileOffset);
+    }
+  }
+
+  static byte[] batch(String writer, long number, byte[]... records) {
+    ByteSink b = new ByteSink(256);
+    b.write(Journal.batch(writer, number, records.length));
+    for (byte[] r : records) {
+      b.write(r);
+    }
+    return b.toByteArray();
+  }
+
+  static byte[] put(String key, String json) {
+    byte[] v = json.getBytes(UTF_8);
+    return Journal.put(key, v, 0, v.length);
+  }
+
+  @Test
+  void batchesApplyWholeAndRecordsRoundTrip() {
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(7, 0));
+    j.write(batch("w1", 1, put("k\u00e9", "{\"s\":\"line\\nbreak\"}"), Journal.remove("gone")));
+    j.write(batch("w2", 9, Journal.clear(1_000_500, true), Journal.expiry(2_000_000)));
+    j.write(put("legacy", "1")); // a format 1 record, outside any batch
+    j.write(Journal.seal(8, "w1"));
+    Recorder r = new Recorder(false);
+    int consumed = Journal.scan(j.array(), j.size(), 0, r);
+    assertThat(consumed).isEqualTo(j.size());
+    assertThat(r.seen.subList(0, 4)).containsExactly("h2:7", "w1#1 pk\u00e9={\"s\":\"line\\nbreak\"} rgone",
+        "w2#9 c@1000500+stale e@2000000", "- plegacy=1");
+    assertThat(r.seen.get(4)).startsWith("s8 by w1 at ");
+  }
+
+  @Test
+  void aUnitCutShortIsInterruptedNotDamagedAndNothingOfItApplies() {
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(1, 0));
+    byte[] torn = batch("w1", 1, put("a", "1"), put("b", "2"));
+    j.write(torn, 0, torn.length - 4); // killed in the middle of its write: the next unit terminates it
+    j.write(batch("w2", 1, put("c", "3")));
+    byte[] short2 = batch("w1", 2, put("d", "4"), put("e", "5"));
+    int secondRecord = Journal.indexOf(short2, Journal.indexOf(short2, 1, short2.length, (byte) '\n') + 1,
+        short2.length, (byte) '\n') + 1;
+    j.write(short2, 0, secondRecord); // the marker announced two records; one was written
+    j.write(batch("w2", 2, put("f", "6")));
+    Recorder r = new Recorder(false);
+    Journal.scan(j.array(), j.size(), 0, r);
+    assertThat(r.seen).filteredOn(s -> !s.startsWith("h")).extracting(s -> s.replaceAll("@\\d+", ""))
+        .containsExactly("interrupted", "interrupted", "w2#1 pc=3", "interrupted", "w2#2 pf=6");
+    assertThat(r.seen).noneMatch(s -> s.startsWith("corrupt"));
+  }
+
+  @Test
+  void aDamagedLineAmidIntactOnesIsReportedAndTheRestApplies() {
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(1, 0));
+    byte[] damaged = put("d", "{\"x\":1}");
+    damaged[14] ^= 0x01;
+    j.write(batch("w1", 1, put("a", "1"), damaged, put("b", "2"))); // rot inside a batch: the batch is lost
+    j.write(batch("w1", 2, put("c", "3")));
+    byte[] alone = put("z", "0");
+    alone[12] ^= 0x01;
+    j.write(alone); // a damaged format 1 record followed by another record
+    j.write(put("after", "9"));
+    Recorder r = new Recorder(false);
+    Journal.scan(j.array(), j.size(), 0, r);
+    assertThat(r.seen).filteredOn(s -> s.startsWith("corrupt")).hasSize(3)
+        .anyMatch(s -> s.contains("checksum mismatch")).anyMatch(s -> s.contains("batch of 3 records broken"));
+    assertThat(r.seen).contains("w1#2 pc=3", "- pafter=9").noneMatch(s -> s.contains("pa=1") || s.contains("pb=2"));
+  }
+
+  @Test
+  void aPartialUnitAtTheEndIsLeftForTheNextScan() {
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(1, 0));
+    j.write(batch("w1", 1, put("a", "1")));
+    int complete = j.size();
+    byte[] next = batch("w1", 2, put("b", "2"), put("c", "3"));
+    int partial = Journal.indexOf(next, Journal.indexOf(next, 1, next.length, (byte) '\n') + 1, next.length,
+        (byte) '\n') + 1;
+    j.write(next, 0, partial); // an append in progress, as a reader may see it
+    Recorder r = new Recorder(false);
+    assertThat(Journal.scan(j.array(), j.size(), 0, r)).isEqualTo(complete + 1); // up to the marker's line break
+    assertThat(r.seen).containsExactly("h2:1", "w1#1 pa=1");
+  }
+
+  @Test
+  void aScanStopsAfterASealWhenAsked() {
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(3, 0));
+    j.write(batch("w1", 1, put("a", "1")));
+    int sealAt = j.size() + 1;
+    j.write(Journal.seal(4, "w9"));
+    int afterSeal = j.size();
+    j.write(batch("w1", 2, put("late", "1")));
+    Recorder r = new Recorder(true);
+    assertThat(Journal.scan(j.array(), j.size(), 1000, r)).isEqualTo(afterSeal);
+    assertThat(r.seen).containsExactly("h2:3", "w1#1 pa=1", "s4 by w9 at " + (1000 + sealAt));
+  }
+
+  @Test
+  void aNonFiniteExpiryRecordIsDamagedAndAnInfiniteOneNeverComes() {
+    ByteSink j = new ByteSink(256);
+    j.write(Journal.header(1, 0));
+    j.write(batch("w1", 1, crcLine("[\"c\",NaN]")));
+    j.write(batch("w1", 2, crcLine("[\"e\",1e309]")));
+    Recorder r = new Recorder(false);
+    Journal.scan(j.array(), j.size(), 0, r);
+    assertThat(r.seen).anyMatch(s -> s.startsWith("corrupt") && s.contains("NaN"))
+        .contains("w1#2 e@" + Long.MAX_VALUE);
+  }
+
+  /** A line with a correct checksum around any body. */
+  static byte[] crcLine(String body) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    byte[] b = body.getBytes(UTF_8);
+    crc.update(b);
+    return (String.format("%08x", crc.getValue()) + " " + body + "\n").getBytes(UTF_8);
+  }
+
+  @Test
+  void aJournalOfANewerFormatIsReportedAsSuchByTheHeader() {
+    byte[] header = crcLine("[\"h\",3,7]");
+    Recorder r = new Recorder(false);
+    Journal.scan(header, header.length, 0, r);
+    assertThat(r.seen).containsExactly("h3:7"); // JournalFile refuses to write to it (JournalFileTest)
   }
 
   @Test
   void randomGarbageNeverEscapesAsAnythingButMalformedJson() {
     Random random = new Random(42);
     byte[] valid = JsonFileStoreTest.PYTHON_WRITTEN.getBytes(UTF_8);
+    ByteSink j = new ByteSink(512);
+    j.write(Journal.header(1, 0));
+    j.write(batch("w1", 1, put("a", "{\"x\":[1,2]}"), Journal.remove("b"), Journal.clear(5, false)));
+    byte[] journal = j.toByteArray();
     for (int i = 0; i < 2_000; i++) {
-      byte[] b = valid.clone();
-      int flips = 1 + random.nextInt(4);
-      for (int f = 0; f < flips; f++) {
-        b[random.nextInt(b.length)] = (byte) random.nextInt(256);
+      for (byte[] original : new byte[][] {valid, journal}) {
+        byte[] b = original.clone();
+        int flips = 1 + random.nextInt(4);
+        for (int f = 0; f < flips; f++) {
+          b[random.nextInt(b.length)] = (byte) random.nextInt(256);
+        }
+        int length = random.nextBoolean() ? b.length : random.nextInt(b.length);
+        try {
+          Snapshot.parse(b, length);
+        } catch (MalformedJsonException expected) {
+          // fine: detected
+        }
+        Journal.scan(b, length, 0, new Recorder(false));
       }
-      int length = random.nextBoolean() ? b.length : random.nextInt(b.length);
-      try {
-        Snapshot.parse(b, length);
-      } catch (MalformedJsonException expected) {
-        // fine: detected
-      }
-      Journal.scan(b, length, 0, new Journal.Visitor() {
-        @Override public void header(long generation, long carriedBytes) {}
-        @Override public void put(String key, Encoded v) {}
-        @Override public void remove(String key) {}
-        @Override public void clear(long expiryMillis) {}
-        @Override public void corrupt(long fileOffset, String reason) {}
-      });
     }
   }
 }

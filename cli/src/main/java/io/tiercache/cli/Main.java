@@ -109,7 +109,7 @@ public final class Main implements Runnable {
   @Command(name = "inspect", description = {"Shows what a cache's files hold: entries, expiry, generation,",
       "journal length and lines, sizes, damaged lines. Reads only; takes no lock."})
   static final class Inspect extends Base implements Callable<Integer> {
-    @Parameters(paramLabel = "FILE", description = "the snapshot <dir>/<name>.json, the journal, or <dir>/<name>")
+    @Parameters(paramLabel = "FILE", description = "any of a cache's files (<dir>/<name>.json, .snapshot, .journal), or <dir>/<name>")
     Path file;
 
     @Override
@@ -117,7 +117,7 @@ public final class Main implements Runnable {
       CacheFiles.Inspection i = CacheFiles.inspect(file);
       out().print(i.describe());
       out().flush();
-      if (!i.snapshotPresent() && !i.journalPresent()) {
+      if (!i.snapshotPresent() && !i.journalPresent() && !i.exportPresent()) {
         err().println("tiercache: no cache files at " + i.snapshotFile());
         return FAILED;
       }
@@ -128,7 +128,7 @@ public final class Main implements Runnable {
   @Command(name = "verify", description = {"Checks a cache's snapshot and journal. Exit 0 when valid,",
       "1 with the reasons when not. Reads only; takes no lock."})
   static final class Verify extends Base implements Callable<Integer> {
-    @Parameters(paramLabel = "FILE", description = "the snapshot <dir>/<name>.json, the journal, or <dir>/<name>")
+    @Parameters(paramLabel = "FILE", description = "any of a cache's files (<dir>/<name>.json, .snapshot, .journal), or <dir>/<name>")
     Path file;
 
     @Override
@@ -140,7 +140,7 @@ public final class Main implements Runnable {
       }
       if (v.valid()) {
         out().println("valid: " + i.snapshotFile() + " (" + i.liveEntries() + " entries, expiry " + i.expiry()
-            + ", generation " + i.generation() + ", journal " + i.journalLines() + " lines)");
+            + ", generation " + i.generation() + ", journal " + i.batches() + " batches)");
         out().flush();
         return 0;
       }
@@ -240,9 +240,12 @@ public final class Main implements Runnable {
       long entries = 0;
       long bytes = 0;
       if (source != null) {
-        CacheFiles.Inspection s = CacheFiles.inspect(source);
-        entries = Math.max(0, s.snapshotEntries());
-        bytes = s.snapshotBytes();
+        entries = Math.max(0, CacheFiles.inspect(source).exportEntries()); // a snapshot-format file is read as an export
+        try {
+          bytes = java.nio.file.Files.size(source);
+        } catch (java.io.IOException e) {
+          bytes = 0; // the import itself names the file it cannot read
+        }
       }
       return StoreSpec.chronicleMap(Math.max(1_024, 2 * entries), (int) Math.max(64, bytes / Math.max(1, entries)));
     }

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Starts child JVMs of this class path: the harnesses' writers, readers and victims. */
-final class Children {
+public final class Children {
   private Children() {}
 
   static Process start(Class<?> main, List<String> args) throws IOException {
@@ -13,15 +13,21 @@ final class Children {
   }
 
   /** As above with a heap size, and standard error to {@code errors} (null: inherited). */
-  static Process start(Class<?> main, List<String> args, String heap, java.nio.file.Path errors) throws IOException {
+  static Process start(Class<?> main, List<String> args, String heap, java.nio.file.Path errors)
+      throws IOException {
+    return new ProcessBuilder(javaCommand(main, args, heap))
+        .redirectError(errors == null ? ProcessBuilder.Redirect.INHERIT : ProcessBuilder.Redirect.to(errors.toFile()))
+        .start();
+  }
+
+  /** The command line of a child JVM running {@code main} on this class path with this JVM's Chronicle flags. */
+  public static List<String> javaCommand(Class<?> main, List<String> args, String heap) {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> command = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseSerialGC"));
     command.addAll(chronicleFlags());
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(args);
-    return new ProcessBuilder(command)
-        .redirectError(errors == null ? ProcessBuilder.Redirect.INHERIT : ProcessBuilder.Redirect.to(errors.toFile()))
-        .start();
+    return command;
   }
 
   /** This JVM's Chronicle Map flags, handed down so children can open the Chronicle store if this JVM can. */

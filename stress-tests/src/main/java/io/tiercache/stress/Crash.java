@@ -12,13 +12,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * A child JVM adds in a loop and prints each id once {@code put} has returned; the harness
@@ -38,20 +41,44 @@ public final class Crash {
     }
   }
 
-  public static void main(String[] args) throws Exception {
-    Map<String, String> a = Args.parse(args);
-    Durability durability = Durability.valueOf(a.getOrDefault("durability", "WRITE"));
-    long asyncDelay = Long.parseLong(a.getOrDefault("async-delay-ms", "50"));
-    Args.Store store = Args.Store.of(a);
-    if (a.getOrDefault("mode", "harness").equals("victim")) {
-      victim(Path.of(a.get("dir")), store, a.get("prefix"), durability, asyncDelay);
-      return;
+  public static void main(String[] args) {
+    System.exit(Cli.execute(new Arguments(), args));
+  }
+
+  @Command(name = "Crash", sortOptions = false,
+      description = "SIGKILLs a writer JVM at random moments; exits 1 when an acknowledged id was lost or a file damaged.")
+  static final class Arguments implements Callable<Integer> {
+    @Mixin Cli.Help help;
+    enum Mode { HARNESS, VICTIM }
+
+    @Option(names = "--rounds", defaultValue = "100", description = "kill rounds (default ${DEFAULT-VALUE})")
+    int rounds;
+    @Option(names = "--durability", defaultValue = "WRITE", description = "${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE})")
+    Durability durability;
+    @Option(names = "--async-delay-ms", defaultValue = "50", description = "ASYNC flush delay (default ${DEFAULT-VALUE})")
+    long asyncDelay;
+    @Option(names = "--store", defaultValue = "json", description = "json or chronicle (default ${DEFAULT-VALUE})")
+    Args.Store store;
+    @Option(names = "--seed", defaultValue = "1", description = "random seed of the kill times")
+    long seed;
+    @Option(names = "--dir", description = "the cache directory (default: a new temporary directory)")
+    Path dir;
+    @Option(names = "--mode", defaultValue = "harness", hidden = true)
+    Mode mode;
+    @Option(names = "--prefix", hidden = true)
+    String prefix;
+
+    @Override
+    public Integer call() throws Exception {
+      if (mode == Mode.VICTIM) {
+        victim(dir, store, prefix, durability, asyncDelay);
+        return 0;
+      }
+      Path d = dir != null ? dir : Files.createTempDirectory("tiercache-crash");
+      Result r = run(d, store, rounds, durability, asyncDelay, new Random(seed));
+      System.out.println(r.line());
+      return r.corrupt() == 0 && r.lostAcked() == 0 ? 0 : Cli.BROKEN;
     }
-    Path dir = a.containsKey("dir") ? Path.of(a.get("dir")) : Files.createTempDirectory("tiercache-crash");
-    Result r = run(dir, store, Integer.parseInt(a.getOrDefault("rounds", "100")), durability, asyncDelay,
-        new Random(Long.parseLong(a.getOrDefault("seed", "1"))));
-    System.out.println(r.line());
-    System.exit(r.corrupt() == 0 && r.lostAcked() == 0 ? 0 : 1);
   }
 
   static TieredCache<String, Record> open(Path dir, Args.Store store, Durability durability, long asyncDelayMillis) {

@@ -17,9 +17,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * N JVMs on one Redis, each with its own front tier: every JVM writes its own keys (a rising
@@ -54,19 +58,51 @@ public final class RedisFleet {
     }
   }
 
-  public static void main(String[] args) throws Exception {
-    Map<String, String> a = Args.parse(args);
-    URI uri = Args.redisUri(a);
-    if (a.getOrDefault("mode", "harness").equals("member")) {
-      member(uri, a);
-      return;
+  public static void main(String[] args) {
+    System.exit(Cli.execute(new Arguments(), args));
+  }
+
+  @Command(name = "RedisFleet", sortOptions = false,
+      description = "JVMs sharing one Redis; exits 1 when a read was stale past the bound.")
+  static final class Arguments implements Callable<Integer> {
+    @Mixin Cli.Help help;
+    enum Mode { HARNESS, MEMBER }
+
+    /** Accepted for symmetry with the other harnesses, whose --store chooses; here it can only be redis. */
+    enum Store { REDIS }
+
+    @Option(names = "--store", defaultValue = "redis", description = "redis (the only store this harness runs)")
+    Store store;
+    @Option(names = "--redis-uri", required = true, description = "the server, redis://host:port")
+    URI uri;
+    @Option(names = "--jvms", defaultValue = "4", description = "member JVMs (default ${DEFAULT-VALUE})")
+    int jvms;
+    @Option(names = "--seconds", defaultValue = "5", description = "how long they run (default ${DEFAULT-VALUE})")
+    int seconds;
+    @Option(names = "--keys", defaultValue = "16", description = "keys per member (default ${DEFAULT-VALUE})")
+    int keys;
+    @Option(names = "--bound-ms", defaultValue = "250", description = "staleness bound (default ${DEFAULT-VALUE})")
+    long boundMillis;
+    @Option(names = "--no-tracking", description = "members without client tracking: the harness must catch them")
+    boolean noTracking;
+    @Option(names = "--mode", defaultValue = "harness", hidden = true)
+    Mode mode;
+    @Option(names = "--index", hidden = true)
+    int index;
+    @Option(names = "--out", hidden = true)
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+      if (mode == Mode.MEMBER) {
+        member(this);
+        return 0;
+      }
+      Result r = run(uri, jvms, seconds, keys, boundMillis, noTracking);
+      System.out.println(r.measurement());
+      System.out.println(r.line());
+      return r.staleReadsAfterBound() == 0 ? 0 : Cli.BROKEN;
     }
-    Result r = run(uri, Integer.parseInt(a.getOrDefault("jvms", "4")), Integer.parseInt(a.getOrDefault("seconds", "5")),
-        Integer.parseInt(a.getOrDefault("keys", "16")), Long.parseLong(a.getOrDefault("bound-ms", "250")),
-        a.containsKey("no-tracking"));
-    System.out.println(r.measurement());
-    System.out.println(r.line());
-    System.exit(r.staleReadsAfterBound() == 0 ? 0 : 1);
   }
 
   static TieredCache<String, Record> open(URI uri) {
@@ -162,19 +198,19 @@ public final class RedisFleet {
    * two readers (random keys of every member, a read every 20 µs or so). Logs each acknowledged write, and for each run of
    * reads that returned the same sequence of a key, the start time of the run's last read.
    */
-  static void member(URI uri, Map<String, String> a) throws Exception {
-    if (a.containsKey("no-tracking")) {
+  static void member(Arguments a) throws Exception {
+    if (a.noTracking) {
       System.setProperty("tiercache.redis.tracking", "false");
     }
-    int index = Integer.parseInt(a.get("index"));
-    int jvms = Integer.parseInt(a.get("jvms"));
-    int keys = Integer.parseInt(a.get("keys"));
+    int index = a.index;
+    int jvms = a.jvms;
+    int keys = a.keys;
     List<String> log = new ArrayList<>();
-    try (TieredCache<String, Record> cache = open(uri)) {
+    try (TieredCache<String, Record> cache = open(a.uri)) {
       System.out.println("ready");
       System.out.flush();
       long startAt = Long.parseLong(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)).readLine());
-      long end = startAt + Long.parseLong(a.get("seconds")) * 1000;
+      long end = startAt + a.seconds * 1000L;
       Thread.sleep(Math.max(0, startAt - System.currentTimeMillis()));
       List<Thread> readers = new ArrayList<>();
       for (int t = 0; t < 2; t++) {
@@ -198,7 +234,7 @@ public final class RedisFleet {
         log.addAll(written);
       }
     }
-    try (BufferedWriter out = Files.newBufferedWriter(Path.of(a.get("out")))) {
+    try (BufferedWriter out = Files.newBufferedWriter(a.out)) {
       for (String line : log) {
         out.write(line);
         out.newLine();

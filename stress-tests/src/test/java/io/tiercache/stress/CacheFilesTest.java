@@ -58,7 +58,7 @@ class CacheFilesTest {
     CacheFiles.Verification v = CacheFiles.verify(dir.resolve("x.json"));
     assertThat(v.valid()).as(v.problems().toString()).isTrue();
     assertThat(v.inspection().tornTailBytes()).isPositive();
-    assertThat(v.notes()).anyMatch(n -> n.contains("incomplete line"));
+    assertThat(v.notes()).anyMatch(n -> n.contains("incomplete write"));
   }
 
   @Test

@@ -1,0 +1,228 @@
+package io.tiercache;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.util.Arrays;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Writes a new snapshot and puts it in place: the one path by which a compaction, a replace and a
+ * repair change the files.
+ *
+ * <p>{@link #render} writes the snapshot and its export ({@code <name>.json}, the Python SDK's file)
+ * into temporary files, holding no lock: writers in every process go on appending. {@link #commit}
+ * then switches, under tiercache's lock and the Python SDK's: it announces the switch in the state
+ * file, appends a seal to the old journal, copies the records appended since the render began into
+ * a new journal, and renames the snapshot, the journal and the export into place. Nothing can fail
+ * after the seal but the renames; a switch that fails before the snapshot is renamed is abandoned
+ * and its seal is void (readers pass a seal whose switch was abandoned); one that fails after is
+ * completed by the next process that takes the lock.
+ */
+final class Compactor {
+  /** {@code <name>.json} was rewritten by another program since the last export: merge it first. */
+  static final class ExportChangedException extends Exception {
+    ExportChangedException() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** A snapshot and its export, written and forced, not yet in place. */
+  static final class Rendered implements AutoCloseable {
+    final long generation;
+    final boolean fresh;
+    final FileOps.Temporary snapshot;
+    final FileOps.Temporary export;
+    final SnapshotFile mapped;
+
+    Rendered(long generation, boolean fresh, FileOps.Temporary snapshot, FileOps.Temporary export,
+        SnapshotFile mapped) {
+      this.generation = generation;
+      this.fresh = fresh;
+      this.snapshot = snapshot;
+      this.export = export;
+      this.mapped = mapped;
+    }
+
+    @Override
+    public void close() {
+      try {
+        snapshot.close();
+      } finally {
+        export.close();
+      }
+    }
+  }
+
+  private final FileNames files;
+  private final FileOps fileOps;
+  private final StateFile state;
+  private final LockFile pythonLock;
+  private final String writer;
+
+  Compactor(FileNames files, FileOps fileOps, StateFile state, LockFile pythonLock, String writer) {
+    this.files = files;
+    this.fileOps = fileOps;
+    this.state = state;
+    this.pythonLock = pythonLock;
+    this.writer = writer;
+  }
+
+  /**
+   * Writes snapshot {@code generation} of {@code live} (and of the previous period's content,
+   * {@code stale}, when kept) and its export to temporary files. {@code previousEchoes}: the echo
+   * hashes of the snapshot being replaced, joined with those of this one's entries.
+   */
+  Rendered render(long generation, boolean fresh, SnapshotFile.Source live, SnapshotFile.@Nullable Source stale,
+      long[] previousEchoes) {
+    FileOps.Temporary snapshot = fileOps.createTemporary(files.snapshot());
+    FileOps.Temporary export = null;
+    try {
+      long[][] pairs = {new long[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, live.count()))]};
+      int[] n = {0};
+      // The echoes are written after the tables; they are known once the live table is.
+      SnapshotFile.write(snapshot.channel, generation, fresh, live, stale,
+          new EchoesAfterLive(pairs, n, previousEchoes, live.count()), h -> {
+            if (n[0] == pairs[0].length) {
+              pairs[0] = Arrays.copyOf(pairs[0], n[0] * 2);
+            }
+            pairs[0][n[0]++] = h;
+          });
+      SnapshotFile mapped = SnapshotFile.map(files.snapshot(), snapshot.channel);
+      export = fileOps.createTemporary(files.json());
+      // Not forced: a copy for the Python SDK; lost or torn by a power loss, it is exported again.
+      mapped.exportTo(snapshot.channel, export.channel);
+      return new Rendered(generation, fresh, snapshot, export, mapped);
+    } catch (IOException e) {
+      snapshot.close();
+      if (export != null) {
+        export.close();
+      }
+      throw new CacheException("cannot write a new snapshot", files.snapshot(), e);
+    } catch (RuntimeException | Error e) {
+      snapshot.close();
+      if (export != null) {
+        export.close();
+      }
+      throw e;
+    }
+  }
+
+  /** The echo hashes, computed lazily: {@link SnapshotFile#write} asks for them after the live table. */
+  private static final class EchoesAfterLive implements SnapshotFile.Echoes {
+    private final long[][] pairs;
+    private final int[] n;
+    private final long[] previous;
+    private final long count;
+
+    EchoesAfterLive(long[][] pairs, int[] n, long[] previous, long count) {
+      this.pairs = pairs;
+      this.n = n;
+      this.previous = previous;
+      this.count = count;
+    }
+
+    @Override
+    public long[] get() {
+      long[] mine = Arrays.copyOf(pairs[0], n[0]);
+      // A Python process's view is rarely older than a few exports: past a bound, keep this export's only.
+      long bound = Math.max(65_536, 2 * count);
+      long[] all = previous.length + mine.length <= bound ? concat(previous, mine) : mine;
+      Arrays.sort(all);
+      int unique = 0;
+      for (int i = 0; i < all.length; i++) {
+        if (i == 0 || all[i] != all[i - 1]) {
+          all[unique++] = all[i];
+        }
+      }
+      return Arrays.copyOf(all, unique);
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+      long[] c = Arrays.copyOf(a, a.length + b.length);
+      System.arraycopy(b, 0, c, a.length, b.length);
+      return c;
+    }
+  }
+
+  /**
+   * Puts {@code rendered} in place of the snapshot {@code old} extends. Records of {@code old} from
+   * {@code renderedUpTo} to its seal are carried into the new journal, unless the snapshot is fresh
+   * (a replace: what came before it does not apply). Caller holds tiercache's lock ({@link StateFile})
+   * and has checked that {@code old} is the journal in place; {@code old} is null for a cache that
+   * has no journal yet.
+   *
+   * @return the new journal, opened
+   * @throws ExportChangedException if another program rewrote {@code <name>.json} since the last
+   *     export: nothing was changed; merge it, then render again
+   */
+  JournalFile commit(Rendered rendered, @Nullable JournalFile old, long renderedUpTo)
+      throws IOException, ExportChangedException {
+    long next = rendered.generation;
+    pythonLock.lock();
+    try {
+      if (!state.exportUnchanged(files.json())) {
+        throw new ExportChangedException();
+      }
+      state.beginSwitch(next);
+      boolean snapshotInPlace = false;
+      try {
+        byte[] carried = new byte[0];
+        if (old != null) {
+          old.append(Journal.seal(next, writer));
+          long sealStart = findSeal(old, renderedUpTo, next);
+          if (!rendered.fresh) {
+            carried = old.read(renderedUpTo, sealStart);
+          }
+        }
+        byte[] header = Journal.header(next, carried.length);
+        byte[] journal = Arrays.copyOf(header, header.length + carried.length);
+        System.arraycopy(carried, 0, journal, header.length, carried.length);
+        try (FileOps.Temporary journalTemp = fileOps.writeTemporary(files.journal(), journal, journal.length)) {
+          rendered.snapshot.replace(files.snapshot());
+          snapshotInPlace = true;
+          journalTemp.replace(files.journal());
+        }
+        state.endSwitch(next);
+      } catch (IOException | RuntimeException | Error e) {
+        if (!snapshotInPlace) {
+          state.endSwitch(state.generation()); // abandoned: the seal is void
+        } // else the next process to take the lock completes the switch (see recover)
+        throw e;
+      }
+      exportLocked(rendered);
+      return JournalFile.open(files.journal(), fileOps);
+    } finally {
+      pythonLock.unlock();
+    }
+  }
+
+  /** Replaces {@code <name>.json} with the rendered export. Caller holds the Python SDK's lock. */
+  private void exportLocked(Rendered rendered) {
+    rendered.export.replace(files.json(), false);
+    state.recordExport(files.json());
+  }
+
+  /** Where the unit carrying our seal for {@code generation} starts, reading from {@code from}. */
+  private long findSeal(JournalFile journal, long from, long generation) throws IOException {
+    byte[] buf = journal.read(from, journal.size());
+    long[] found = {-1};
+    Journal.scan(buf, buf.length, from, new Journal.Visitor() {
+      @Override public void header(int format, long g, long carriedBytes) {}
+      @Override public void batch(String w, long number, List<Journal.Record> records) {}
+      @Override public boolean seal(long fileOffset, long g, String w) {
+        if (g == generation && writer.equals(w)) {
+          found[0] = fileOffset - 1; // the unit's leading line break
+          return true;
+        }
+        return false;
+      }
+      @Override public void corrupt(long fileOffset, String reason) {}
+      @Override public void interrupted(long fileOffset, String reason) {}
+    });
+    if (found[0] < from) {
+      throw new IOException("the seal just appended is not in the journal");
+    }
+    return found[0];
+  }
+}

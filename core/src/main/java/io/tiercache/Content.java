@@ -1,0 +1,250 @@
+package io.tiercache;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What the JSON store holds, as this process sees it: the mapped snapshot, and the changes since it
+ * in layers on top, in the manner of a log-structured merge tree of depth two. The {@code top} layer
+ * takes new changes; while a compaction renders, the layer it renders is {@code frozen} beneath a new
+ * top; a clear starts a top that hides everything beneath. The heap holds the changes only.
+ *
+ * <p>Reads take no lock (volatile reads and {@link ConcurrentHashMap} lookups); changes are made
+ * under {@link #lock}, which orders them with the journal's queue. Each change made here carries the
+ * local write sequence that made it, so that a change of another process read from the journal does
+ * not override a local one that will land after it in the file.
+ */
+final class Content {
+  /** A layer of changes over what lies beneath it. */
+  static final class Layer {
+    final ConcurrentHashMap<String, Encoded> changes = new ConcurrentHashMap<>();
+    /** A clear started it: nothing beneath is visible. */
+    final boolean hidesBelow;
+
+    Layer(boolean hidesBelow) {
+      this.hidesBelow = hidesBelow;
+    }
+  }
+
+  /** A consistent set of layers; replaced whole, never changed but for the layers' maps. */
+  static final class View {
+    final @Nullable SnapshotFile base;
+    final @Nullable Layer frozen;
+    final Layer top;
+    final long expiresAt;
+
+    View(@Nullable SnapshotFile base, @Nullable Layer frozen, Layer top, long expiresAt) {
+      this.base = base;
+      this.frozen = frozen;
+      this.top = top;
+      this.expiresAt = expiresAt;
+    }
+
+    /** The visible entry for {@code key} (possibly a removal), or null. */
+    @Nullable Encoded entry(String key) {
+      Encoded e = top.changes.get(key);
+      if (e != null || top.hidesBelow) {
+        return e;
+      }
+      if (frozen != null) {
+        e = frozen.changes.get(key);
+        if (e != null || frozen.hidesBelow) {
+          return e;
+        }
+      }
+      return base == null ? null : fromBase(base, key);
+    }
+
+    @Nullable Encoded value(String key) {
+      Encoded e = entry(key);
+      return e == null || e.removed() ? null : e;
+    }
+
+    boolean baseVisible() {
+      return !top.hidesBelow && (frozen == null || !frozen.hidesBelow);
+    }
+
+    /** Visits the live entries: each layer's, then the snapshot's not shadowed by a layer. */
+    void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+      Set<String> seen = new HashSet<>();
+      for (Layer layer : frozen == null ? new Layer[] {top} : new Layer[] {top, frozen}) {
+        for (var e : layer.changes.entrySet()) {
+          if (seen.add(e.getKey()) && !e.getValue().removed()) {
+            visitor.visit(e.getKey(), e.getValue());
+          }
+        }
+        if (layer.hidesBelow) {
+          return;
+        }
+      }
+      if (base != null) {
+        base.live.forEach((key, value) -> {
+          if (!seen.contains(key)) {
+            visitor.visit(key, value);
+          }
+        });
+      }
+    }
+  }
+
+  static @Nullable Encoded fromBase(SnapshotFile base, String key) {
+    byte[] quoted = SnapshotFile.quoted(key);
+    long slot = base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length));
+    return slot < 0 ? null : base.live.value(slot);
+  }
+
+  /** Orders changes here with the journal's queue; never held during I/O. */
+  final ReentrantLock lock = new ReentrantLock();
+
+  private volatile View view;
+  /** Replaced whenever the content is replaced as a whole (clear, replace, expiry, reload). */
+  private volatile long epoch;
+  /** The live entries' count. */
+  @GuardedBy("lock")
+  private long size;
+
+  Content(@Nullable SnapshotFile base, long expiresAt) {
+    this.view = new View(base, null, new Layer(false), expiresAt);
+    this.size = base == null ? 0 : base.live.count;
+  }
+
+  View view() {
+    return view;
+  }
+
+  long epoch() {
+    return epoch;
+  }
+
+  long expiresAt() {
+    return view.expiresAt;
+  }
+
+  long size() {
+    lock.lock();
+    try {
+      return size;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- changes (under lock)
+
+  /** Records {@code entry} (a value or a removal) for {@code key} in the top layer. */
+  @GuardedBy("lock")
+  void change(String key, Encoded entry) {
+    View v = view;
+    Encoded before = v.value(key);
+    v.top.changes.put(key, entry);
+    size += (entry.removed() ? 0 : 1) - (before == null ? 0 : 1);
+  }
+
+  /**
+   * Empties the content and starts a period that ends at {@code expiresAt}; the local changes whose
+   * sequence is above {@code keepAbove} (they land after this clear in the file) stay.
+   */
+  @GuardedBy("lock")
+  void clear(long expiresAt, long keepAbove) {
+    View v = view;
+    Layer top = new Layer(true);
+    long kept = 0;
+    for (Layer layer : v.frozen == null ? new Layer[] {v.top} : new Layer[] {v.top, v.frozen}) {
+      for (var e : layer.changes.entrySet()) {
+        if (e.getValue().seq > keepAbove && top.changes.putIfAbsent(e.getKey(), e.getValue()) == null
+            && !e.getValue().removed()) {
+          kept++;
+        }
+      }
+    }
+    view = new View(v.base, null, top, expiresAt);
+    size = kept;
+    epoch++;
+  }
+
+  /**
+   * Applies a journal record read from a file, as it stands there: the way a snapshot and its journal
+   * are replayed (nothing of this process is pending in a replay). Returns the view before a clear.
+   */
+  @GuardedBy("lock")
+  void apply(Journal.Record r) {
+    switch (r.op()) {
+      case Journal.PUT:
+        change(r.key(), r.value());
+        return;
+      case Journal.REMOVE:
+        change(r.key(), Encoded.removal(0));
+        return;
+      case Journal.CLEAR:
+        clear(r.millis(), Long.MAX_VALUE);
+        return;
+      case Journal.EXPIRY:
+        setExpiry(r.millis());
+        return;
+      default:
+        throw new AssertionError((char) r.op());
+    }
+  }
+
+  @GuardedBy("lock")
+  void setExpiry(long expiresAt) {
+    View v = view;
+    if (v.expiresAt != expiresAt) {
+      view = new View(v.base, v.frozen, v.top, expiresAt);
+      epoch++;
+    }
+  }
+
+  /** Starts a compaction: the top layer becomes the frozen one, under a new top. Returns the view to render. */
+  @GuardedBy("lock")
+  View freeze() {
+    View v = view;
+    if (v.frozen != null) {
+      throw new IllegalStateException("a compaction is already rendering");
+    }
+    view = new View(v.base, v.top, new Layer(false), v.expiresAt);
+    return v;
+  }
+
+  /** Abandons a compaction: the frozen layer goes back beneath the top one. */
+  @GuardedBy("lock")
+  void unfreeze() {
+    View v = view;
+    if (v.frozen == null) {
+      return;
+    }
+    Layer merged = v.top;
+    if (!v.top.hidesBelow) {
+      merged = new Layer(v.frozen.hidesBelow);
+      merged.changes.putAll(v.frozen.changes);
+      merged.changes.putAll(v.top.changes);
+    }
+    view = new View(v.base, null, merged, v.expiresAt);
+  }
+
+  /**
+   * Ends a compaction: {@code rendered} (the frozen view written as {@code base}) is replaced by
+   * {@code base}; changes made since stay on top. Whether the rendered period and this one are the
+   * same, the frozen layer is gone either way: it is in {@code base}, or a clear hid it.
+   */
+  @GuardedBy("lock")
+  void compacted(SnapshotFile base) {
+    View v = view;
+    view = new View(base, null, v.top, v.expiresAt);
+  }
+
+  /** Replaces the whole view (a reload from the files, a replace); {@code size} is its live count. */
+  @GuardedBy("lock")
+  void replace(View next, long liveCount, boolean newEpoch) {
+    view = next;
+    size = liveCount;
+    if (newEpoch) {
+      epoch++;
+    }
+  }
+}

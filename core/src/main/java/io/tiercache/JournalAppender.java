@@ -1,0 +1,177 @@
+package io.tiercache;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The queue of journal records this process has made and not yet written, and how they are cut
+ * into batches: each batch is one {@code write(2)} that carries a marker naming this writer and the
+ * batch number, so that every reader applies it whole, and this process recognizes its own batches
+ * when it reads the journal back. Threads that write at the same time share one batch (and, under
+ * {@link Durability#FSYNC}, one {@code fsync}): whoever writes first takes everything queued.
+ *
+ * <p>The queue is guarded by the store's content lock, so records are queued in the order their
+ * changes were made; batches are taken, written and accounted under the store's I/O lock.
+ */
+final class JournalAppender {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** A batch taken from the queue: its bytes (marker and records) and the local sequences it carries. */
+  record Batch(long number, byte[] unit, long firstSeq, long lastSeq, Pending[] records) {}
+
+  record Pending(byte[] line, long seq) {}
+
+  /** This writer's name in batch markers: random, so two processes (or opens) never share one. */
+  final String writer = Long.toString(RANDOM.nextLong() & Long.MAX_VALUE, 36);
+  private final int maxBatchBytes;
+
+  @GuardedBy("queueLock")
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  @GuardedBy("queueLock")
+  private long queuedBytes;
+  private final Object queueLock;
+
+  private long nextBatch = 1;
+  private long lastWrittenBatch;
+  /** Batches written and not yet read back by this process's follower: {number, last sequence, bytes}. */
+  private final ArrayDeque<long[]> unread = new ArrayDeque<>();
+  private long unreadBytes;
+  /** The highest local sequence written to the journal, and forced to disk. */
+  private volatile long writtenSeq;
+  private volatile long syncedSeq;
+  /** The last failed batch's sequences and why, for the callers that queued them. */
+  private volatile @Nullable Failure failure;
+
+  record Failure(long firstSeq, long lastSeq, CacheException cause) {}
+
+  /**
+   * @param queueLock the lock its callers hold around {@link #enqueue}, {@link #take} and
+   *     {@link #putBack} (the store's content lock)
+   */
+  JournalAppender(Object queueLock, int maxBatchBytes) {
+    this.queueLock = queueLock;
+    this.maxBatchBytes = maxBatchBytes;
+  }
+
+  void enqueue(byte[] line, long seq) {
+    queue.add(new Pending(line, seq));
+    queuedBytes += line.length;
+  }
+
+  long queuedBytes() {
+    return queuedBytes;
+  }
+
+  boolean isEmpty() {
+    return queue.isEmpty();
+  }
+
+  /** Queued records with sequences above {@code seq}: their changes land after anything written so far. */
+  long lastQueuedSeq() {
+    Pending last = queue.peekLast();
+    return last == null ? writtenSeq : last.seq;
+  }
+
+  /**
+   * Takes queued records, oldest first, up to about {@code maxBatchBytes} (at least one), as one
+   * batch; null when the queue is empty.
+   */
+  @Nullable Batch take() {
+    if (queue.isEmpty()) {
+      return null;
+    }
+    int records = 0;
+    int bytes = 0;
+    for (Iterator<Pending> it = queue.iterator(); it.hasNext() && (records == 0 || bytes < maxBatchBytes); ) {
+      bytes += it.next().line.length;
+      records++;
+    }
+    long number = nextBatch++;
+    byte[] marker = Journal.batch(writer, number, records);
+    byte[] unit = new byte[marker.length + bytes];
+    System.arraycopy(marker, 0, unit, 0, marker.length);
+    int at = marker.length;
+    Pending[] taken = new Pending[records];
+    for (int i = 0; i < records; i++) {
+      Pending p = queue.pollFirst();
+      System.arraycopy(p.line, 0, unit, at, p.line.length);
+      at += p.line.length;
+      taken[i] = p;
+    }
+    queuedBytes -= bytes;
+    return new Batch(number, unit, taken[0].seq, taken[records - 1].seq, taken);
+  }
+
+  /** Returns a batch that could not be written to the head of the queue, to be written again later. */
+  void putBack(Batch batch) {
+    for (int i = batch.records.length - 1; i >= 0; i--) {
+      queue.addFirst(batch.records[i]);
+      queuedBytes += batch.records[i].line.length;
+    }
+  }
+
+  /** Counts a batch as written; the follower will read it back. */
+  void written(Batch batch) {
+    writtenSeq = batch.lastSeq;
+    lastWrittenBatch = batch.number;
+    unread.add(new long[] {batch.number, batch.lastSeq, batch.unit.length});
+    unreadBytes += batch.unit.length;
+  }
+
+  /** The number of the last batch written; 0 before the first. */
+  long lastWrittenBatch() {
+    return lastWrittenBatch;
+  }
+
+  /**
+   * The follower read this writer's batch {@code number} back: returns the last sequence of the
+   * batches up to it, whose changes now stand in the file before everything the follower reads next;
+   * -1 if there were none.
+   */
+  long readBack(long number) {
+    long seq = -1;
+    while (!unread.isEmpty() && unread.peekFirst()[0] <= number) {
+      long[] b = unread.pollFirst();
+      seq = b[1];
+      unreadBytes -= b[2];
+    }
+    return seq;
+  }
+
+  /** Everything written is in the files the follower reloaded: nothing is left to read back. */
+  void allReadBack() {
+    unread.clear();
+    unreadBytes = 0;
+  }
+
+  /** Bytes this writer appended that the follower has not read back: the journal is that much longer. */
+  long unreadBytes() {
+    return unreadBytes;
+  }
+
+  void synced(long seq) {
+    syncedSeq = Math.max(syncedSeq, seq);
+  }
+
+  long writtenSeq() {
+    return writtenSeq;
+  }
+
+  long syncedSeq() {
+    return syncedSeq;
+  }
+
+  /** Records that {@code batch} failed: the callers of its records get {@code cause}. */
+  void failed(Batch batch, CacheException cause) {
+    failure = new Failure(batch.firstSeq, batch.lastSeq, cause);
+  }
+
+  /** The failure of the write that carried {@code seq}, or null. */
+  @Nullable CacheException failureOf(long seq) {
+    Failure f = failure;
+    return f != null && seq >= f.firstSeq && seq <= f.lastSeq ? f.cause : null;
+  }
+}

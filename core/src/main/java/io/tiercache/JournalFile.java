@@ -1,0 +1,178 @@
+package io.tiercache;
+
+import com.sun.jna.Native;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One open journal file: a descriptor every write goes through with {@code O_APPEND} (so writers in
+ * other processes never overwrite each other, whatever happens to any lock), and a channel that
+ * reads the very same file. A journal is replaced by renaming a new file over its name; this object
+ * keeps the one it opened.
+ */
+final class JournalFile implements AutoCloseable {
+  private static final boolean PROC_FD = Files.isDirectory(Path.of("/proc/self/fd"));
+  private static final int ENOENT = 2;
+
+  final Path path;
+  private final int fd;
+  final FileChannel reader;
+  /** The header's generation: the snapshot this journal extends. */
+  final long generation;
+  final int format;
+  /** Bytes of the header line; records start here. */
+  final long headerLength;
+  /** Bytes after the header copied from the journal this one replaced. */
+  final long carriedBytes;
+  private boolean closed;
+
+  private JournalFile(Path path, int fd, FileChannel reader, long[] header) {
+    this.path = path;
+    this.fd = fd;
+    this.reader = reader;
+    this.format = (int) header[0];
+    this.generation = header[1];
+    this.carriedBytes = header[2];
+    this.headerLength = header[3];
+  }
+
+  /**
+   * Opens the journal at {@code path}, which must be one tiercache can trust with its writes.
+   *
+   * @throws NoSuchFileException if there is none
+   * @throws CacheException if it has no readable header, or one of a newer format
+   */
+  static JournalFile open(Path path, FileOps files) throws IOException {
+    files.requireTrusted(path, FileOps.Use.IN_PLACE);
+    int fd = Posix.open(path.toString(), Posix.O_WRONLY | Posix.O_APPEND | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
+    if (fd < 0) {
+      int errno = Native.getLastError();
+      if (errno == ENOENT) {
+        throw new NoSuchFileException(path.toString());
+      }
+      files.requireTrusted(path, FileOps.Use.IN_PLACE); // a link planted meanwhile is named as such
+      throw new CacheException("cannot open the journal: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
+    }
+    FileChannel reader = null;
+    try {
+      // The same file as the descriptor, even if the name was replaced in between.
+      reader = FileChannel.open(PROC_FD ? Path.of("/proc/self/fd/" + fd) : path, StandardOpenOption.READ);
+      long[] header = readHeader(reader, path);
+      return new JournalFile(path, fd, reader, header);
+    } catch (IOException | RuntimeException e) {
+      if (reader != null) {
+        reader.close();
+      }
+      Posix.close(fd);
+      throw e;
+    }
+  }
+
+  /** format, generation, carried bytes, header length. */
+  private static long[] readHeader(FileChannel reader, Path path) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(128);
+    reader.read(buf, 0);
+    long[] header = {-1, 0, 0, 0};
+    int eol = Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n');
+    if (eol > 0) {
+      Journal.scan(buf.array(), eol + 1, 0, new Journal.Visitor() {
+        @Override public void header(int format, long generation, long carriedBytes) {
+          header[0] = format;
+          header[1] = generation;
+          header[2] = carriedBytes;
+          header[3] = eol + 1;
+        }
+        @Override public void batch(String writer, long number, List<Journal.Record> records) {}
+        @Override public boolean seal(long fileOffset, long generation, String writer) {
+          return true;
+        }
+        @Override public void corrupt(long fileOffset, String reason) {}
+        @Override public void interrupted(long fileOffset, String reason) {}
+      });
+    }
+    if (header[0] < 0) {
+      throw new CacheException("the journal has no header line: not a tiercache journal, or damaged", path);
+    }
+    if (header[0] > Journal.FORMAT) {
+      throw new CacheException("the journal is in format " + header[0] + ", written by a newer tiercache; this one"
+          + " reads formats up to " + Journal.FORMAT + " and changes nothing", path);
+    }
+    return header;
+  }
+
+  /**
+   * Appends {@code unit} in one {@code write(2)}: with {@code O_APPEND} the kernel places it after
+   * every write that completed before, whole. A short write (a full disk) leaves a torn unit that
+   * the next unit's leading line break terminates; it is reported as an {@link IOException}.
+   */
+  void append(byte[] unit) throws IOException {
+    long n = Posix.write(fd, unit, unit.length);
+    if (n != unit.length) {
+      int errno = n < 0 ? Native.getLastError() : 0;
+      throw new IOException(n < 0 ? "write failed: " + Posix.strerror(errno) + " (errno " + errno + ")"
+          : "short write: " + n + " of " + unit.length + " bytes (a full disk?)");
+    }
+  }
+
+  /** Forces the appended records to disk. */
+  void force() throws IOException {
+    if (Posix.fsync(fd) != 0) {
+      int errno = Native.getLastError();
+      throw new IOException("fsync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
+    }
+  }
+
+  long size() throws IOException {
+    return reader.size();
+  }
+
+  /** Reads {@code [from, to)}; fewer bytes only if the file is shorter. */
+  byte[] read(long from, long to) throws IOException {
+    long length = to - from;
+    if (length > Integer.MAX_VALUE - 8) {
+      throw new IOException("journal segment over 2 GB");
+    }
+    ByteBuffer buf = ByteBuffer.allocate((int) length);
+    while (buf.hasRemaining()) {
+      if (reader.read(buf, from + buf.position()) < 0) {
+        break;
+      }
+    }
+    return buf.position() == buf.capacity() ? buf.array() : Arrays.copyOf(buf.array(), buf.position());
+  }
+
+  /** Whether {@code path} still names this file (it was not replaced by a newer journal). */
+  boolean current() throws IOException {
+    if (!PROC_FD) {
+      return Files.isSameFile(path, path); // best effort where /proc is missing
+    }
+    try {
+      return Files.isSameFile(path, Path.of("/proc/self/fd/" + fd));
+    } catch (NoSuchFileException e) {
+      return false;
+    }
+  }
+
+  /** Closes the file; once only, as its descriptor number may be another file's after. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      reader.close();
+    } catch (IOException e) {
+      throw new CacheException("cannot close the journal", path, e);
+    } finally {
+      Posix.close(fd);
+    }
+  }
+}

@@ -1,0 +1,491 @@
+package io.tiercache;
+
+import io.tiercache.JsonText.MalformedJsonException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * tiercache's own copy of a cache's content, {@code <name>.snapshot}: the Python SDK's snapshot
+ * text, byte for byte as {@code <name>.json} gets it, plus a hash index of it, so that opening a
+ * cache maps the file and reads one header instead of parsing every entry, and a lookup is a probe
+ * and a copy of one value. The heap holds none of it.
+ *
+ * <pre>
+ * header      256 bytes: magic, version, generation, the two tables below, the echo hashes, CRC-32C
+ * live index  slots of {key hash, value length, key offset, key length + 2, value CRC-32C}, 24 bytes
+ *             each, linear probing
+ * live JSON   {"expiry": ..., "data": {...}, "tiercache": {...}} exactly as exported to <name>.json
+ * stale index the content of the previous expiry period, kept for stale-if-error (optional)
+ * stale JSON  {"expiry": ..., "data": {...}}
+ * echo hashes sorted 64-bit hashes of the (key, value) pairs exported in this and the previous period
+ * </pre>
+ *
+ * The file is written whole into a temporary file and renamed into place; it is never changed
+ * after, so a mapping of it stays valid. The header is checked at open; each slot is bounds-checked
+ * when used, and each value's checksum when it is read: a damaged entry is a {@link DamagedException},
+ * never a wrong value.
+ */
+final class SnapshotFile {
+  static final long MAGIC = 0x31504e53_43546974L; // "tiTCSNP1" read little-endian
+  static final int VERSION = 1;
+  static final int HEADER_BYTES = 256;
+  static final int SLOT_BYTES = 24;
+  private static final int CRC_AT = HEADER_BYTES - 8;
+
+  /** An entry whose bytes fail their checksum, or an index slot that points outside its table. */
+  static final class DamagedEntryException extends CacheException {
+    private static final long serialVersionUID = 1L;
+    /** The generation of the damaged snapshot: a repair acts only while it is the one in place. */
+    final long generation;
+
+    DamagedEntryException(String message, Path file, long generation) {
+      super(message, file);
+      this.generation = generation;
+    }
+  }
+
+  /** A damaged or foreign file; the store moves it aside and rebuilds it. */
+  static final class DamagedException extends IOException {
+    DamagedException(String message) {
+      super(message);
+    }
+  }
+
+  final Path path;
+  final long generation;
+  /**
+   * Written by a replace: the content starts over here, and no journal older than this snapshot
+   * applies to it (a compaction's snapshot is the old one plus a journal prefix, which may be
+   * replayed over it again).
+   */
+  final boolean fresh;
+  final Table live;
+  final Table stale;
+  private final Mapped map;
+  private final long echoOffset;
+  private final int echoCount;
+
+  private SnapshotFile(Path path, Mapped map) throws DamagedException {
+    this.path = path;
+    this.map = map;
+    if (map.size() < HEADER_BYTES || map.getLong(0) != MAGIC) {
+      throw new DamagedException("not a tiercache snapshot (no magic number)");
+    }
+    int version = map.getInt(8);
+    if (version != VERSION) {
+      throw new DamagedException("snapshot format " + version + ", this tiercache reads format " + VERSION
+          + " (a newer tiercache wrote it?)");
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(map.bytes(0, CRC_AT));
+    if ((int) crc.getValue() != map.getInt(CRC_AT)) {
+      throw new DamagedException("header checksum mismatch");
+    }
+    this.generation = map.getLong(16);
+    this.fresh = (map.getInt(12) & 1) != 0;
+    this.live = new Table(24);
+    this.stale = new Table(72);
+    this.echoOffset = map.getLong(120);
+    long echoes = map.getLong(128);
+    if (echoes < 0 || echoes > Integer.MAX_VALUE || echoOffset < HEADER_BYTES
+        || echoOffset + echoes * Long.BYTES > map.size()) {
+      throw new DamagedException("echo hashes out of the file's bounds");
+    }
+    this.echoCount = (int) echoes;
+  }
+
+  static SnapshotFile map(Path path, FileChannel channel) throws IOException {
+    return new SnapshotFile(path, Mapped.map(channel));
+  }
+
+  /** One table: entries in a JSON object's {@code "data"} member and their index. */
+  final class Table {
+    final long expiryMillis;
+    final long count;
+    private final long slots;
+    private final long indexOffset;
+    final long jsonOffset;
+    final long jsonLength;
+
+    Table(int at) throws DamagedException {
+      this.expiryMillis = map.getLong(at);
+      this.count = map.getLong(at + 8);
+      this.slots = map.getLong(at + 16);
+      this.indexOffset = map.getLong(at + 24);
+      this.jsonOffset = map.getLong(at + 32);
+      this.jsonLength = map.getLong(at + 40);
+      boolean ok = slots >= 0 && (slots & (slots - 1)) == 0 && count >= 0 && count <= slots
+          && indexOffset >= HEADER_BYTES && indexOffset + slots * SLOT_BYTES <= map.size()
+          && jsonLength >= 0 && jsonOffset >= HEADER_BYTES && jsonOffset + jsonLength <= map.size();
+      if (!ok) {
+        throw new DamagedException("a table lies outside the file");
+      }
+    }
+
+    boolean present() {
+      return jsonLength > 0;
+    }
+
+    /** The slot holding {@code quotedKey} (the key as a JSON string), or -1. */
+    long find(byte[] quotedKey, int length, int hash) {
+      if (slots == 0) {
+        return -1;
+      }
+      long mask = slots - 1;
+      for (long i = hash & mask, probes = 0; probes < slots; i = (i + 1) & mask, probes++) {
+        long slot = indexOffset + i * SLOT_BYTES;
+        int h = map.getInt(slot);
+        if (h == 0) {
+          return -1;
+        }
+        if (h == hash && map.getInt(slot + 16) == length + 2
+            && map.matches(checked(map.getLong(slot + 8)), quotedKey, length)) {
+          return slot;
+        }
+      }
+      return -1;
+    }
+
+    /**
+     * The encoded value of {@code slot}, copied out of the mapping and checked against its checksum.
+     *
+     * @throws CacheException if the file is damaged there
+     */
+    Encoded value(long slot) {
+      long valueOffset = checked(map.getLong(slot + 8) + map.getInt(slot + 16));
+      int length = map.getInt(slot + 4);
+      checked(valueOffset + length);
+      byte[] bytes = map.bytes(valueOffset, length);
+      CRC32C crc = new CRC32C();
+      crc.update(bytes);
+      if ((int) crc.getValue() != map.getInt(slot + 20)) {
+        throw new DamagedEntryException("the value at byte " + valueOffset + " fails its checksum: the file is"
+            + " damaged", path, generation);
+      }
+      return Encoded.of(bytes, 0);
+    }
+
+    /**
+     * Visits every entry whose key and value are intact, skipping damaged ones; returns how many were
+     * damaged. What a repair salvages.
+     */
+    long forEachIntact(EntryVisitor visitor) throws IOException {
+      long[] damaged = {0};
+      for (long i = 0; i < slots; i++) {
+        long slot = indexOffset + i * SLOT_BYTES;
+        if (map.getInt(slot) == 0) {
+          continue;
+        }
+        String key;
+        Encoded value;
+        try {
+          long keyOffset = checked(map.getLong(slot + 8));
+          int keyRoom = map.getInt(slot + 16);
+          byte[] quoted = map.bytes(keyOffset, Math.max(0, keyRoom - 2));
+          key = JsonText.readString(quoted, 0, quoted.length, new int[1]);
+          value = value(slot);
+        } catch (DamagedEntryException | MalformedJsonException | IndexOutOfBoundsException
+            | NegativeArraySizeException e) {
+          damaged[0]++;
+          continue;
+        }
+        visitor.visit(key, value);
+      }
+      return damaged[0];
+    }
+
+    /** Visits every entry; keys are decoded, values copied. */
+    void forEach(EntryVisitor visitor) throws IOException {
+      int[] end = new int[1];
+      for (long i = 0; i < slots; i++) {
+        long slot = indexOffset + i * SLOT_BYTES;
+        if (map.getInt(slot) == 0) {
+          continue;
+        }
+        long keyOffset = checked(map.getLong(slot + 8));
+        int keyRoom = map.getInt(slot + 16);
+        if (keyRoom < 4) {
+          throw new DamagedException("a key at byte " + keyOffset + " has no room");
+        }
+        byte[] quoted = map.bytes(keyOffset, keyRoom - 2);
+        String key;
+        try {
+          key = JsonText.readString(quoted, 0, quoted.length, end);
+        } catch (MalformedJsonException e) {
+          throw new DamagedException("a key at byte " + keyOffset + " is not a JSON string");
+        }
+        visitor.visit(key, value(slot));
+      }
+    }
+
+    private long checked(long offset) {
+      if (offset < jsonOffset || offset > jsonOffset + jsonLength) {
+        throw new DamagedEntryException("the index points outside its table (offset " + offset + "); the file is"
+            + " damaged", path, generation);
+      }
+      return offset;
+    }
+  }
+
+  interface EntryVisitor {
+    void visit(String key, Encoded value) throws IOException;
+  }
+
+  /** Whether {@code hash} is one of the echo hashes (binary search of the sorted array in the file). */
+  boolean isEcho(long hash) {
+    int lo = 0;
+    int hi = echoCount - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      long v = map.getLong(echoOffset + (long) mid * Long.BYTES);
+      if (v < hash) {
+        lo = mid + 1;
+      } else if (v > hash) {
+        hi = mid - 1;
+      } else {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  long[] echoes() {
+    long[] e = new long[echoCount];
+    for (int i = 0; i < echoCount; i++) {
+      e[i] = map.getLong(echoOffset + (long) i * Long.BYTES);
+    }
+    return e;
+  }
+
+  /** Copies the live JSON, the Python SDK's file, into {@code target}. */
+  void exportTo(FileChannel source, FileChannel target) throws IOException {
+    long done = 0;
+    while (done < live.jsonLength) {
+      long n = source.transferTo(live.jsonOffset + done, live.jsonLength - done, target);
+      if (n <= 0) {
+        throw new IOException("short copy of the snapshot's JSON");
+      }
+      done += n;
+    }
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  /** {@code key} as the JSON string the snapshot holds: quoted, escaped ASCII-only as Python writes it. */
+  static byte[] quoted(String key) {
+    ByteSink sink = new ByteSink(key.length() + 8);
+    JsonText.writeString(sink, key);
+    return sink.toByteArray();
+  }
+
+  /** The index hash of a quoted key; never 0, which marks an empty slot. */
+  static int hash(byte[] b, int off, int len) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = off; i < off + len; i++) {
+      h = (h ^ b[i]) * 0x100000001b3L;
+    }
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    int v = (int) h;
+    return v == 0 ? 1 : v;
+  }
+
+  /**
+   * The 64-bit hash of an entry as the snapshot text holds it ({@code "key": value} at the depth of
+   * {@code "data"}'s members), which is also how the Python SDK writes it: the echo hashes are these.
+   */
+  static long pairHash(String key, Encoded value) {
+    ByteSink sink = new ByteSink(key.length() + value.length + 64);
+    JsonText.writeString(sink, key);
+    sink.writeAscii(": ");
+    JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
+    return hash64(sink.array(), 0, sink.size());
+  }
+
+  private static long hash64(byte[] b, int off, int len) {
+    long h = 0x9e3779b97f4a7c15L ^ len;
+    for (int i = off; i < off + len; i++) {
+      h = (h ^ b[i]) * 0x100000001b3L;
+    }
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ceb9fe1a85ec53L;
+    return h ^ (h >>> 33);
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** What a table is written from. */
+  interface Source {
+    long expiryMillis();
+
+    /** An exact count of the entries {@link #forEach} visits. */
+    long count();
+
+    void forEach(EntryVisitor visitor) throws IOException;
+  }
+
+  /**
+   * Writes a snapshot into {@code out} (an empty file opened for reading and writing), forces it,
+   * and returns the size of the file. {@code pairHashes} receives each live entry's
+   * {@link #pairHash}.
+   */
+  /** The echo hashes to write, asked for once the live table (and its pair hashes) is written. */
+  interface Echoes {
+    /** Sorted, without duplicates. */
+    long[] get();
+  }
+
+  static long write(FileChannel out, long generation, boolean fresh, Source live, @Nullable Source stale,
+      Echoes echoSource, java.util.function.LongConsumer pairHashes) throws IOException {
+    long[] header = new long[(CRC_AT) / Long.BYTES];
+    header[2] = generation;
+    Writer w = new Writer(out, HEADER_BYTES);
+    w.table(live, 3, header, generation, pairHashes);
+    if (stale != null) {
+      w.table(stale, 9, header, -1, h -> { });
+    } else {
+      header[9 + 3] = w.pos; // an empty table: no slots, no JSON
+      header[9 + 4] = w.pos;
+    }
+    long[] echoes = echoSource.get();
+    header[15] = w.pos;
+    header[16] = echoes.length;
+    for (long e : echoes) {
+      w.sink.writeLongLe(e);
+      w.drainIfFull();
+    }
+    w.drain();
+    ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    h.putLong(MAGIC);
+    h.putInt(VERSION);
+    h.putInt(fresh ? 1 : 0);
+    for (int i = 2; i < header.length; i++) {
+      h.putLong(header[i]);
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(h.array(), 0, CRC_AT);
+    h.putInt(CRC_AT, (int) crc.getValue());
+    h.position(0);
+    while (h.hasRemaining()) {
+      out.write(h, h.position());
+    }
+    out.force(true);
+    return w.pos;
+  }
+
+  /** Writes tables at increasing positions: the index is mapped and filled while the JSON streams out. */
+  private static final class Writer {
+    private static final int FLUSH_AT = 1 << 20;
+    final FileChannel out;
+    final ByteSink sink = new ByteSink(FLUSH_AT + (64 << 10));
+    /** The file position of {@code sink}'s first byte. */
+    long pos;
+
+    Writer(FileChannel out, long pos) {
+      this.out = out;
+      this.pos = pos;
+    }
+
+    /** Fills {@code header[at ... at + 5]}: expiry, count, slots, index offset, JSON offset, JSON length. */
+    void table(Source source, int at, long[] header, long generation, java.util.function.LongConsumer pairHashes)
+        throws IOException {
+      long count = source.count();
+      long slots = count == 0 ? 0 : Long.highestOneBit(Math.max(2, count * 4 / 3 + 1) * 2 - 1);
+      long indexOffset = pos;
+      long indexBytes = slots * SLOT_BYTES;
+      if (indexBytes > Integer.MAX_VALUE) {
+        throw new IOException("an index of " + count + " entries exceeds 2 GB");
+      }
+      MappedByteBuffer index = indexBytes == 0 ? null
+          : out.map(FileChannel.MapMode.READ_WRITE, indexOffset, indexBytes);
+      if (index != null) {
+        index.order(ByteOrder.LITTLE_ENDIAN);
+      }
+      pos += indexBytes;
+      long jsonOffset = pos;
+      sink.writeAscii("{\n    \"expiry\": ");
+      sink.writeAscii(Snapshot.formatSeconds(source.expiryMillis()));
+      sink.writeAscii(",\n    \"data\": {");
+      long[] written = {0};
+      source.forEach((key, value) -> {
+        sink.writeAscii(written[0] == 0 ? "\n        " : ",\n        ");
+        long keyOffset = pos + sink.size();
+        int keyStart = sink.size();
+        JsonText.writeString(sink, key);
+        int hash = hash(sink.array(), keyStart, sink.size() - keyStart);
+        sink.writeAscii(": ");
+        long valueOffset = pos + sink.size();
+        JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
+        long valueLength = pos + sink.size() - valueOffset;
+        pairHashes.accept(hash64(sink.array(), keyStart, sink.size() - keyStart));
+        if (valueLength > Integer.MAX_VALUE) {
+          throw new IOException("value of '" + key + "' over 2 GB");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(sink.array(), (int) (valueOffset - pos), (int) valueLength);
+        insert(index, slots, hash, (int) valueLength, keyOffset, (int) (valueOffset - keyOffset), (int) crc.getValue());
+        written[0]++;
+        drainIfFull();
+      });
+      if (written[0] != count) {
+        throw new IllegalStateException("the content changed while it was written: " + written[0]
+            + " entries, " + count + " counted");
+      }
+      sink.writeAscii(written[0] == 0 ? "}" : "\n    }");
+      if (generation >= 0) {
+        sink.writeAscii(",\n    \"tiercache\": {\n        \"version\": " + Snapshot.FORMAT_VERSION
+            + ",\n        \"generation\": " + generation + "\n    }");
+      }
+      sink.writeAscii("\n}");
+      drain();
+      if (index != null) {
+        index.force();
+      }
+      header[at] = source.expiryMillis();
+      header[at + 1] = count;
+      header[at + 2] = slots;
+      header[at + 3] = indexOffset;
+      header[at + 4] = jsonOffset;
+      header[at + 5] = pos - jsonOffset;
+    }
+
+    private static void insert(MappedByteBuffer index, long slots, int hash, int valueLength, long keyOffset,
+        int keyRoom, int crc) {
+      int mask = (int) (slots - 1);
+      for (int i = hash & mask; ; i = (i + 1) & mask) {
+        int at = i * SLOT_BYTES;
+        if (index.getInt(at) == 0) {
+          index.putInt(at, hash);
+          index.putInt(at + 4, valueLength);
+          index.putLong(at + 8, keyOffset);
+          index.putInt(at + 16, keyRoom);
+          index.putInt(at + 20, crc);
+          return;
+        }
+      }
+    }
+
+    void drainIfFull() throws IOException {
+      if (sink.size() >= FLUSH_AT) {
+        drain();
+      }
+    }
+
+    void drain() throws IOException {
+      ByteBuffer b = ByteBuffer.wrap(sink.array(), 0, sink.size());
+      while (b.hasRemaining()) {
+        pos += out.write(b, pos);
+      }
+      sink.reset();
+    }
+  }
+}

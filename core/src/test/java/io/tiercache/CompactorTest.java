@@ -1,0 +1,119 @@
+package io.tiercache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The switch from one snapshot and journal to the next, on real files. */
+class CompactorTest {
+  @TempDir Path dir;
+  final FileOps fileOps = FileOps.ownerOnly();
+  FileNames names;
+  StateFile state;
+  LockFile pythonLock;
+  Compactor compactor;
+
+  @BeforeEach
+  void setUp() {
+    names = new FileNames(dir, "c");
+    state = new StateFile(names.state(), fileOps, Duration.ofSeconds(5));
+    pythonLock = new LockFile(names.lock(), Duration.ofSeconds(5), fileOps);
+    compactor = new Compactor(names, fileOps, state, pythonLock, "compactor");
+  }
+
+  @AfterEach
+  void tearDown() {
+    pythonLock.close();
+    state.close();
+  }
+
+  JournalFile create(Map<String, String> entries, long generation) throws Exception {
+    try (Compactor.Rendered r = compactor.render(generation, false, SnapshotFileTest.source(entries, 9_000_000_000_000L),
+        null, new long[0])) {
+      state.lock();
+      try {
+        return compactor.commit(r, null, 0);
+      } finally {
+        state.unlock();
+      }
+    }
+  }
+
+  static byte[] put(String key, String json) {
+    return JournalPartsTest.put(key, json);
+  }
+
+  @Test
+  void aNewCacheGetsItsSnapshotExportAndJournalInPlace() throws Exception {
+    try (JournalFile j = create(Map.of("a", "1"), 1)) {
+      assertThat(j.generation).isEqualTo(1);
+      assertThat(j.carriedBytes).isZero();
+      assertThat(state.generation()).isEqualTo(1);
+      assertThat(state.switching()).isZero();
+      assertThat(Files.readString(names.json())).contains("\"a\": 1", "\"generation\": 1");
+      assertThat(state.exportUnchanged(names.json())).isTrue();
+    }
+  }
+
+  @Test
+  void recordsAppendedAfterTheRenderAreCarriedAndTheOldJournalIsSealed() throws Exception {
+    JournalFile old = create(Map.of("a", "1"), 1);
+    old.append(SnapshotAndJournalTest.batch("w", 1, put("b", "2")));
+    long renderedUpTo = old.size();
+    old.append(SnapshotAndJournalTest.batch("w", 2, put("c", "3"))); // after the render began
+    try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1", "b", "2"),
+        9_000_000_000_000L), null, new long[0])) {
+      state.lock();
+      JournalFile next;
+      try {
+        next = compactor.commit(r, old, renderedUpTo);
+      } finally {
+        state.unlock();
+      }
+      assertThat(next.generation).isEqualTo(2);
+      String carried = new String(next.read(next.headerLength, next.size()), UTF_8);
+      assertThat(carried).contains("[\"p\",\"c\"").doesNotContain("[\"p\",\"b\"");
+      assertThat(next.carriedBytes).isEqualTo(next.size() - next.headerLength);
+      String sealed = new String(old.read(0, old.size()), UTF_8);
+      assertThat(sealed).contains("[\"s\",2,\"compactor\"]");
+      assertThat(state.generation()).isEqualTo(2);
+      assertThat(Files.readString(names.json())).contains("\"generation\": 2");
+      next.close();
+    }
+    old.close();
+  }
+
+  @Test
+  void anExportRewrittenByAnotherProgramStopsTheSwitchBeforeItChangesAnything() throws Exception {
+    JournalFile old = create(Map.of("a", "1"), 1);
+    long before = old.size();
+    Files.writeString(names.json(), "{\"expiry\": 1, \"data\": {\"py\": 1}}"); // the Python SDK's save()
+    try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1"),
+        9_000_000_000_000L), null, new long[0])) {
+      state.lock();
+      try {
+        assertThatThrownBy(() -> compactor.commit(r, old, before))
+            .isInstanceOf(Compactor.ExportChangedException.class);
+      } finally {
+        state.unlock();
+      }
+    }
+    assertThat(old.size()).as("no seal").isEqualTo(before);
+    assertThat(state.generation()).isEqualTo(1);
+    assertThat(state.switching()).isZero();
+    assertThat(Files.readString(names.json())).contains("\"py\"");
+    try (var files = Files.list(dir)) {
+      assertThat(files.filter(f -> f.toString().endsWith(".tmp"))).as("temporaries").isEmpty();
+    }
+    old.close();
+  }
+}

@@ -1,0 +1,196 @@
+package io.tiercache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The journal's parts apart: its file, the appender's batches, the follower. */
+class JournalPartsTest {
+  @TempDir Path dir;
+  final FileOps files = FileOps.ownerOnly();
+
+  Path newJournal(long generation) throws Exception {
+    Path p = dir.resolve("c.journal");
+    files.create(p).close();
+    Files.write(p, Journal.header(generation, 0));
+    return p;
+  }
+
+  static byte[] put(String key, String json) {
+    byte[] v = json.getBytes(UTF_8);
+    return Journal.put(key, v, 0, v.length);
+  }
+
+  // ---------------------------------------------------------------- JournalFile
+
+  @Test
+  void aJournalFileAppendsWholeUnitsAndReadsTheSameFileEvenAfterItsNameMoves() throws Exception {
+    Path p = newJournal(4);
+    try (JournalFile j = JournalFile.open(p, files)) {
+      assertThat(j.generation).isEqualTo(4);
+      assertThat(j.format).isEqualTo(Journal.FORMAT);
+      j.append(SnapshotAndJournalTest.batch("w", 1, put("a", "1")));
+      assertThat(j.current()).isTrue();
+      Files.move(p, dir.resolve("renamed"));
+      Files.write(p, Journal.header(5, 0)); // a new journal under the old name
+      assertThat(j.current()).isFalse();
+      j.append(SnapshotAndJournalTest.batch("w", 2, put("b", "2")));
+      String old = new String(j.read(0, j.size()), UTF_8);
+      assertThat(old).contains("\"a\"", "\"b\"");
+      assertThat(Files.readString(p)).doesNotContain("\"b\"");
+    }
+  }
+
+  @Test
+  void aJournalOfANewerFormatOrWithoutHeaderIsRefusedAndAPlantedOneTooAndNothingIsWritten() throws Exception {
+    Path p = dir.resolve("c.journal");
+    files.create(p).close();
+    Files.write(p, SnapshotAndJournalTest.crcLine("[\"h\",3,7]"));
+    assertThatThrownBy(() -> JournalFile.open(p, files)).isInstanceOf(CacheException.class)
+        .hasMessageContaining("format 3").hasMessageContaining("newer tiercache");
+    Files.write(p, "garbage\n".getBytes(UTF_8));
+    assertThatThrownBy(() -> JournalFile.open(p, files)).hasMessageContaining("no header line");
+    assertThat(Files.readString(p)).isEqualTo("garbage\n");
+    Files.delete(p);
+    assertThatThrownBy(() -> JournalFile.open(p, files)).isInstanceOf(NoSuchFileException.class);
+    Files.createSymbolicLink(p, newJournalElsewhere());
+    assertThatThrownBy(() -> JournalFile.open(p, files)).hasMessageContaining("symbolic link");
+    Files.delete(p);
+    files.create(p).close();
+    Files.write(p, Journal.header(1, 0));
+    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-rw-rw-"));
+    assertThatThrownBy(() -> JournalFile.open(p, files)).hasMessageContaining("grants");
+  }
+
+  private Path newJournalElsewhere() throws Exception {
+    Path other = Files.createTempDirectory(dir, "other").resolve("victim.journal");
+    Files.write(other, Journal.header(1, 0));
+    return other;
+  }
+
+  // ---------------------------------------------------------------- JournalAppender
+
+  @Test
+  void theAppenderCutsTheQueueIntoBatchesOfBoundedSizeAndPutsAFailedOneBack() {
+    Object lock = new Object();
+    JournalAppender a = new JournalAppender(lock, 100);
+    for (int i = 1; i <= 5; i++) {
+      a.enqueue(put("k" + i, "\"0123456789012345678901234567890123456789\""), i);
+    }
+    JournalAppender.Batch first = a.take();
+    assertThat(first.records()).hasSize(2); // ~70 bytes each: the second one passes 100
+    assertThat(first.firstSeq()).isEqualTo(1);
+    assertThat(first.lastSeq()).isEqualTo(2);
+    assertThat(new String(first.unit(), UTF_8)).startsWith("\n").contains("[\"b\",\"" + a.writer + "\",1,2]");
+    a.putBack(first);
+    JournalAppender.Batch again = a.take();
+    assertThat(again.firstSeq()).isEqualTo(1);
+    assertThat(again.number()).isEqualTo(2); // a new number: a torn copy of 1 may be in the file
+    a.written(again);
+    assertThat(a.writtenSeq()).isEqualTo(2);
+    assertThat(a.lastWrittenBatch()).isEqualTo(2);
+    JournalAppender.Batch next = a.take();
+    a.written(next);
+    assertThat(a.readBack(2)).isEqualTo(2);
+    assertThat(a.readBack(next.number())).isEqualTo(next.lastSeq());
+    a.failed(a.take(), new CacheException("disk full", dir));
+    assertThat(a.failureOf(5)).hasMessageContaining("disk full");
+    assertThat(a.failureOf(4)).isNull();
+    assertThat(a.take()).isNull();
+  }
+
+  @Test
+  void aBatchReadsBackAsOneUnitOfItsWriter() throws Exception {
+    JournalAppender a = new JournalAppender(new Object(), 1 << 20);
+    a.enqueue(put("x", "1"), 1);
+    a.enqueue(Journal.remove("y"), 2);
+    JournalAppender.Batch b = a.take();
+    SnapshotAndJournalTest.Recorder r = new SnapshotAndJournalTest.Recorder(false);
+    Journal.scan(b.unit(), b.unit().length, 0, r);
+    assertThat(r.seen).containsExactly(a.writer + "#1 px=1 ry");
+  }
+
+  // ---------------------------------------------------------------- JournalFollower
+
+  @Test
+  void theFollowerHandsOverOthersBatchesCountsItsOwnAndStopsAtASeal() throws Exception {
+    Path p = newJournal(1);
+    try (JournalFile writer = JournalFile.open(p, files); JournalFile reader = JournalFile.open(p, files)) {
+      writer.append(SnapshotAndJournalTest.batch("me", 1, put("mine", "1")));
+      writer.append(SnapshotAndJournalTest.batch("other", 1, put("theirs", "2")));
+      byte[] torn = SnapshotAndJournalTest.batch("other", 2, put("t", "3"));
+      writer.append(java.util.Arrays.copyOf(torn, torn.length - 3));
+      writer.append(SnapshotAndJournalTest.batch("other", 3, put("after", "4")));
+      writer.append(Journal.seal(2, "other"));
+      writer.append(SnapshotAndJournalTest.batch("other", 4, put("late", "5")));
+
+      JournalFollower f = new JournalFollower("me", reader, reader.headerLength);
+      List<String> got = new ArrayList<>();
+      JournalFollower.Receiver receiver = new JournalFollower.Receiver() {
+        @Override public void apply(List<Journal.Record> records) {
+          records.forEach(r -> got.add("apply " + r.key()));
+        }
+
+        @Override public void readBack(long number) {
+          got.add("mine #" + number);
+        }
+
+        @Override public void damaged(long fileOffset, String reason) {
+          got.add("damaged");
+        }
+
+        @Override public void interrupted(long fileOffset, String reason) {
+          got.add("interrupted");
+        }
+      };
+      assertThat(f.read(receiver)).isTrue();
+      assertThat(got).containsExactly("mine #1", "apply theirs", "interrupted", "interrupted", "apply after");
+      assertThat(f.sealed()).isTrue();
+      assertThat(f.sealGeneration()).isEqualTo(2);
+      assertThat(f.read(receiver)).as("nothing past a seal until it is followed or void").isFalse();
+      f.unseal();
+      f.read(receiver);
+      assertThat(got).last().isEqualTo("apply late");
+      f.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- StateFile
+
+  @Test
+  void theStatePageIsSharedAndItsLockExcludesAnotherOpenOfIt() throws Exception {
+    Path p = dir.resolve("c.state");
+    try (StateFile a = new StateFile(p, files, java.time.Duration.ofMillis(200));
+        StateFile b = new StateFile(p, files, java.time.Duration.ofMillis(200))) {
+      a.lock();
+      a.beginSwitch(8);
+      assertThat(b.switching()).isEqualTo(8);
+      assertThat(b.tryLock()).isFalse();
+      assertThatThrownBy(b::lock).isInstanceOf(LockTimeoutException.class).hasMessageContaining("c.state");
+      a.endSwitch(8);
+      a.unlock();
+      assertThat(b.generation()).isEqualTo(8);
+      assertThat(b.switching()).isZero();
+      assertThat(b.tryLock()).isTrue();
+      Path export = dir.resolve("c.json");
+      Files.writeString(export, "{}");
+      b.recordExport(export);
+      assertThat(a.exportUnchanged(export)).isTrue();
+      Files.writeString(export, "{ }"); // rewritten in place, as the Python SDK does
+      assertThat(a.exportUnchanged(export)).isFalse();
+      b.unlock();
+    }
+    Files.writeString(p, "x".repeat(4096));
+    assertThatThrownBy(() -> new StateFile(p, files, java.time.Duration.ofMillis(200)))
+        .hasMessageContaining("not a tiercache state file");
+  }
+}

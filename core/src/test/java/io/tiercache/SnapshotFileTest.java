@@ -1,0 +1,192 @@
+package io.tiercache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The indexed snapshot: what is written is found, exported byte for byte as Python writes it, and checked. */
+class SnapshotFileTest {
+  @TempDir Path dir;
+
+  static SnapshotFile.Source source(Map<String, String> entries, long expiry) {
+    return new SnapshotFile.Source() {
+      @Override public long expiryMillis() {
+        return expiry;
+      }
+
+      @Override public long count() {
+        return entries.size();
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        for (Map.Entry<String, String> e : entries.entrySet()) {
+          visitor.visit(e.getKey(), Encoded.of(e.getValue().getBytes(UTF_8), 0));
+        }
+      }
+    };
+  }
+
+  SnapshotFile write(Path file, long generation, boolean fresh, Map<String, String> live, Map<String, String> stale,
+      long[] echoes, List<Long> pairHashes) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      SnapshotFile.write(ch, generation, fresh, source(live, 1_767_229_200_873L),
+          stale == null ? null : source(stale, 1_000_000), () -> echoes, pairHashes::add);
+      return SnapshotFile.map(file, ch);
+    }
+  }
+
+  static String text(Encoded e) {
+    return new String(e.buf, e.offset, e.length, UTF_8);
+  }
+
+  static Encoded find(SnapshotFile.Table t, String key) {
+    byte[] q = SnapshotFile.quoted(key);
+    long slot = t.find(q, q.length, SnapshotFile.hash(q, 0, q.length));
+    return slot < 0 ? null : t.value(slot);
+  }
+
+  @Test
+  void everyEntryIsFoundByItsKeyAndAbsentKeysAreNot() throws Exception {
+    Map<String, String> live = new LinkedHashMap<>();
+    for (int i = 0; i < 5_000; i++) {
+      live.put("model-" + i + (i % 7 == 0 ? "-\u00e9\u4e2d\ud83d\ude00 \"q\"" : ""), "{\"i\":" + i + ",\"t\":[\"x\"]}");
+    }
+    List<Long> hashes = new ArrayList<>();
+    SnapshotFile s = write(dir.resolve("m.snapshot"), 12, false, live, null, new long[0], hashes);
+    assertThat(s.generation).isEqualTo(12);
+    assertThat(s.fresh).isFalse();
+    assertThat(s.live.count).isEqualTo(5_000);
+    assertThat(s.live.expiryMillis).isEqualTo(1_767_229_200_873L);
+    assertThat(s.stale.present()).isFalse();
+    for (Map.Entry<String, String> e : live.entrySet()) {
+      assertThat(SnapshotAndJournalTest.compact(text(find(s.live, e.getKey())))).as(e.getKey()).isEqualTo(e.getValue());
+    }
+    assertThat(find(s.live, "model-5000")).isNull();
+    assertThat(find(s.live, "")).isNull();
+    assertThat(hashes).hasSize(5_000).doesNotHaveDuplicates();
+    Map<String, String> visited = new LinkedHashMap<>();
+    s.live.forEach((k, v) -> visited.put(k, SnapshotAndJournalTest.compact(text(v))));
+    assertThat(visited).isEqualTo(live);
+  }
+
+  @Test
+  void theExportIsWhatPythonJsonDumpWritesForTheSameData() throws Exception {
+    Map<String, String> live = new LinkedHashMap<>();
+    live.put("m1", "{\"id\":\"m1\",\"name\":\"caf\\u00e9\",\"tags\":[],\"meta\":{\"n\":NaN}}");
+    live.put("m2", "[1,2.5,null,true]");
+    SnapshotFile s = write(dir.resolve("m.snapshot"), 3, false, live, null, new long[0], new ArrayList<>());
+    Path export = dir.resolve("m.json");
+    try (FileChannel src = FileChannel.open(dir.resolve("m.snapshot"));
+        FileChannel dst = FileChannel.open(export, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      s.exportTo(src, dst);
+    }
+    String python = PythonFormatTest.python("import json,sys\n"
+        + "d=json.load(open(sys.argv[1]))\n"
+        + "sys.stdout.write(json.dumps(d, indent=4))\n", export.toString());
+    assertThat(Files.readString(export, UTF_8)).isEqualTo(python);
+    assertThat(python).contains("\"tiercache\": {\n        \"version\": 2,\n        \"generation\": 3\n    }");
+  }
+
+  @Test
+  void theStaleTableAndTheEchoHashesAreKept() throws Exception {
+    Map<String, String> stale = Map.of("old", "{\"v\":1}");
+    long[] echoes = {-5, 3, 99, Long.MAX_VALUE};
+    SnapshotFile s = write(dir.resolve("m.snapshot"), 2, true, Map.of(), stale, echoes, new ArrayList<>());
+    assertThat(s.fresh).isTrue();
+    assertThat(s.live.count).isZero();
+    assertThat(s.stale.present()).isTrue();
+    assertThat(s.stale.expiryMillis).isEqualTo(1_000_000);
+    assertThat(text(find(s.stale, "old"))).contains("\"v\": 1");
+    assertThat(s.echoes()).containsExactly(echoes);
+    for (long e : echoes) {
+      assertThat(s.isEcho(e)).isTrue();
+    }
+    assertThat(s.isEcho(4)).isFalse();
+  }
+
+  @Test
+  void aPairHashIsTheSameForAValueWhateverItsLayout() {
+    Encoded compact = Encoded.of("{\"a\":[1,{\"b\":\"c d\"}]}".getBytes(UTF_8), 0);
+    Encoded indented = Encoded.of("{\n            \"a\": [\n   1, {\"b\":  \"c d\"}]}".getBytes(UTF_8), 0);
+    assertThat(SnapshotFile.pairHash("k", compact)).isEqualTo(SnapshotFile.pairHash("k", indented))
+        .isNotEqualTo(SnapshotFile.pairHash("k2", compact));
+  }
+
+  @Test
+  void aDamagedOrForeignFileIsRefusedAtItsHeader() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    write(file, 1, false, Map.of("a", "1"), null, new long[0], new ArrayList<>());
+    byte[] good = Files.readAllBytes(file);
+
+    byte[] flipped = good.clone();
+    flipped[20] ^= 1; // the generation
+    assertThatThrownBy(() -> map(flipped)).isInstanceOf(SnapshotFile.DamagedException.class)
+        .hasMessageContaining("checksum");
+    byte[] newer = good.clone();
+    newer[8] = 9; // the format version
+    assertThatThrownBy(() -> map(newer)).hasMessageContaining("format 9").hasMessageContaining("newer tiercache");
+    assertThatThrownBy(() -> map("{\"expiry\": 1, \"data\": {}}".getBytes(UTF_8)))
+        .hasMessageContaining("not a tiercache snapshot");
+    assertThatThrownBy(() -> map(java.util.Arrays.copyOf(good, 300))).hasMessageContaining("outside the file");
+  }
+
+  @Test
+  void anIndexSlotPointingOutsideItsTableIsNamedWhenUsed() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    SnapshotFile s = write(file, 1, false, Map.of("a", "1"), null, new long[0], new ArrayList<>());
+    byte[] b = Files.readAllBytes(file);
+    // Find the one used slot and point its key past the file's end.
+    ByteBuffer bb = ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    long indexOffset = bb.getLong(24 + 24);
+    long slots = bb.getLong(24 + 16);
+    for (long i = 0; i < slots; i++) {
+      int at = (int) (indexOffset + i * SnapshotFile.SLOT_BYTES);
+      if (bb.getInt(at) != 0) {
+        bb.putLong(at + 8, 1L << 40);
+      }
+    }
+    SnapshotFile broken = map(b);
+    assertThatThrownBy(() -> find(broken.live, "a")).isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("outside its table");
+    assertThat(text(find(s.live, "a"))).isEqualTo("1");
+  }
+
+  @Test
+  void aDamagedValueFailsItsChecksumInsteadOfBeingServed() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    write(file, 1, false, Map.of("a", "{\"n\":12345}", "b", "2"), null, new long[0], new ArrayList<>());
+    byte[] b = Files.readAllBytes(file);
+    String text = new String(b, UTF_8);
+    int digit = text.indexOf("12345");
+    b[digit] = '9'; // still valid JSON: only the checksum can tell
+    SnapshotFile damaged = map(b);
+    assertThatThrownBy(() -> find(damaged.live, "a")).isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("fails its checksum");
+    assertThat(text(find(damaged.live, "b"))).isEqualTo("2");
+    Map<String, String> intact = new LinkedHashMap<>();
+    assertThat(damaged.live.forEachIntact((k, v) -> intact.put(k, text(v)))).isEqualTo(1);
+    assertThat(intact).containsOnlyKeys("b");
+  }
+
+  private SnapshotFile map(byte[] bytes) throws IOException {
+    Path f = Files.createTempFile(dir, "x", ".snapshot");
+    Files.write(f, bytes);
+    try (FileChannel ch = FileChannel.open(f)) {
+      return SnapshotFile.map(f, ch);
+    }
+  }
+}
