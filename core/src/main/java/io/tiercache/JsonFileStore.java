@@ -123,6 +123,62 @@ final class JsonFileStore implements PersistentStore {
   private volatile boolean asyncFailureLogged;
   private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
 
+  /** How many times this thread holds tiercache's lock: reads and reloads may nest in a compaction. */
+  @GuardedBy("ioLock")
+  private int stateHolds;
+
+  /** Takes tiercache's lock on the files ({@link StateFile}), reentrantly; caller holds ioLock. */
+  @GuardedBy("ioLock")
+  private void lockState() {
+    if (stateHolds == 0) {
+      state.lock();
+    }
+    stateHolds++;
+  }
+
+  @GuardedBy("ioLock")
+  private boolean tryLockState() {
+    if (stateHolds == 0 && !state.tryLock()) {
+      return false;
+    }
+    stateHolds++;
+    return true;
+  }
+
+  @GuardedBy("ioLock")
+  private void unlockState() {
+    if (--stateHolds == 0) {
+      state.unlock();
+    }
+  }
+
+  /** File work that may fail. */
+  private interface Work<T> {
+    T run() throws IOException;
+  }
+
+  /**
+   * Runs {@code work} under the I/O lock and tiercache's lock on the files: the frame of every change
+   * to which files are in place. An {@link IOException} becomes a {@link CacheException} saying
+   * {@code what} failed.
+   */
+  private <T> T exclusively(String what, Work<T> work) {
+    ioLock.lock();
+    try {
+      ensureOpen();
+      lockState();
+      try {
+        return work.run();
+      } finally {
+        unlockState();
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot " + what, files.json(), e);
+    } finally {
+      ioLock.unlock();
+    }
+  }
+
   /** An expired content and where to find its values. */
   private record Stale(long expiresAt, Lookup lookup, Content.@Nullable View view,
       SnapshotFile.@Nullable Table table) {}
@@ -151,13 +207,13 @@ final class JsonFileStore implements PersistentStore {
     JsonFileStore store = new JsonFileStore(config);
     store.ioLock.lock();
     try {
-      store.state.lock();
+      store.lockState();
       try {
         store.fileOps.removeStaleTemporaries(store.files.json(), store.files.snapshot(), store.files.journal());
         store.recoverSwitchLocked();
         store.loadLocked();
       } finally {
-        store.state.unlock();
+        store.unlockState();
       }
     } catch (IOException e) {
       store.release();
@@ -231,19 +287,10 @@ final class JsonFileStore implements PersistentStore {
         + " and the journal");
     Maintenance.COMPACTOR.execute(() -> background("repair", () -> {
       try {
-        ioLock.lock();
-        try {
-          state.lock();
-          try {
-            repairLocked(damage.generation);
-          } finally {
-            state.unlock();
-          }
-        } finally {
-          ioLock.unlock();
-        }
-      } catch (IOException e) {
-        throw new CacheException("cannot repair the snapshot", files.snapshot(), e);
+        exclusively("repair the snapshot", () -> {
+          repairLocked(damage.generation);
+          return null;
+        });
       } finally {
         repairScheduled.set(false);
       }
@@ -472,41 +519,32 @@ final class JsonFileStore implements PersistentStore {
         }
       }
     };
-    ioLock.lock();
-    try {
+    return exclusively("replace the content", () -> {
       writePendingLocked(Long.MAX_VALUE); // what this process wrote before the replace lands before it
       throwIfFailed(appender.writtenSeq());
-      state.lock();
-      try {
-        recoverSwitchLocked();
-        syncLocked();
-        while (true) {
-          try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
-            JournalFile next;
+      recoverSwitchLocked();
+      syncLocked();
+      while (true) {
+        try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
+          JournalFile next;
+          try {
+            next = compactor.commit(r, follower.journal(), follower.cursor());
+          } catch (Compactor.ExportChangedException e) {
+            pythonLock.lock();
             try {
-              next = compactor.commit(r, follower.journal(), follower.cursor());
-            } catch (Compactor.ExportChangedException e) {
-              pythonLock.lock();
-              try {
-                state.recordExport(files.json()); // whatever the Python SDK wrote is replaced anyway
-              } finally {
-                pythonLock.unlock();
-              }
-              continue;
+              state.recordExport(files.json()); // whatever the Python SDK wrote is replaced anyway
+            } finally {
+              pythonLock.unlock();
             }
-            installLocked(r.mapped, next, next.headerLength, true);
-            stale = null;
-            return receipt(appender.writtenSeq());
+            continue;
           }
+          installLocked(r.mapped, next, next.headerLength, true);
+          counters.recordCompaction();
+          stale = null;
+          return receipt(appender.writtenSeq());
         }
-      } finally {
-        state.unlock();
       }
-    } catch (IOException e) {
-      throw new CacheException("cannot replace the content", files.snapshot(), e);
-    } finally {
-      ioLock.unlock();
-    }
+    });
   }
 
   @Override
@@ -610,7 +648,7 @@ final class JsonFileStore implements PersistentStore {
     if (state.switching() == 0 && state.generation() == journal.generation) {
       return;
     }
-    state.lock();
+    lockState();
     try {
       recoverSwitchLocked();
       if (state.generation() == journal.generation) {
@@ -623,7 +661,7 @@ final class JsonFileStore implements PersistentStore {
         follower.journal().append(batch.unit()); // it landed after the seal
       }
     } finally {
-      state.unlock();
+      unlockState();
     }
   }
 
@@ -678,13 +716,13 @@ final class JsonFileStore implements PersistentStore {
       syncLocked();
       foreign = !state.exportUnchanged(files.json());
       if (foreign) {
-        state.lock();
+        lockState();
         try {
           if (!state.exportUnchanged(files.json())) {
             mergeForeignLocked();
           }
         } finally {
-          state.unlock();
+          unlockState();
         }
       }
     } catch (IOException e) {
@@ -708,11 +746,11 @@ final class JsonFileStore implements PersistentStore {
       long sealed = follower.sealGeneration();
       if (state.switching() == sealed) {
         // A switch in progress (or whose compactor died): wait for it, or recover it.
-        state.lock();
+        lockState();
         try {
           recoverSwitchLocked();
         } finally {
-          state.unlock();
+          unlockState();
         }
       }
       JournalFile current = follower.journal();
@@ -1257,11 +1295,11 @@ final class JsonFileStore implements PersistentStore {
       if (journal != null) {
         journal.close();
       }
-      state.lock();
+      lockState();
       try {
         rebuildLocked(snapshot, openJournal());
       } finally {
-        state.unlock();
+        unlockState();
       }
       return;
     }
@@ -1410,8 +1448,8 @@ final class JsonFileStore implements PersistentStore {
         return;
       }
       if (wait) {
-        state.lock();
-      } else if (!state.tryLock()) {
+        lockState();
+      } else if (!tryLockState()) {
         return; // another process is compacting
       }
       try {
@@ -1428,7 +1466,7 @@ final class JsonFileStore implements PersistentStore {
           repairLocked(damaged.generation); // a damaged entry met while rendering: the repair writes anew
         }
       } finally {
-        state.unlock();
+        unlockState();
       }
     } catch (IOException e) {
       throw new CacheException("cannot compact the cache", files.snapshot(), e);
