@@ -10,9 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -298,16 +295,19 @@ class ChronicleStoreTest {
     killed.abandon();
     opened.remove(killed);
 
-    List<LogRecord> warnings = new ArrayList<>();
-    ChronicleStore reopened = withLog(warnings, this::store);
+    ChronicleStore reopened;
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      reopened = store();
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
+    }
     assertThat(reopened.get("acked")).isNotNull();
-    assertThat(warnings).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
 
     reopened.close(); // a clean close: the next open needs no recovery
     opened.remove(reopened);
-    warnings.clear();
-    withLog(warnings, this::store);
-    assertThat(warnings).isEmpty();
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      store();
+      assertThat(log.records).isEmpty();
+    }
   }
 
   @Test
@@ -375,27 +375,5 @@ class ChronicleStoreTest {
         .name("chronicle-copy").expireAfter(TTL).store(StoreSpec.chronicleMap(1_000, 256)).build();
     opened.add(back);
     assertThat(back.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m2", Model.of("m2"));
-  }
-
-  private static <T> T withLog(List<LogRecord> records, java.util.function.Supplier<T> action) {
-    Logger logger = Logger.getLogger(ChronicleStore.class.getName());
-    Handler handler = new Handler() {
-      @Override
-      public void publish(LogRecord record) {
-        records.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    logger.addHandler(handler);
-    try {
-      return action.get();
-    } finally {
-      logger.removeHandler(handler);
-    }
   }
 }
