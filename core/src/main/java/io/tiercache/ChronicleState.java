@@ -192,21 +192,31 @@ final class ChronicleState implements AutoCloseable {
 
   /** Announces that {@code key} changed; null: everything changed (a clear or a replace). */
   void announce(String key) {
+    if (key == null) {
+      announce(null, 0, 0);
+    } else {
+      byte[] name = key.getBytes(StandardCharsets.UTF_8);
+      announce(name, 0, name.length);
+    }
+  }
+
+  /**
+   * Announces that the key whose UTF-8 bytes are {@code name[offset, offset + length)} changed;
+   * a null {@code name}: everything changed.
+   */
+  void announce(byte[] name, int offset, int length) {
     long seq = (long) LONGS.getAndAdd(buf, OFF_SEQ, 1L);
     int slot = RING + (int) (seq % SLOTS) * SLOT_BYTES;
     LONGS.setOpaque(buf, slot, 0L); // readers of an older lap see a torn slot as "missed"
     VarHandle.storeStoreFence();
     buf.putInt(slot + 8, writer);
-    if (key == null) {
+    if (name == null) {
       buf.putShort(slot + 12, ALL);
+    } else if (length > MAX_NAME_BYTES) {
+      buf.putShort(slot + 12, TOO_LONG);
     } else {
-      byte[] name = key.getBytes(StandardCharsets.UTF_8);
-      if (name.length > MAX_NAME_BYTES) {
-        buf.putShort(slot + 12, TOO_LONG);
-      } else {
-        buf.putShort(slot + 12, (short) name.length);
-        buf.put(slot + 16, name, 0, name.length);
-      }
+      buf.putShort(slot + 12, (short) length);
+      buf.put(slot + 16, name, offset, length);
     }
     LONGS.setRelease(buf, slot, seq + 1);
   }

@@ -10,9 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -114,6 +111,40 @@ class ChronicleStoreTest {
     assertThat(b.getIfPresent("")).isEqualTo(Model.of("1"));
     a.put("", Model.of("2"));
     assertThat(b.getIfPresent("")).isEqualTo(Model.of("2"));
+  }
+
+  /**
+   * Puts and gets build the stored key themselves (ASCII, 2- and 3-byte UTF-8), keys with astral
+   * characters go through Chronicle's String key, and replaces, iteration and purges always do: every
+   * path must name one entry the same way.
+   */
+  @Test
+  void keysOfEveryScriptNameOneEntryWhicheverPathWroteThem() {
+    List<String> keys = List.of("plain", "caf\u00e9", "\u4e2d\u6587", "emoji \uD83D\uDE00", "", "k".repeat(300));
+    ChronicleStore store = store();
+    for (String k : keys) {
+      store.put(k, ("\"" + k.length() + "\"").getBytes());
+    }
+    Map<String, String> seen = new java.util.HashMap<>();
+    store.forEach((k, v) -> seen.put(k, new String(v.bytes.toByteArray())));
+    assertThat(seen).hasSize(keys.size());
+    for (String k : keys) {
+      assertThat(seen).containsEntry(k, "\"" + k.length() + "\"");
+      assertThat(new String(store.get(k).bytes.toByteArray())).isEqualTo("\"" + k.length() + "\"");
+    }
+    Map<String, byte[]> replaced = new java.util.HashMap<>();
+    keys.forEach(k -> replaced.put(k, "1".getBytes()));
+    store.replaceAll(replaced); // written through the String keys
+    for (String k : keys) {
+      assertThat(new String(store.get(k).bytes.toByteArray())).as(k).isEqualTo("1");
+      store.put(k, "2".getBytes()); // replaces, not adds
+    }
+    assertThat(store.size()).isEqualTo(keys.size());
+    for (String k : keys) {
+      store.remove(k);
+      assertThat(store.get(k)).as(k).isNull();
+    }
+    assertThat(store.size()).isZero();
   }
 
   @Test
@@ -264,16 +295,19 @@ class ChronicleStoreTest {
     killed.abandon();
     opened.remove(killed);
 
-    List<LogRecord> warnings = new ArrayList<>();
-    ChronicleStore reopened = withLog(warnings, this::store);
+    ChronicleStore reopened;
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      reopened = store();
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
+    }
     assertThat(reopened.get("acked")).isNotNull();
-    assertThat(warnings).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
 
     reopened.close(); // a clean close: the next open needs no recovery
     opened.remove(reopened);
-    warnings.clear();
-    withLog(warnings, this::store);
-    assertThat(warnings).isEmpty();
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      store();
+      assertThat(log.records).isEmpty();
+    }
   }
 
   @Test
@@ -341,27 +375,5 @@ class ChronicleStoreTest {
         .name("chronicle-copy").expireAfter(TTL).store(StoreSpec.chronicleMap(1_000, 256)).build();
     opened.add(back);
     assertThat(back.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m2", Model.of("m2"));
-  }
-
-  private static <T> T withLog(List<LogRecord> records, java.util.function.Supplier<T> action) {
-    Logger logger = Logger.getLogger(ChronicleStore.class.getName());
-    Handler handler = new Handler() {
-      @Override
-      public void publish(LogRecord record) {
-        records.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    logger.addHandler(handler);
-    try {
-      return action.get();
-    } finally {
-      logger.removeHandler(handler);
-    }
   }
 }

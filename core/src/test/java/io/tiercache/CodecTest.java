@@ -95,6 +95,7 @@ class CodecTest {
 
   /** Issue 12, item 6: the codec's stand-ins for NaN and the infinities leaked into user strings. */
   @Test
+  @SuppressWarnings("unchecked")
   void noStringIsMistakenForANonFiniteNumber() {
     List<String> lookalikes = List.of("\u0000NaN", "\u0000Infinity", "\u0000-Infinity", "NaN", "Infinity",
         "-Infinity", "0NaN", "0Infinity", "\u0000\u0000NaN");

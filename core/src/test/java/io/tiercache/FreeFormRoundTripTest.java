@@ -42,8 +42,8 @@ class FreeFormRoundTripTest {
   }
 
   @Test
+  @SuppressWarnings({"rawtypes", "unchecked"})
   void anyFreeFormMapRoundTripsThroughTheCodec() {
-    @SuppressWarnings("rawtypes")
     Codec<Map> codec = Codec.json(Map.class);
     SplittableRandom random = new SplittableRandom(SEED);
     for (int i = 0; i < 5_000; i++) {
