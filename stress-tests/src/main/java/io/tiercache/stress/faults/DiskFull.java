@@ -47,7 +47,8 @@ public final class DiskFull extends Scenario {
   int rounds;
   @Option(names = "--preload", defaultValue = "4000", description = "entries in the snapshot before the disk fills (default ${DEFAULT-VALUE})")
   int preload;
-  @Option(names = "--puts", defaultValue = "300", description = "put+flush pairs while only appends fit (default ${DEFAULT-VALUE})")
+  @Option(names = "--puts", defaultValue = "300",
+      description = "put+flush pairs while only appends fit, for 30 s at most (default ${DEFAULT-VALUE})")
   int puts;
   @Option(names = "--full-puts", defaultValue = "30", description = "puts on the full disk, and after it (default ${DEFAULT-VALUE})")
   int fullPuts;
@@ -102,7 +103,7 @@ public final class DiskFull extends Scenario {
         // but a store that stops taking writes after a failed compaction.
         long withRoom = a.ids("threw").stream().filter(id -> id.contains("-s1-") || id.contains("-s3-")).count();
         t.fact("acked", a.ids("ack").size()).fact("thrown", a.ids("threw").size()).fact("thrownWithRoom", withRoom)
-            .fact("flushFailures", a.count("flushfailed")).fact("syncs", Cli.field(b.await("synced", CHILD_TIMEOUT), "syncs"));
+            .fact("flushes", a.count("flush")).fact("flushFailures", a.count("flushfailed")).fact("syncs", Cli.field(b.await("synced", CHILD_TIMEOUT), "syncs"));
         t.violation(THROWN_SERVED, a.ids("served").size(), "served after its put threw: " + a.ids("served"));
         List<String> unclear = a.lines().stream().filter(l -> l.matches("(threw|flushfailed) .*")
             && !l.endsWith(" CacheException")).toList();
@@ -149,7 +150,8 @@ public final class DiskFull extends Scenario {
     cache.flush();
     out.println("ready");
     nextStep(in, "stage1");
-    for (int i = 0; i < puts; i++) {
+    long stageEnd = System.nanoTime() + Duration.ofSeconds(30).toNanos(); // failing flushes may be slow
+    for (int i = 0; i < puts && System.nanoTime() < stageEnd; i++) {
       put(cache, prefix + "-s1-" + i, 200, out, broken);
       flush(cache, out);
     }
