@@ -90,11 +90,11 @@ final class Child implements AutoCloseable {
   String await(Duration timeout, String... prefixes) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (this) {
-      while (true) {
-        for (String l : lines) {
+      for (int next = 0; ; ) {
+        for (; next < lines.size(); next++) { // each line is looked at once, however long the output
           for (String prefix : prefixes) {
-            if (l.startsWith(prefix)) {
-              return l;
+            if (lines.get(next).startsWith(prefix)) {
+              return lines.get(next);
             }
           }
         }

@@ -1,5 +1,6 @@
 package io.tiercache.stress.faults;
 
+import io.tiercache.CacheException;
 import io.tiercache.CacheFiles;
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
@@ -11,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -27,6 +29,9 @@ import picocli.CommandLine.Option;
  * disk filled until then, and then closes (a close compacts), must log no damaged journal line;
  * {@code CacheFiles.verify} must pass and a reopen must serve every put that returned normally.
  *
+ * Every failed put or flush must say so with a {@code CacheException} ({@code unclearFailures}
+ * counts anything else, such as the {@code InternalError} of a SIGBUS on a mapped file).
+ *
  * <p>Broken variant: A counts a put as acknowledged even when it threw.
  */
 @Command(name = "disk-full", sortOptions = false,
@@ -36,12 +41,14 @@ public final class DiskFull extends Scenario {
   static final String THROWN_WRITTEN_LATER = "thrownWrittenLater";
   static final String DAMAGED_WARNINGS = "damagedWarnings";
   static final String VERIFY_PROBLEMS = "verifyProblems";
+  static final String UNCLEAR_FAILURES = "unclearFailures";
 
   @Option(names = "--rounds", defaultValue = "1", description = "kill rounds, each on a new disk (default ${DEFAULT-VALUE})")
   int rounds;
   @Option(names = "--preload", defaultValue = "4000", description = "entries in the snapshot before the disk fills (default ${DEFAULT-VALUE})")
   int preload;
-  @Option(names = "--puts", defaultValue = "300", description = "put+flush pairs while only appends fit (default ${DEFAULT-VALUE})")
+  @Option(names = "--puts", defaultValue = "300",
+      description = "put+flush pairs while only appends fit, for 30 s at most (default ${DEFAULT-VALUE})")
   int puts;
   @Option(names = "--full-puts", defaultValue = "30", description = "puts on the full disk, and after it (default ${DEFAULT-VALUE})")
   int fullPuts;
@@ -49,7 +56,7 @@ public final class DiskFull extends Scenario {
   @Override
   Tally run(Path base) throws Exception {
     Tally t = tally("thrown puts counted as acknowledged",
-        THROWN_SERVED, THROWN_WRITTEN_LATER, DAMAGED_WARNINGS, VERIFY_PROBLEMS);
+        THROWN_SERVED, THROWN_WRITTEN_LATER, DAMAGED_WARNINGS, VERIFY_PROBLEMS, UNCLEAR_FAILURES);
     Path work = Files.createDirectories(base.resolve("work"));
     for (int round = 0; round < rounds; round++) {
       round(base.resolve("disk-" + round), work.resolve("round-" + round), round, t);
@@ -75,9 +82,9 @@ public final class DiskFull extends Scenario {
               work)) {
         a.await("ready", CHILD_TIMEOUT);
         b.await("ready", CHILD_TIMEOUT);
-        // Room for the appends of every put (a few hundred bytes each), none for a snapshot rewrite.
-        long snapshotBytes = Files.size(cache.resolve(NAME + ".json"));
-        disk.fill(small, Math.min(snapshotBytes / 2, 256 << 10));
+        // Room for the appends of every put (a few hundred bytes each), none for a snapshot rewrite
+        // (the files hold the 4,000 preloaded entries once or twice: a snapshot, an export).
+        disk.fill(small, Math.min(ReplaceCrash.bytes(cache) / 4, 256 << 10));
         t.fact("freeWhileAppendsFit", disk.free());
         a.send("stage1");
         a.await("done1", CHILD_TIMEOUT);
@@ -92,9 +99,16 @@ public final class DiskFull extends Scenario {
         b.send("stop"); // B syncs once more, then closes: its close compacts, now that there is room
         b.finish(CHILD_TIMEOUT);
 
-        t.fact("acked", a.ids("ack").size()).fact("thrown", a.ids("threw").size())
-            .fact("flushFailures", a.count("flushfailed")).fact("syncs", Cli.field(b.await("synced", CHILD_TIMEOUT), "syncs"));
+        // Puts that threw while there was room for their append: not a violation (the caller was told),
+        // but a store that stops taking writes after a failed compaction.
+        long withRoom = a.ids("threw").stream().filter(id -> id.contains("-s1-") || id.contains("-s3-")).count();
+        t.fact("acked", a.ids("ack").size()).fact("thrown", a.ids("threw").size()).fact("thrownWithRoom", withRoom)
+            .fact("flushes", a.count("flush")).fact("flushFailures", a.count("flushfailed")).fact("syncs", Cli.field(b.await("synced", CHILD_TIMEOUT), "syncs"));
         t.violation(THROWN_SERVED, a.ids("served").size(), "served after its put threw: " + a.ids("served"));
+        List<String> unclear = a.lines().stream().filter(l -> l.matches("(threw|flushfailed) .*")
+            && !l.endsWith(" CacheException")).toList();
+        t.violation(UNCLEAR_FAILURES, unclear.size(), "failed with something else than a CacheException: "
+            + unclear.stream().limit(3).toList() + "; its standard error: " + firstLine(a.stderr(), "Error"));
         t.violation(DAMAGED_WARNINGS, b.stderrLines("damaged"), "process B logged: " + firstLine(b.stderr(), "damaged"));
         CacheFiles.Verification v = CacheFiles.verify(cache.resolve(NAME + ".json"));
         t.violation(VERIFY_PROBLEMS, v.problems().size(), "verify: " + v.problems());
@@ -127,14 +141,17 @@ public final class DiskFull extends Scenario {
       @Option(names = "--full-puts") int fullPuts, @Option(names = "--broken") boolean broken) throws Exception {
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.US_ASCII);
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
-    TieredCache<String, Record> cache = cache(dir).durability(Durability.WRITE).build();
+    // A lock wait must not outlast the harness's patience: a store stuck after a failure then throws.
+    TieredCache<String, Record> cache = cache(dir).durability(Durability.WRITE).lockTimeout(Duration.ofSeconds(20))
+        .build();
     for (int i = 0; i < preload; i++) {
       put(cache, prefix + "-p-" + i, 200, out, false);
     }
     cache.flush();
     out.println("ready");
     nextStep(in, "stage1");
-    for (int i = 0; i < puts; i++) {
+    long stageEnd = System.nanoTime() + Duration.ofSeconds(30).toNanos(); // failing flushes may be slow
+    for (int i = 0; i < puts && System.nanoTime() < stageEnd; i++) {
       put(cache, prefix + "-s1-" + i, 200, out, broken);
       flush(cache, out);
     }
@@ -163,8 +180,11 @@ public final class DiskFull extends Scenario {
       cache.put(id, record(id, payload));
       out.println("ack " + id);
       return true;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) { // an Error too: the process goes on, and reports what it got
       out.println(broken ? "ack " + id : "threw " + id + " " + e.getClass().getSimpleName());
+      if (!(e instanceof CacheException)) {
+        e.printStackTrace();
+      }
       return false;
     }
   }
@@ -173,8 +193,11 @@ public final class DiskFull extends Scenario {
     try {
       cache.flush();
       out.println("flushed");
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       out.println("flushfailed " + e.getClass().getSimpleName());
+      if (!(e instanceof CacheException)) {
+        e.printStackTrace();
+      }
     }
   }
 

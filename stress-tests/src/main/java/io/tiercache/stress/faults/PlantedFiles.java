@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
 /**
  * Files planted by another local user in a shared, world-writable (1777, like /tmp) cache
  * directory, one cache name per case: symlinks named {@code <name>.journal}, {@code .json},
- * {@code .lock}, {@code .cmap} and {@code .cmap.state}, dangling and pointing at a victim file
+ * {@code .snapshot}, {@code .state}, {@code .lock}, {@code .cmap} and {@code .cmap.state}, dangling
+ * and pointing at a victim file
  * outside the directory; symlinks with temporary-file names; a hard link to a victim file; a
  * journal owned by another user (uid 65534); a journal pre-created with mode 0666. For each, this
  * JVM opens the cache, puts, flushes and closes. Expected: a refusal ({@link CacheException} naming
@@ -48,12 +49,17 @@ public final class PlantedFiles extends Scenario {
   static final List<Plant> PLANTS = List.of(
       new Plant("journal-link", ".journal", "symlink", "victim-journal", false, true),
       new Plant("journal-dangling", ".journal", "symlink", "absent-journal", false, true),
-      new Plant("json-link", ".json", "symlink", "victim-snapshot", false, false),
-      new Plant("json-dangling", ".json", "symlink", "absent-snapshot", false, false),
+      new Plant("json-link", ".json", "symlink", "victim-export", false, false),
+      new Plant("json-dangling", ".json", "symlink", "absent-export", false, false),
+      new Plant("snapshot-link", ".snapshot", "symlink", "victim-snapshot", false, true),
+      new Plant("snapshot-dangling", ".snapshot", "symlink", "absent-snapshot", false, true),
+      new Plant("state-file-link", ".state", "symlink", "victim-state-file", false, true),
+      new Plant("state-file-dangling", ".state", "symlink", "absent-state-file", false, true),
       new Plant("lock-link", ".lock", "symlink", "victim-lock", false, true),
       new Plant("lock-dangling", ".lock", "symlink", "absent-lock", false, true),
       new Plant("json-temp", ".json.k3j9x2.tmp", "symlink", "victim-json-temp", false, false),
       new Plant("journal-temp", ".journal.p0q8z1.tmp", "symlink", "victim-journal-temp", false, false),
+      new Plant("snapshot-temp", ".snapshot.w7e4r5.tmp", "symlink", "victim-snapshot-temp", false, false),
       new Plant("cmap-link", ".cmap", "symlink", "victim-cmap", true, true),
       new Plant("cmap-dangling", ".cmap", "symlink", "absent-cmap", true, true),
       new Plant("state-link", ".cmap.state", "symlink", "victim-state", true, true),
@@ -74,7 +80,7 @@ public final class PlantedFiles extends Scenario {
     Map<String, byte[]> victims = new LinkedHashMap<>();
     for (Plant p : PLANTS) {
       if (p.target() != null && p.target().startsWith("victim-")) {
-        victims.put(p.target(), p.target().equals("victim-snapshot") ? plantedSnapshot()
+        victims.put(p.target(), p.target().equals("victim-export") ? plantedSnapshot()
             : ("a user's file: " + p.target() + "\n").getBytes(StandardCharsets.UTF_8));
       }
     }
@@ -153,7 +159,8 @@ public final class PlantedFiles extends Scenario {
 
   /** What a careless program does with the cache's file names: open following links, create, append. */
   private static void naiveOpen(Path shared, String name, boolean chronicle, Tally t) throws IOException {
-    List<String> suffixes = chronicle ? List.of(".cmap", ".cmap.state") : List.of(".json", ".journal", ".lock");
+    List<String> suffixes = chronicle ? List.of(".cmap", ".cmap.state")
+        : List.of(".json", ".snapshot", ".state", ".journal", ".lock");
     for (String suffix : suffixes) {
       Path file = shared.resolve(name + suffix);
       try {
@@ -165,7 +172,7 @@ public final class PlantedFiles extends Scenario {
         t.detail("naive opener could not write " + file + ": " + e);
       }
     }
-    for (String suffix : List.of(".json.k3j9x2.tmp", ".journal.p0q8z1.tmp")) { // "removes stale temporaries"
+    for (String suffix : List.of(".json.k3j9x2.tmp", ".journal.p0q8z1.tmp", ".snapshot.w7e4r5.tmp")) { // "stale"
       Files.deleteIfExists(shared.resolve(name + suffix));
     }
   }

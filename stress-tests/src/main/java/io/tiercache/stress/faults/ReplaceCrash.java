@@ -136,7 +136,8 @@ public final class ReplaceCrash extends Scenario {
     }
   }
 
-  private static long bytes(Path dir) throws IOException {
+  /** The bytes of the files in {@code dir}. */
+  static long bytes(Path dir) throws IOException {
     long sum = 0;
     try (Stream<Path> files = Files.list(dir)) {
       for (Path p : (Iterable<Path>) files::iterator) {
