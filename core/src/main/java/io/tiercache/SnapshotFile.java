@@ -405,6 +405,7 @@ final class SnapshotFile {
       if (indexBytes > Integer.MAX_VALUE) {
         throw new IOException("an index of " + count + " entries exceeds 2 GB");
       }
+      reserve(indexOffset, indexBytes);
       MappedByteBuffer index = indexBytes == 0 ? null
           : out.map(FileChannel.MapMode.READ_WRITE, indexOffset, indexBytes);
       if (index != null) {
@@ -470,6 +471,20 @@ final class SnapshotFile {
           index.putInt(at + 16, keyRoom);
           index.putInt(at + 20, crc);
           return;
+        }
+      }
+    }
+
+    /**
+     * Writes zeros where the index will be mapped. A mapping over a hole gets its blocks on first touch, and
+     * a full disk then raises SIGBUS (an InternalError in Java) instead of an IOException we can roll back.
+     */
+    private void reserve(long from, long length) throws IOException {
+      ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+      for (long at = from, end = from + length; at < end; ) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), end - at));
+        while (zeros.hasRemaining()) {
+          at += out.write(zeros, at);
         }
       }
     }
