@@ -67,6 +67,40 @@ class LockFileTest {
     }
   }
 
+  /**
+   * Unlinked as fast as another thread can, between our create and our chmod too: every lock still
+   * succeeds, on whatever file the name gives at that moment.
+   */
+  @Test
+  void aLockFileUnlinkedInALoopNeverFailsALock() throws Exception {
+    Path file = dir.resolve("c.lock");
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicLong unlinks = new java.util.concurrent.atomic.AtomicLong();
+    Thread unlinker = new Thread(() -> {
+      while (!stop.get()) {
+        try {
+          if (Files.deleteIfExists(file)) {
+            unlinks.incrementAndGet();
+          }
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    });
+    unlinker.start();
+    try {
+      for (int i = 0; i < 3_000; i++) {
+        try (LockFile lock = lock(file, 5_000)) {
+          lock.lock();
+        }
+      }
+    } finally {
+      stop.set(true);
+      unlinker.join();
+    }
+    assertThat(unlinks.get()).as("the loop did unlink").isPositive();
+  }
+
   @Test
   void aPythonHolderBlocksTiercachesExportButNotItsAppends() throws Exception {
     AssetCache<Model> cache = AssetCache.builder(Model.class)

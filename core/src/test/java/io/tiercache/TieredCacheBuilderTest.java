@@ -79,6 +79,14 @@ class TieredCacheBuilderTest {
   }
 
   @Test
+  void permissionsThatWouldLockTheCacheOutOfItsOwnFilesAreRejectedAtOnce() {
+    assertThatThrownBy(() -> builder().filePermissions(PosixFilePermissions.fromString("r--------")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("r--------");
+    assertThatThrownBy(() -> builder().directoryPermissions(PosixFilePermissions.fromString("rw-------")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rw-------");
+  }
+
+  @Test
   void aNameWhoseFilesCannotBeNamedIsRejectedAtOnce() {
     String longest = "n".repeat(FileNames.MAX_NAME_BYTES);
     assertThat(builder().name(longest).config().store().files().name()).isEqualTo(longest);
