@@ -861,16 +861,7 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("ioLock")
   private void loadLocked() throws IOException {
     SnapshotFile snapshot = openSnapshot();
-    JournalFile journal;
-    try {
-      journal = openJournal();
-    } catch (CacheException e) {
-      if (snapshot == null || !(e.getMessage().contains("no header line"))) {
-        throw e;
-      }
-      FileOps.moveAside(files.journal(), e.getMessage());
-      journal = null;
-    }
+    JournalFile journal = openJournal();
     if (snapshot == null || journal == null || journal.generation != snapshot.generation) {
       rebuildLocked(snapshot, journal);
       return;
@@ -909,13 +900,23 @@ final class JsonFileStore implements PersistentStore {
       replay = journal != null;
     } else {
       initial = new Content(snapshot, snapshot.live.expiryMillis);
-      replay = journal != null && journal.generation == snapshot.generation - 1 && !snapshot.fresh;
+      long base = journal == null ? -1 : baseOf(journal, snapshot);
+      replay = journal != null && (base == snapshot.generation || base == snapshot.generation - 1 && !snapshot.fresh);
       if (journal != null && !replay) {
-        LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + journal.generation
+        LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + base
             + ", not the snapshot in place (" + snapshot.generation + "); its records do not apply to it");
       }
     }
     rebuildLocked(initial, journal, replay, snapshot);
+  }
+
+  /** The snapshot generation {@code journal} extends: its header's, or inferred when that is damaged. */
+  private static long baseOf(JournalFile journal, SnapshotFile snapshot) throws IOException {
+    if (!journal.headerDamaged) {
+      return journal.generation;
+    }
+    byte[] all = journal.read(0, journal.size());
+    return Journal.baseOfHeaderless(all, all.length, snapshot.generation);
   }
 
   /**
@@ -937,6 +938,9 @@ final class JsonFileStore implements PersistentStore {
         replayedTo = journal.size();
       }
     }
+    if (journal != null && (damaged > 0 || journal.headerDamaged)) {
+      keepDamagedCopy(journal); // before the commit seals it: the copy is the file as found
+    }
     JournalFile next = null;
     for (int attempt = 0; next == null; attempt++) {
       if (!state.exportUnchanged(files.json())) {
@@ -945,9 +949,6 @@ final class JsonFileStore implements PersistentStore {
       try (Compactor.Rendered r = compactor.render(nextGeneration(previous, journal), false,
           sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes())) {
         next = compactor.commit(r, journal, replayedTo);
-        if (damaged > 0) {
-          keepDamagedCopy(journal);
-        }
         Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
         JournalFollower reader = new JournalFollower("", next, next.headerLength);
         readInto(replayed, reader);

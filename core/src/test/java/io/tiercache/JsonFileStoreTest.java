@@ -605,6 +605,53 @@ class JsonFileStoreTest {
     assertThat(otherProcess("shared").size()).isEqualTo(21);
   }
 
+  /** A bit flipped in the header line loses none of the records after it; the file is kept aside. */
+  @Test
+  void aJournalWhoseHeaderLineIsDamagedLosesNoRecordAndIsKeptAside() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 5; i++) {
+      a.await(a.put("k" + i, json("1")));
+    }
+    a.await(a.remove("k0")); // a stays open: closing would compact them into the snapshot
+    Path journal = dir.resolve("shared.journal");
+    byte[] bytes = Files.readAllBytes(journal);
+    bytes[0] ^= 0x01; // the header's checksum
+    Files.write(journal, bytes);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(keys(reopened)).containsExactlyInAnyOrder("k1", "k2", "k3", "k4");
+    assertThat(corruptCopies("shared.journal.corrupt-")).singleElement()
+        .satisfies(p -> assertThat(Files.readAllBytes(p)).isEqualTo(bytes));
+    CacheFiles.Verification v = CacheFiles.verify(dir.resolve("shared.json"));
+    assertThat(v.valid()).as(v.problems().toString()).isTrue();
+  }
+
+  /**
+   * The journal a replace sealed, back in place (a compactor killed between its renames) and with a
+   * damaged header: its seal says it is the old one, and none of the replaced entries come back.
+   */
+  @Test
+  void aHeaderlessJournalSealedIntoAReplacementResurrectsNothing() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 5; i++) {
+      a.await(a.put("old" + i, json("1")));
+    }
+    Path journal = dir.resolve("shared.journal");
+    byte[] old;
+    try (java.nio.channels.FileChannel before = java.nio.channels.FileChannel.open(journal)) {
+      a.await(a.replaceAll(Map.of("new", json("2"))));
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) before.size());
+      before.read(buf, 0);
+      old = buf.array(); // with the seal the replace appended
+    }
+    opened.remove(a);
+    a.close();
+    old[0] ^= 0x01;
+    Files.write(journal, old);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(keys(reopened)).containsExactly("new");
+    assertThat(CacheFiles.contents(dir.resolve("shared.json")).entries()).containsOnlyKeys("new");
+  }
+
   @Test
   void aSwitchAbandonedAfterItsSealLosesNothing() throws Exception {
     JsonFileStore a = otherProcess("shared");
@@ -756,6 +803,12 @@ class JsonFileStoreTest {
     open();
     assertThat(dir.resolve("model.json.123.tmp")).doesNotExist();
     assertThat(dir.resolve("model.snapshot.456.tmp")).doesNotExist();
+  }
+
+  static List<String> keys(PersistentStore store) {
+    List<String> keys = new ArrayList<>();
+    store.forEach((k, v) -> keys.add(k));
+    return keys;
   }
 
   private List<Path> corruptCopies(String prefix) throws IOException {
