@@ -26,7 +26,7 @@ class LargeCacheTest {
     assertThat(Cli.field(report, "wrong")).as(report).isZero();
     long snapshotMb = Cli.field(report, "snapshotBytes") >> 20;
     long heapMb = Cli.field(report, "heapUsedMb");
-    assertThat(snapshotMb).as(report).isGreaterThan(LONG ? 2_000 : 100);
+    assertThat(snapshotMb).as("larger than the serving JVM's whole heap: " + report).isGreaterThan(LONG ? 2_000 : 64);
     assertThat(heapMb).as("the heap used is a fraction of the snapshot: " + report).isLessThan(snapshotMb / 2);
   }
 }
