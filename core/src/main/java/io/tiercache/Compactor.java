@@ -34,6 +34,8 @@ final class Compactor {
     final FileOps.Temporary snapshot;
     final FileOps.Temporary export;
     final SnapshotFile mapped;
+    /** Committed: {@link #mapped} may be given to readers; else closing releases its mapping. */
+    private boolean committed;
 
     Rendered(long generation, boolean fresh, FileOps.Temporary snapshot, FileOps.Temporary export,
         SnapshotFile mapped) {
@@ -50,6 +52,9 @@ final class Compactor {
         snapshot.close();
       } finally {
         export.close();
+        if (!committed) {
+          mapped.unmap(); // the temporary file's blocks are freed now, not at a garbage collection
+        }
       }
     }
   }
@@ -77,6 +82,8 @@ final class Compactor {
       long[] previousEchoes) {
     FileOps.Temporary snapshot = fileOps.createTemporary(files.snapshot());
     FileOps.Temporary export = null;
+    SnapshotFile mapped = null;
+    boolean rendered = false;
     try {
       long[][] pairs = {new long[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, live.count()))]};
       int[] n = {0};
@@ -88,23 +95,25 @@ final class Compactor {
             }
             pairs[0][n[0]++] = h;
           });
-      SnapshotFile mapped = SnapshotFile.map(files.snapshot(), snapshot.channel);
+      mapped = SnapshotFile.map(files.snapshot(), snapshot.channel);
       export = fileOps.createTemporary(files.json());
       // Not forced: a copy for the Python SDK; lost or torn by a power loss, it is exported again.
       mapped.exportTo(snapshot.channel, export.channel);
-      return new Rendered(generation, fresh, snapshot, export, mapped);
+      Rendered r = new Rendered(generation, fresh, snapshot, export, mapped);
+      rendered = true;
+      return r;
     } catch (IOException e) {
-      snapshot.close();
-      if (export != null) {
-        export.close();
-      }
       throw new CacheException("cannot write a new snapshot", files.snapshot(), e);
-    } catch (RuntimeException | Error e) {
-      snapshot.close();
-      if (export != null) {
-        export.close();
+    } finally {
+      if (!rendered) {
+        snapshot.close();
+        if (export != null) {
+          export.close();
+        }
+        if (mapped != null) {
+          mapped.unmap(); // the temporary file's blocks are freed now, not at a garbage collection
+        }
       }
-      throw e;
     }
   }
 
@@ -191,7 +200,9 @@ final class Compactor {
         throw e;
       }
       exportLocked(rendered);
-      return JournalFile.open(files.journal(), fileOps);
+      JournalFile opened = JournalFile.open(files.journal(), fileOps);
+      rendered.committed = true;
+      return opened;
     } finally {
       pythonLock.unlock();
     }

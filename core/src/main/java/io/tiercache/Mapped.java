@@ -16,8 +16,41 @@ final class Mapped {
   private static final int CHUNK_BITS = 30;
   private static final long CHUNK = 1L << CHUNK_BITS;
 
+  /** {@code sun.misc.Unsafe.invokeCleaner}, or null where the JDK does not offer it. */
+  private static final java.lang.invoke.@org.jspecify.annotations.Nullable MethodHandle CLEANER = cleaner();
+
   private final MappedByteBuffer[] chunks;
   private final long size;
+
+  private static java.lang.invoke.@org.jspecify.annotations.Nullable MethodHandle cleaner() {
+    try {
+      Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
+      java.lang.reflect.Field field = unsafeClass.getDeclaredField("theUnsafe");
+      field.setAccessible(true);
+      return java.lang.invoke.MethodHandles.lookup()
+          .findVirtual(unsafeClass, "invokeCleaner", java.lang.invoke.MethodType.methodType(void.class,
+              java.nio.ByteBuffer.class))
+          .bindTo(field.get(null));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null; // mappings are then released by the garbage collector
+    }
+  }
+
+  /**
+   * Releases a mapping that nothing will touch again (a snapshot writer's index) now, not at some
+   * garbage collection: until then the blocks of a file unlinked meanwhile stay allocated, so every
+   * compaction failing on a full disk would keep its temporary file's. Lucene's MMapDirectory did the
+   * same before Java 19. A mapping readers may still use is never unmapped (they would fault).
+   */
+  static void unmap(MappedByteBuffer buffer) {
+    if (CLEANER != null) {
+      try {
+        CLEANER.invokeExact((java.nio.ByteBuffer) buffer);
+      } catch (Throwable e) {
+        throw new IllegalStateException("cannot unmap a buffer", e);
+      }
+    }
+  }
 
   private Mapped(MappedByteBuffer[] chunks, long size) {
     this.chunks = chunks;
@@ -34,6 +67,13 @@ final class Mapped {
       chunks[i].order(ByteOrder.LITTLE_ENDIAN);
     }
     return new Mapped(chunks, size);
+  }
+
+  /** {@link #unmap(MappedByteBuffer)} of every chunk: only for a file no reader was ever given. */
+  void unmap() {
+    for (MappedByteBuffer chunk : chunks) {
+      unmap(chunk);
+    }
   }
 
   long size() {

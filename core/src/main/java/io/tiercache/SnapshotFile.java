@@ -71,6 +71,11 @@ final class SnapshotFile {
   private final long echoOffset;
   private final int echoCount;
 
+  /** Releases the mapping at once; only for a snapshot no reader was ever given (see {@link Mapped#unmap()}). */
+  void unmap() {
+    map.unmap();
+  }
+
   private SnapshotFile(Path path, Mapped map) throws DamagedException {
     this.path = path;
     this.map = map;
@@ -408,55 +413,61 @@ final class SnapshotFile {
       reserve(indexOffset, indexBytes);
       MappedByteBuffer index = indexBytes == 0 ? null
           : out.map(FileChannel.MapMode.READ_WRITE, indexOffset, indexBytes);
-      if (index != null) {
-        index.order(ByteOrder.LITTLE_ENDIAN);
-      }
-      pos += indexBytes;
-      long jsonOffset = pos;
-      sink.writeAscii("{\n    \"expiry\": ");
-      sink.writeAscii(Snapshot.formatSeconds(source.expiryMillis()));
-      sink.writeAscii(",\n    \"data\": {");
-      long[] written = {0};
-      source.forEach((key, value) -> {
-        sink.writeAscii(written[0] == 0 ? "\n        " : ",\n        ");
-        long keyOffset = pos + sink.size();
-        int keyStart = sink.size();
-        JsonText.writeString(sink, key);
-        int hash = hash(sink.array(), keyStart, sink.size() - keyStart);
-        sink.writeAscii(": ");
-        long valueOffset = pos + sink.size();
-        JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
-        long valueLength = pos + sink.size() - valueOffset;
-        pairHashes.accept(hash64(sink.array(), keyStart, sink.size() - keyStart));
-        if (valueLength > Integer.MAX_VALUE) {
-          throw new IOException("value of '" + key + "' over 2 GB");
+      try {
+        if (index != null) {
+          index.order(ByteOrder.LITTLE_ENDIAN);
         }
-        CRC32C crc = new CRC32C();
-        crc.update(sink.array(), (int) (valueOffset - pos), (int) valueLength);
-        insert(index, slots, hash, (int) valueLength, keyOffset, (int) (valueOffset - keyOffset), (int) crc.getValue());
-        written[0]++;
-        drainIfFull();
-      });
-      if (written[0] != count) {
-        throw new IllegalStateException("the content changed while it was written: " + written[0]
-            + " entries, " + count + " counted");
+        pos += indexBytes;
+        long jsonOffset = pos;
+        sink.writeAscii("{\n    \"expiry\": ");
+        sink.writeAscii(Snapshot.formatSeconds(source.expiryMillis()));
+        sink.writeAscii(",\n    \"data\": {");
+        long[] written = {0};
+        source.forEach((key, value) -> {
+          sink.writeAscii(written[0] == 0 ? "\n        " : ",\n        ");
+          long keyOffset = pos + sink.size();
+          int keyStart = sink.size();
+          JsonText.writeString(sink, key);
+          int hash = hash(sink.array(), keyStart, sink.size() - keyStart);
+          sink.writeAscii(": ");
+          long valueOffset = pos + sink.size();
+          JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
+          long valueLength = pos + sink.size() - valueOffset;
+          pairHashes.accept(hash64(sink.array(), keyStart, sink.size() - keyStart));
+          if (valueLength > Integer.MAX_VALUE) {
+            throw new IOException("value of '" + key + "' over 2 GB");
+          }
+          CRC32C crc = new CRC32C();
+          crc.update(sink.array(), (int) (valueOffset - pos), (int) valueLength);
+          insert(index, slots, hash, (int) valueLength, keyOffset, (int) (valueOffset - keyOffset), (int) crc.getValue());
+          written[0]++;
+          drainIfFull();
+        });
+        if (written[0] != count) {
+          throw new IllegalStateException("the content changed while it was written: " + written[0]
+              + " entries, " + count + " counted");
+        }
+        sink.writeAscii(written[0] == 0 ? "}" : "\n    }");
+        if (generation >= 0) {
+          sink.writeAscii(",\n    \"tiercache\": {\n        \"version\": " + Snapshot.FORMAT_VERSION
+              + ",\n        \"generation\": " + generation + "\n    }");
+        }
+        sink.writeAscii("\n}");
+        drain();
+        if (index != null) {
+          index.force();
+        }
+        header[at] = source.expiryMillis();
+        header[at + 1] = count;
+        header[at + 2] = slots;
+        header[at + 3] = indexOffset;
+        header[at + 4] = jsonOffset;
+        header[at + 5] = pos - jsonOffset;
+      } finally {
+        if (index != null) {
+          Mapped.unmap(index); // now: see unmap
+        }
       }
-      sink.writeAscii(written[0] == 0 ? "}" : "\n    }");
-      if (generation >= 0) {
-        sink.writeAscii(",\n    \"tiercache\": {\n        \"version\": " + Snapshot.FORMAT_VERSION
-            + ",\n        \"generation\": " + generation + "\n    }");
-      }
-      sink.writeAscii("\n}");
-      drain();
-      if (index != null) {
-        index.force();
-      }
-      header[at] = source.expiryMillis();
-      header[at + 1] = count;
-      header[at + 2] = slots;
-      header[at + 3] = indexOffset;
-      header[at + 4] = jsonOffset;
-      header[at + 5] = pos - jsonOffset;
     }
 
     private static void insert(MappedByteBuffer index, long slots, int hash, int valueLength, long keyOffset,

@@ -720,6 +720,56 @@ class JsonFileStoreTest {
     }
   }
 
+  /**
+   * A compaction failing on a full disk frees its temporary file's blocks before it throws: a mapping
+   * left to the garbage collector keeps an unlinked file's blocks, and each failed flush would take
+   * more of the room the appends need. The control shows the measure sees such a mapping.
+   */
+  @Test
+  void aCompactionThatFailsOnAFullDiskGivesItsSpaceBackAtOnce() throws Exception {
+    Path mount = Files.createDirectory(dir.resolve("small"));
+    org.junit.jupiter.api.Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
+        mount.toString()) == 0, "mounting a tmpfs needs root: " + mount);
+    try {
+      java.nio.file.FileStore disk = Files.getFileStore(mount);
+      JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(mount)
+          .name("full").expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).compactionMinBytes(1 << 30)
+          .config().store());
+      String value = "\"" + "x".repeat(1_000) + "\"";
+      for (int i = 0; i < 300; i++) {
+        store.await(store.put("k" + i, json(value)));
+      }
+      Files.write(mount.resolve("ballast"), new byte[(int) (disk.getUsableSpace() - (100 << 10))]);
+      long free = disk.getUsableSpace();
+      for (int i = 0; i < 5; i++) {
+        assertThatThrownBy(store::flush).isInstanceOf(CacheException.class).hasMessageContaining("full.snapshot");
+        assertThat(disk.getUsableSpace()).as("free after failed flush " + i).isGreaterThanOrEqualTo(free);
+      }
+      store.await(store.put("after", json(value)));
+
+      Path leaked = mount.resolve("control");
+      try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(leaked,
+          java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.READ,
+          java.nio.file.StandardOpenOption.WRITE)) {
+        java.nio.MappedByteBuffer mapping = c.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, 64 << 10);
+        for (int at = 0; at < mapping.capacity(); at += 4096) {
+          mapping.put(at, (byte) 1);
+        }
+        long before = disk.getUsableSpace();
+        c.close();
+        Files.delete(leaked);
+        assertThat(disk.getUsableSpace()).as("control: an unlinked file still mapped keeps its blocks")
+            .isLessThanOrEqualTo(before);
+        Mapped.unmap(mapping);
+        assertThat(disk.getUsableSpace()).as("control: unmapped, they are free").isGreaterThan(before);
+      }
+      Files.delete(mount.resolve("ballast"));
+      store.close(); // compacts
+    } finally {
+      run("umount", "-l", mount.toString());
+    }
+  }
+
   static int run(String... command) throws Exception {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     try {

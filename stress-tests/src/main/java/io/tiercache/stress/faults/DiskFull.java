@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
  * {@code CacheFiles.verify} must pass and a reopen must serve every put that returned normally.
  *
  * Every failed put or flush must say so with a {@code CacheException} ({@code unclearFailures}
- * counts anything else, such as the {@code InternalError} of a SIGBUS on a mapped file).
+ * counts anything else, such as the {@code InternalError} of a SIGBUS on a mapped file), and no put
+ * may fail while its append fits ({@code thrownWithRoom}: failed compactions must give their space back).
  *
  * <p>Broken variant: A counts a put as acknowledged even when it threw.
  */
@@ -42,6 +43,7 @@ public final class DiskFull extends Scenario {
   static final String DAMAGED_WARNINGS = "damagedWarnings";
   static final String VERIFY_PROBLEMS = "verifyProblems";
   static final String UNCLEAR_FAILURES = "unclearFailures";
+  static final String THROWN_WITH_ROOM = "thrownWithRoom";
 
   @Option(names = "--rounds", defaultValue = "1", description = "kill rounds, each on a new disk (default ${DEFAULT-VALUE})")
   int rounds;
@@ -56,7 +58,7 @@ public final class DiskFull extends Scenario {
   @Override
   Tally run(Path base) throws Exception {
     Tally t = tally("thrown puts counted as acknowledged",
-        THROWN_SERVED, THROWN_WRITTEN_LATER, DAMAGED_WARNINGS, VERIFY_PROBLEMS, UNCLEAR_FAILURES);
+        THROWN_SERVED, THROWN_WRITTEN_LATER, DAMAGED_WARNINGS, VERIFY_PROBLEMS, UNCLEAR_FAILURES, THROWN_WITH_ROOM);
     Path work = Files.createDirectories(base.resolve("work"));
     for (int round = 0; round < rounds; round++) {
       round(base.resolve("disk-" + round), work.resolve("round-" + round), round, t);
@@ -99,10 +101,11 @@ public final class DiskFull extends Scenario {
         b.send("stop"); // B syncs once more, then closes: its close compacts, now that there is room
         b.finish(CHILD_TIMEOUT);
 
-        // Puts that threw while there was room for their append: not a violation (the caller was told),
-        // but a store that stops taking writes after a failed compaction.
-        long withRoom = a.ids("threw").stream().filter(id -> id.contains("-s1-") || id.contains("-s3-")).count();
-        t.fact("acked", a.ids("ack").size()).fact("thrown", a.ids("threw").size()).fact("thrownWithRoom", withRoom)
+        // Puts that threw while there was room for their append: a store that stops taking writes after
+        // failed compactions (each kept its temporary file's blocks until a garbage collection).
+        List<String> withRoom = a.ids("threw").stream().filter(id -> id.contains("-s1-") || id.contains("-s3-")).toList();
+        t.violation(THROWN_WITH_ROOM, withRoom.size(), "threw while their appends fit: " + withRoom);
+        t.fact("acked", a.ids("ack").size()).fact("thrown", a.ids("threw").size())
             .fact("flushes", a.count("flush")).fact("flushFailures", a.count("flushfailed")).fact("syncs", Cli.field(b.await("synced", CHILD_TIMEOUT), "syncs"));
         t.violation(THROWN_SERVED, a.ids("served").size(), "served after its put threw: " + a.ids("served"));
         List<String> unclear = a.lines().stream().filter(l -> l.matches("(threw|flushfailed) .*")
@@ -182,9 +185,7 @@ public final class DiskFull extends Scenario {
       return true;
     } catch (RuntimeException | Error e) { // an Error too: the process goes on, and reports what it got
       out.println(broken ? "ack " + id : "threw " + id + " " + e.getClass().getSimpleName());
-      if (!(e instanceof CacheException)) {
-        e.printStackTrace();
-      }
+      report(e);
       return false;
     }
   }
@@ -195,9 +196,16 @@ public final class DiskFull extends Scenario {
       out.println("flushed");
     } catch (RuntimeException | Error e) {
       out.println("flushfailed " + e.getClass().getSimpleName());
-      if (!(e instanceof CacheException)) {
-        e.printStackTrace();
-      }
+      report(e);
+    }
+  }
+
+  /** What failed, on standard error: a CacheException's message (and its cause's), anything else's stack. */
+  private static void report(Throwable e) {
+    if (e instanceof CacheException) {
+      System.err.println("failed: " + e.getMessage() + (e.getCause() == null ? "" : " <- " + e.getCause()));
+    } else {
+      e.printStackTrace();
     }
   }
 
