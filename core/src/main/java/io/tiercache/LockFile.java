@@ -40,6 +40,8 @@ final class LockFile implements AutoCloseable {
   private final FileOps fs;
   private final FileOps.Use use;
   private final @Nullable StoreCounters counters;
+  /** False: the file must exist and is opened read-only (a directory this process cannot write). */
+  private final boolean create;
   private int fd = -1;
   private Object fileKey;
   private FileChannel windowsChannel;
@@ -57,11 +59,25 @@ final class LockFile implements AutoCloseable {
 
   /** {@code counters}: where the time spent waiting for the lock is added, or null. */
   LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use, @Nullable StoreCounters counters) {
+    this(path, timeout, fs, use, counters, true);
+  }
+
+  private LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use, @Nullable StoreCounters counters,
+      boolean create) {
     this.path = path;
     this.timeout = timeout;
     this.fs = fs;
     this.use = use;
     this.counters = counters;
+    this.create = create;
+  }
+
+  /**
+   * The lock on {@code path}, which is never created: it is opened read-only ({@code flock} needs no
+   * write access), for a directory this process cannot write. Taking it fails if the file is missing.
+   */
+  static LockFile existing(Path path, Duration timeout, FileOps fs) {
+    return new LockFile(path, timeout, fs, FileOps.Use.READ, null, false);
   }
 
   Path path() {
@@ -156,12 +172,12 @@ final class LockFile implements AutoCloseable {
     }
     while (true) {
       fs.requireTrusted(path, use);
-      fd = Posix.open(path.toString(), Posix.O_RDWR | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
+      fd = Posix.open(path.toString(), (create ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
       if (fd >= 0) {
         break;
       }
       int errno = Native.getLastError();
-      if (errno != ENOENT) {
+      if (errno != ENOENT || !create) {
         fs.requireTrusted(path, use); // a link planted meanwhile is named as such
         throw new CacheException("cannot open the lock file: " + Posix.strerror(errno) + " (errno " + errno + ")",
             path);

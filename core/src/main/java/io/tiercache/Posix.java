@@ -7,11 +7,13 @@ import com.sun.jna.Platform;
  * The few libc calls Java 17 has no API for, through JNA's direct mapping (a few hundred
  * nanoseconds a call): {@code flock(2)}, which the Python SDK's {@code filelock} takes and
  * {@link java.nio.channels.FileChannel#lock} (an {@code fcntl} lock on Linux) does not exclude;
- * the process's user id; and {@code O_APPEND} writes whose descriptor the journal can also reopen
+ * the process's user id; {@code access(2)}, whose errno tells a read-only file system from a
+ * permission denied; and {@code O_APPEND} writes whose descriptor the journal can also reopen
  * for reading through {@code /proc/self/fd} (a {@code FileChannel} opened for appending cannot be
  * read, and does not tell which file it has open). Not loaded on Windows.
  */
 final class Posix {
+  static final int O_RDONLY = 0;
   static final int O_WRONLY = 1;
   static final int O_RDWR = 2;
   /** 02000 on Linux whatever the architecture. */
@@ -24,6 +26,10 @@ final class Posix {
   static final int LOCK_NB = 4;
   static final int LOCK_UN = 8;
   static final int EINTR = 4;
+  static final int EACCES = 13;
+  static final int EROFS = 30;
+  static final int X_OK = 1;
+  static final int W_OK = 2;
   static final int EWOULDBLOCK = Platform.isMac() ? 35 : 11;
 
   static {
@@ -46,6 +52,9 @@ final class Posix {
   static native int fsync(int fd);
 
   static native int geteuid();
+
+  /** {@code access(2)}: 0 when the real user may {@code mode} the file, else -1 with errno set. */
+  static native int access(String path, int mode);
 
   static native String strerror(int errno);
 
