@@ -349,8 +349,7 @@ public final class CacheFiles {
         @Override public void header(int format, long generation, long carriedBytes) {
           header[0] = generation;
           header[1] = format;
-          skipRecords = mapped != null && generation != mapped.generation
-              && (generation != mapped.generation - 1 || mapped.fresh);
+          skipRecords = mapped != null && !mapped.extendedBy(generation);
         }
 
         @Override public void batch(@Nullable String writer, long number, List<Journal.Record> records) {
@@ -416,14 +415,7 @@ public final class CacheFiles {
       }
     }
     if (snapshot == null && journal == null && export != null) {
-      live = new Content(null, export.expiryMillis);
-      Content c = live;
-      c.lock.lock();
-      try {
-        export.entries.forEach(c::change);
-      } finally {
-        c.lock.unlock();
-      }
+      live = Content.of(export);
     }
     long expiryMillis = live.expiresAt();
     Instant expiry = expiryMillis == Long.MIN_VALUE ? null : Instant.ofEpochMilli(expiryMillis);
@@ -466,15 +458,7 @@ public final class CacheFiles {
 
   private static byte[] readIfExists(Path file) {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-      long size = ch.size();
-      if (size > Integer.MAX_VALUE - 8) {
-        throw new CacheException("over 2 GB: too large to read whole", file);
-      }
-      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) size);
-      while (buf.hasRemaining() && ch.read(buf) >= 0) {
-        // read to the end
-      }
-      return buf.position() == buf.capacity() ? buf.array() : java.util.Arrays.copyOf(buf.array(), buf.position());
+      return FileOps.readFully(ch, file);
     } catch (NoSuchFileException e) {
       return null;
     } catch (IOException e) {

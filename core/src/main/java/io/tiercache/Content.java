@@ -132,6 +132,18 @@ final class Content {
     this.size = base == null ? 0 : base.live.count;
   }
 
+  /** The content of a snapshot-format file ({@code <name>.json}), its period included, in the heap. */
+  static Content of(Snapshot file) {
+    Content c = new Content(null, file.expiryMillis);
+    c.lock.lock();
+    try {
+      file.entries.forEach(c::change);
+    } finally {
+      c.lock.unlock();
+    }
+    return c;
+  }
+
   View view() {
     return view;
   }

@@ -142,6 +142,23 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
+   * What {@code channel} (open on {@code file}) holds, to its end as it is now.
+   *
+   * @throws CacheException if the file is over 2 GB, more than one array holds
+   */
+  static byte[] readFully(FileChannel channel, Path file) throws IOException {
+    long size = channel.size();
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new CacheException("over 2 GB: too large to read whole", file);
+    }
+    ByteBuffer buf = ByteBuffer.allocate((int) size);
+    while (buf.hasRemaining() && channel.read(buf) >= 0) {
+      // read to the end
+    }
+    return buf.position() == buf.capacity() ? buf.array() : java.util.Arrays.copyOf(buf.array(), buf.position());
+  }
+
+  /**
    * Creates a cache file that must not exist yet ({@code O_CREAT | O_EXCL}, which follows no link),
    * with the configured permissions whatever the umask.
    *

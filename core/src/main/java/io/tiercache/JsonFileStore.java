@@ -994,14 +994,7 @@ final class JsonFileStore implements PersistentStore {
     if (python == null || python.expiryMillis <= now) {
       return new Content(null, now + ttlMillis);
     }
-    Content c = new Content(null, python.expiryMillis);
-    c.lock.lock();
-    try {
-      python.entries.forEach(c::change);
-    } finally {
-      c.lock.unlock();
-    }
-    return c;
+    return Content.of(python);
   }
 
   /** Applies what another program wrote to {@code <name>.json} to {@code c}, as replayed records. */

@@ -105,6 +105,15 @@ final class SnapshotFile {
     this.echoCount = (int) echoes;
   }
 
+  /**
+   * Whether the records of a journal that extends snapshot generation {@code base} apply over this
+   * snapshot: those of its own journal, and of the one before (this snapshot holds a prefix of them,
+   * which replays harmlessly) unless a replace wrote this one.
+   */
+  boolean extendedBy(long base) {
+    return base == generation || base == generation - 1 && !fresh;
+  }
+
   static SnapshotFile map(Path path, FileChannel channel) throws IOException {
     return new SnapshotFile(path, Mapped.map(channel));
   }
