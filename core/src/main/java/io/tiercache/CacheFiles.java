@@ -216,6 +216,11 @@ public final class CacheFiles {
     Inspection i = r.inspection;
     List<String> problems = new ArrayList<>(r.problems);
     List<String> notes = new ArrayList<>();
+    String readOnly = ReadOnlyJsonStore.whyReadOnly(i.snapshotFile().getParent());
+    if (readOnly != null) {
+      notes.add("the directory is read-only for this process (" + readOnly + "): a cache opened on it serves these"
+          + " files as they are, and every write throws");
+    }
     if (!i.snapshotPresent() && !i.journalPresent() && !i.exportPresent()) {
       problems.add("no cache files: neither " + i.snapshotFile() + " nor " + i.journalFile() + " nor "
           + i.exportFile() + " exists");

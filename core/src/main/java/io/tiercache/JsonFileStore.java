@@ -71,9 +71,11 @@ final class JsonFileStore implements PersistentStore {
       return config.canonicalFile(config.files().json());
     }
 
+    /** A directory this process cannot write gets a {@link ReadOnlyJsonStore}. */
     @Override
     public PersistentStore open(StoreConfig config) {
-      return JsonFileStore.open(config);
+      String readOnly = ReadOnlyJsonStore.whyReadOnly(config.directory());
+      return readOnly == null ? JsonFileStore.open(config) : ReadOnlyJsonStore.open(config, readOnly);
     }
 
     @Override
@@ -1052,7 +1054,7 @@ final class JsonFileStore implements PersistentStore {
    * back); entries it lacks are kept, since nothing tells a deliberate removal from a stale view; a
    * shorter expiry is taken. Nothing when the file is tiercache's own export or has expired.
    */
-  private static List<Journal.Record> foreignChanges(Snapshot python, Content.View v, long now) {
+  static List<Journal.Record> foreignChanges(Snapshot python, Content.View v, long now) {
     SnapshotFile base = v.base;
     if (base != null && python.generation == base.generation || python.expiryMillis <= now) {
       return List.of();
