@@ -140,17 +140,36 @@ public final class AssetCache<T> implements AutoCloseable {
    * Every cached asset; when the cache is not valid ({@link #hasValidCache()} is false) the whole
    * list is fetched once from {@code fetchAll} and stored with {@link #addList}, and that is
    * returned. Concurrent callers in this JVM wait for the one fetch.
+   *
+   * <p>With {@code staleIfError(grace)} on the builder, a {@code fetchAll} that throws while the
+   * content expired less than {@code grace} ago returns the expired assets instead (one warning per
+   * outage; {@code fetchAll} is tried again after a back-off, 1 s doubling to 1 min).
    */
   public List<T> getAll(Supplier<? extends Collection<? extends T>> fetchAll) {
     Objects.requireNonNull(fetchAll, "fetchAll");
     if (hasValidCache()) {
       return getAll();
     }
+    LocalTieredCache<String, T> local = ((CacheHandle<String, T>) cache).cache();
     refreshLock.lock();
     try {
       if (!hasValidCache()) {
-        Collection<? extends T> fresh = fetchAll.get();
+        List<T> stale = local.contentInBackoff() ? local.staleContent(null) : null;
+        if (stale != null) {
+          return stale;
+        }
+        Collection<? extends T> fresh;
+        try {
+          fresh = fetchAll.get();
+        } catch (RuntimeException e) {
+          stale = local.staleContent(e);
+          if (stale == null) {
+            throw e;
+          }
+          return stale;
+        }
         addList(fresh);
+        local.contentLoaded();
         return new ArrayList<>(fresh);
       }
     } finally {

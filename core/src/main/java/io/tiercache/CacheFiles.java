@@ -342,7 +342,9 @@ public final class CacheFiles {
     if (journal != null) {
       int eol = Journal.indexOf(journal, 0, journal.length, (byte) '\n');
       int consumed = Journal.scan(journal, journal.length, 0, new Journal.Visitor() {
-        boolean skipRecords;
+        // as the store decides (see Journal.baseOfHeaderless) when the header line is damaged
+        boolean skipRecords = mapped != null && mapped.fresh
+            && Journal.baseOfHeaderless(journal, journal.length, mapped.generation) != mapped.generation;
 
         @Override public void header(int format, long generation, long carriedBytes) {
           header[0] = generation;

@@ -1,8 +1,10 @@
 package io.tiercache;
 
-import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import io.tiercache.stats.CacheStats;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.Function;
 
@@ -20,7 +22,7 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
     this.frontKey = frontKey;
   }
 
-  private LocalTieredCache<K, V> cache() {
+  LocalTieredCache<K, V> cache() {
     if (closed) {
       throw new IllegalStateException("this cache handle is closed: " + location);
     }
@@ -41,6 +43,20 @@ final class CacheHandle<K, V> implements TieredCache<K, V> {
 
   @Override public V get(K key, Function<? super K, ? extends V> loader) {
     return cache().get(key, loader);
+  }
+
+  @Override public Map<K, V> getAll(Iterable<? extends K> keys,
+      Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader) {
+    return cache().getAll(keys, bulkLoader);
+  }
+
+  @Override public CompletableFuture<V> getAsync(K key, Function<? super K, ? extends V> loader) {
+    return cache().getAsync(key, loader);
+  }
+
+  @Override public CompletableFuture<Map<K, V>> getAllAsync(Iterable<? extends K> keys,
+      Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader) {
+    return cache().getAllAsync(keys, bulkLoader);
   }
 
   @Override public Map<K, V> getAllPresent(Iterable<? extends K> keys) {

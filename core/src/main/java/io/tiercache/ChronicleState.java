@@ -3,6 +3,7 @@ package io.tiercache;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -64,19 +65,43 @@ final class ChronicleState implements AutoCloseable {
     this.path = path;
     try {
       channel = fs.openOrCreate(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      buf = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE); // grows the file; new bytes are zero
     } catch (IOException e) {
-      throw new CacheException("cannot map the Chronicle Map state file", path, e);
+      throw new CacheException("cannot open the Chronicle Map state file", path, e);
+    }
+    try {
+      requireFormat();
+      buf = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE); // grows a new file; new bytes are zero
+    } catch (IOException | RuntimeException e) {
+      close();
+      throw e instanceof CacheException ? (CacheException) e
+          : new CacheException("cannot map the Chronicle Map state file", path, e);
     }
     buf.order(ByteOrder.nativeOrder());
-    long magic = (long) LONGS.getVolatile(buf, OFF_MAGIC);
-    if (magic == 0) {
-      LONGS.compareAndSet(buf, OFF_MAGIC, 0L, MAGIC);
-    } else if (magic != MAGIC) {
-      close();
-      throw new CacheException("not a tiercache Chronicle Map state file (bad magic)", path);
-    }
+    LONGS.compareAndSet(buf, OFF_MAGIC, 0L, MAGIC);
     seen = sequence();
+  }
+
+  /**
+   * Refuses, before mapping grows anything, a file that is neither new (empty, or mapped and not yet
+   * stamped) nor this format. Openers are serialized by the open lock, so no other is half-way.
+   */
+  private void requireFormat() throws IOException {
+    long size = channel.size();
+    if (size == 0) {
+      return;
+    }
+    if (size != SIZE) {
+      throw new CacheException("not a tiercache Chronicle Map state file (" + size + " bytes, not " + SIZE
+          + "); left as it is", path);
+    }
+    ByteBuffer magic = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.nativeOrder());
+    while (magic.hasRemaining() && channel.read(magic, magic.position()) > 0) {
+      // read the 8 bytes
+    }
+    long found = magic.getLong(0);
+    if (found != 0 && found != MAGIC) {
+      throw new CacheException("not a tiercache Chronicle Map state file (bad magic); left as it is", path);
+    }
   }
 
   Path path() {
@@ -167,21 +192,31 @@ final class ChronicleState implements AutoCloseable {
 
   /** Announces that {@code key} changed; null: everything changed (a clear or a replace). */
   void announce(String key) {
+    if (key == null) {
+      announce(null, 0, 0);
+    } else {
+      byte[] name = key.getBytes(StandardCharsets.UTF_8);
+      announce(name, 0, name.length);
+    }
+  }
+
+  /**
+   * Announces that the key whose UTF-8 bytes are {@code name[offset, offset + length)} changed;
+   * a null {@code name}: everything changed.
+   */
+  void announce(byte[] name, int offset, int length) {
     long seq = (long) LONGS.getAndAdd(buf, OFF_SEQ, 1L);
     int slot = RING + (int) (seq % SLOTS) * SLOT_BYTES;
     LONGS.setOpaque(buf, slot, 0L); // readers of an older lap see a torn slot as "missed"
     VarHandle.storeStoreFence();
     buf.putInt(slot + 8, writer);
-    if (key == null) {
+    if (name == null) {
       buf.putShort(slot + 12, ALL);
+    } else if (length > MAX_NAME_BYTES) {
+      buf.putShort(slot + 12, TOO_LONG);
     } else {
-      byte[] name = key.getBytes(StandardCharsets.UTF_8);
-      if (name.length > MAX_NAME_BYTES) {
-        buf.putShort(slot + 12, TOO_LONG);
-      } else {
-        buf.putShort(slot + 12, (short) name.length);
-        buf.put(slot + 16, name, 0, name.length);
-      }
+      buf.putShort(slot + 12, (short) length);
+      buf.put(slot + 16, name, offset, length);
     }
     LONGS.setRelease(buf, slot, seq + 1);
   }

@@ -65,6 +65,25 @@ final class Content {
       return e == null || e.removed() ? null : e;
     }
 
+    /** Whether {@code key} has a live value; the snapshot's is found, not copied. */
+    boolean present(String key) {
+      Encoded e = top.changes.get(key);
+      if (e != null || top.hidesBelow) {
+        return e != null && !e.removed();
+      }
+      if (frozen != null) {
+        e = frozen.changes.get(key);
+        if (e != null || frozen.hidesBelow) {
+          return e != null && !e.removed();
+        }
+      }
+      if (base == null) {
+        return false;
+      }
+      byte[] quoted = SnapshotFile.quoted(key);
+      return base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length)) >= 0;
+    }
+
     boolean baseVisible() {
       return !top.hidesBelow && (frozen == null || !frozen.hidesBelow);
     }
@@ -140,9 +159,9 @@ final class Content {
   @GuardedBy("lock")
   void change(String key, Encoded entry) {
     View v = view;
-    Encoded before = v.value(key);
+    boolean before = v.present(key);
     v.top.changes.put(key, entry);
-    size += (entry.removed() ? 0 : 1) - (before == null ? 0 : 1);
+    size += (entry.removed() ? 0 : 1) - (before ? 1 : 0);
   }
 
   /**

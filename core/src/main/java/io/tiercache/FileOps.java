@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
@@ -57,6 +58,15 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   FileOps {
+    if (!filePermissions.containsAll(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE))) {
+      throw new IllegalArgumentException("file permissions must let the owner read and write (the cache does): "
+          + PosixFilePermissions.toString(filePermissions));
+    }
+    if (!directoryPermissions.containsAll(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+        PosixFilePermission.OWNER_EXECUTE))) {
+      throw new IllegalArgumentException("directory permissions must give the owner rwx (the cache lists, creates"
+          + " and renames files in it): " + PosixFilePermissions.toString(directoryPermissions));
+    }
     filePermissions = Set.copyOf(filePermissions);
     directoryPermissions = Set.copyOf(directoryPermissions);
   }
@@ -142,15 +152,25 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     opts.add(StandardOpenOption.WRITE); // Java ignores CREATE_NEW on a file opened for reading only
     opts.add(StandardOpenOption.CREATE_NEW);
     opts.add(LinkOption.NOFOLLOW_LINKS);
-    FileChannel channel = FileChannel.open(file, opts, fileAttributes());
-    try {
-      if (POSIX) {
-        Files.setPosixFilePermissions(file, filePermissions);
+    while (true) {
+      FileChannel channel = FileChannel.open(file, opts, fileAttributes());
+      try {
+        setPermissions(file); // the umask may have taken some away
+        return channel;
+      } catch (NoSuchFileException unlinked) {
+        channel.close(); // another process unlinked it already (the Python SDK does so to the lock): again
+      } catch (IOException | RuntimeException e) {
+        channel.close();
+        throw e;
       }
-      return channel;
-    } catch (IOException | RuntimeException e) {
-      channel.close();
-      throw e;
+    }
+  }
+
+  /** Through the link itself (O_NOFOLLOW, then fchmod): never the file a link planted meanwhile points to. */
+  private void setPermissions(Path file) throws IOException {
+    if (POSIX) {
+      Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+          .setPermissions(filePermissions);
     }
   }
 
@@ -204,6 +224,9 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           + " (another user may have planted it)", file);
     }
     int links = (Integer) a.get("nlink");
+    if (links == 0) {
+      return; // unlinked between the lookup and the stat: as absent
+    }
     if (links != 1) {
       throw new CacheException("refusing a file with " + links + " hard links (another name may expose what is"
           + " written to it)", file);
@@ -235,17 +258,6 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       }
     }
     return permissions;
-  }
-
-  /** Gives a file another library created the permissions of files tiercache creates. */
-  void restrict(Path file) {
-    if (POSIX) {
-      try {
-        Files.setPosixFilePermissions(file, filePermissions);
-      } catch (IOException e) {
-        throw new CacheException("cannot set the file permissions", file, e);
-      }
-    }
   }
 
   // ---------------------------------------------------------------- replacing
@@ -370,15 +382,25 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * Removes the temporary files of {@code baseName} ({@code <baseName>.<random>.tmp}) whose writer is
-   * gone: a live writer holds a lock on its temporary, so only a crash's leftovers are removed.
+   * Removes the temporary files of the {@code targets} ({@code <target>.<random>.tmp}, all in one
+   * directory) whose writer is gone: a live writer holds a lock on its temporary, so only a crash's
+   * leftovers are removed.
    */
-  void removeStaleTemporaries(Path dir, String baseName) {
+  void removeStaleTemporaries(Path... targets) {
+    Path dir = targets[0].toAbsolutePath().getParent();
     // A filter, not a glob: the cache name may hold glob characters ("model[1").
-    String prefix = baseName + ".";
     try (var files = Files.newDirectoryStream(dir, p -> {
       String name = p.getFileName().toString();
-      return name.startsWith(prefix) && name.endsWith(".tmp") && name.length() > prefix.length() + 4;
+      if (!name.endsWith(".tmp")) {
+        return false;
+      }
+      for (Path target : targets) {
+        String prefix = target.getFileName() + ".";
+        if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+          return true;
+        }
+      }
+      return false;
     })) {
       for (Path temp : files) {
         removeIfAbandoned(temp);

@@ -197,6 +197,27 @@ final class Journal {
     return consumed;
   }
 
+  /**
+   * The snapshot generation a journal whose header line is damaged extends, given the snapshot in
+   * place: the one before it if the journal holds a seal into it (a compactor died between its
+   * renames), else that one. Either way replaying the records is safe where an intact header would
+   * allow it: a sealed journal's records are in the snapshot already, unless that is a fresh one.
+   */
+  static long baseOfHeaderless(byte[] journal, int length, long snapshotGeneration) {
+    boolean[] sealedInto = {false};
+    scan(journal, length, 0, new Visitor() {
+      @Override public void header(int format, long generation, long carriedBytes) {}
+      @Override public void batch(@Nullable String writer, long number, List<Record> records) {}
+      @Override public boolean seal(long fileOffset, long generation, String writer) {
+        sealedInto[0] |= generation == snapshotGeneration;
+        return false;
+      }
+      @Override public void corrupt(long fileOffset, String reason) {}
+      @Override public void interrupted(long fileOffset, String reason) {}
+    });
+    return sealedInto[0] ? snapshotGeneration - 1 : snapshotGeneration;
+  }
+
   /** Parses lines and groups batches; one per scan. */
   private static final class Parser {
     final byte[] buf;

@@ -31,12 +31,20 @@ final class JournalFile implements AutoCloseable {
   final long headerLength;
   /** Bytes after the header copied from the journal this one replaced. */
   final long carriedBytes;
+  /**
+   * The first line is not a readable header: {@link #generation} is -1, records start after that
+   * line, and only a rebuild, which keeps a copy of this file, may use it (see
+   * {@link Journal#baseOfHeaderless}).
+   */
+  final boolean headerDamaged;
+  private boolean closed;
 
   private JournalFile(Path path, int fd, FileChannel reader, long[] header) {
     this.path = path;
     this.fd = fd;
     this.reader = reader;
-    this.format = (int) header[0];
+    this.headerDamaged = header[0] < 0;
+    this.format = headerDamaged ? Journal.FORMAT : (int) header[0];
     this.generation = header[1];
     this.carriedBytes = header[2];
     this.headerLength = header[3];
@@ -46,7 +54,7 @@ final class JournalFile implements AutoCloseable {
    * Opens the journal at {@code path}, which must be one tiercache can trust with its writes.
    *
    * @throws NoSuchFileException if there is none
-   * @throws CacheException if it has no readable header, or one of a newer format
+   * @throws CacheException if its header is of a newer format
    */
   static JournalFile open(Path path, FileOps files) throws IOException {
     files.requireTrusted(path, FileOps.Use.IN_PLACE);
@@ -74,11 +82,26 @@ final class JournalFile implements AutoCloseable {
     }
   }
 
+  /** Where the second line starts: after the first line break, or at the end. */
+  private static long firstLineEnd(FileChannel reader) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
+    for (long at = 0; ; at += buf.position()) {
+      buf.clear();
+      if (reader.read(buf, at) <= 0) {
+        return at;
+      }
+      int eol = Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n');
+      if (eol >= 0) {
+        return at + eol + 1;
+      }
+    }
+  }
+
   /** format, generation, carried bytes, header length. */
   private static long[] readHeader(FileChannel reader, Path path) throws IOException {
     ByteBuffer buf = ByteBuffer.allocate(128);
     reader.read(buf, 0);
-    long[] header = {-1, 0, 0, 0};
+    long[] header = {-1, -1, 0, 0};
     int eol = Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n');
     if (eol > 0) {
       Journal.scan(buf.array(), eol + 1, 0, new Journal.Visitor() {
@@ -97,7 +120,8 @@ final class JournalFile implements AutoCloseable {
       });
     }
     if (header[0] < 0) {
-      throw new CacheException("the journal has no header line: not a tiercache journal, or damaged", path);
+      header[3] = eol >= 0 ? eol + 1 : firstLineEnd(reader); // damaged: see headerDamaged
+      return header;
     }
     if (header[0] > Journal.FORMAT) {
       throw new CacheException("the journal is in format " + header[0] + ", written by a newer tiercache; this one"
@@ -159,8 +183,13 @@ final class JournalFile implements AutoCloseable {
     }
   }
 
+  /** Closes the file; once only, as its descriptor number may be another file's after. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     try {
       reader.close();
     } catch (IOException e) {

@@ -71,10 +71,15 @@ final class JsonCodec<T> implements Codec<T> {
   private static final ConcurrentHashMap<Type, JsonCodec<?>> CODECS = new ConcurrentHashMap<>();
   private static final ConcurrentHashMap<Type, Binder> BINDERS = new ConcurrentHashMap<>();
   private static final Config CONFIG = new Config.Builder().escapeUnicode(true).indentionStep(0).build();
-  /** Stand-ins for Python's non-standard float tokens, which jsoniter cannot read. */
-  private static final String NAN = "\u0000NaN";
-  private static final String POSITIVE_INFINITY = "\u0000Infinity";
-  private static final String NEGATIVE_INFINITY = "\u0000-Infinity";
+  /**
+   * Python's bare {@code NaN} and {@code Infinity} as jsoniter reads them: rewritten into number
+   * tokens ({@code -Infinity} already is one). A stand-in must be a number token, never a string:
+   * any string, however odd, is a user's value (issue 12: {@code "\u0000NaN"} came back a Double).
+   * Valid JSON numbers hold no letter but {@code e}, so these texts cannot come from anywhere else.
+   */
+  private static final String NAN = "0NaN";
+  private static final String POSITIVE_INFINITY = "0Infinity";
+  private static final String NEGATIVE_INFINITY = "-Infinity";
 
   private static final ThreadLocal<Output> OUTPUT = ThreadLocal.withInitial(Output::new);
 
@@ -216,6 +221,7 @@ final class JsonCodec<T> implements Codec<T> {
 
   // ---------------------------------------------------------------- Python's NaN and infinities
 
+  /** True when a validated value holds a bare {@code NaN} or {@code Infinity} (outside strings). */
   static boolean hasNonFiniteTokens(byte[] buf, int from, int to) {
     boolean inString = false;
     for (int i = from; i < to; i++) {
@@ -228,60 +234,70 @@ final class JsonCodec<T> implements Codec<T> {
         }
       } else if (b == '"') {
         inString = true;
-      } else if (b == 'N' || b == 'I') {
+      } else if ((b == 'N' || b == 'I') && (i == from || buf[i - 1] != '-')) { // -Infinity is a number token already
         return true;
       }
     }
     return false;
   }
 
-  /** Copies a validated value with each bare NaN/Infinity token replaced by a sentinel string. */
+  /** Copies a validated value with each bare NaN/Infinity token prefixed by a 0: a number token to jsoniter. */
   private static byte[] replaceNonFiniteTokens(byte[] buf, int from, int to) {
-    ByteSink out = new ByteSink(to - from + 32);
+    ByteSink out = new ByteSink(to - from + 16);
     boolean inString = false;
     for (int i = from; i < to; i++) {
       byte b = buf[i];
       if (inString) {
-        out.write(b);
         if (b == '\\') {
-          out.write(buf[++i]);
+          out.write(b);
+          b = buf[++i];
         } else if (b == '"') {
           inString = false;
         }
-        continue;
-      }
-      String sentinel = null;
-      int skip = 0;
-      if (b == 'N') {
-        sentinel = NAN;
-        skip = 3;
-      } else if (b == 'I') {
-        sentinel = POSITIVE_INFINITY;
-        skip = 8;
-      } else if (b == '-' && i + 1 < to && buf[i + 1] == 'I') {
-        sentinel = NEGATIVE_INFINITY;
-        skip = 9;
-      }
-      if (sentinel != null) {
-        out.writeAscii("\"\\u0000" + sentinel.substring(1) + "\"");
-        i += skip - 1;
-        continue;
-      }
-      if (b == '"') {
+      } else if (b == '"') {
         inString = true;
+      } else if ((b == 'N' || b == 'I') && (i == from || buf[i - 1] != '-')) {
+        String token = b == 'N' ? NAN : POSITIVE_INFINITY;
+        out.writeAscii(token);
+        i += token.length() - 2; // the literal, validated already, minus the byte the loop steps over
+        continue;
       }
       out.write(b);
     }
     return out.toByteArray();
   }
 
-  private static @Nullable Double nonFinite(String s) {
-    switch (s) {
+  /** The double a number token stands for, when it is one of Python's non-finite tokens; else null. */
+  private static @Nullable Double nonFinite(String numberText) {
+    switch (numberText) {
       case NAN: return Double.NaN;
       case POSITIVE_INFINITY: return Double.POSITIVE_INFINITY;
       case NEGATIVE_INFINITY: return Double.NEGATIVE_INFINITY;
       default: return null;
     }
+  }
+
+  static void writeString(JsonStream out, String s) throws IOException {
+    out.writeVal(readable(s));
+  }
+
+  /**
+   * {@code s}, unless it holds an unpaired surrogate: written as a lone {@code \\uD800} escape, it
+   * would be stored and then fail every read (jsoniter refuses it), so it fails the write instead.
+   */
+  static String readable(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+        } else {
+          throw new Mismatch(String.format("a string holds an unpaired surrogate (\\u%04x at index %d), which"
+              + " cannot be read back", (int) c, i));
+        }
+      }
+    }
+    return s;
   }
 
   static void writeDouble(JsonStream out, double d) throws IOException {
@@ -351,42 +367,64 @@ final class JsonCodec<T> implements Codec<T> {
 
   static Binder binder(Type type) {
     Binder binder = BINDERS.get(type);
-    if (binder != null) {
+    if (binder != null && !(binder instanceof Deferred && ((Deferred) binder).target == null)) {
       return binder;
     }
-    // A placeholder first, so that recursive types (a Node with List<Node>) resolve to it.
-    Deferred deferred = new Deferred();
-    Binder raced = BINDERS.putIfAbsent(type, deferred);
-    if (raced != null) {
-      return raced;
+    // One creation at a time (it is rare): a thread must not use another's unfinished placeholder,
+    // while the creating thread itself needs it for recursive types (a Node with List<Node>).
+    synchronized (BINDERS) {
+      binder = BINDERS.get(type);
+      if (binder != null) {
+        return binder; // finished, or this thread's own placeholder
+      }
+      Deferred deferred = new Deferred();
+      BINDERS.put(type, deferred);
+      try {
+        binder = create(type);
+      } catch (RuntimeException e) {
+        deferred.failure = e;
+        BINDERS.remove(type, deferred);
+        throw e;
+      }
+      deferred.target = binder;
+      BINDERS.put(type, binder);
+      return binder;
     }
-    try {
-      binder = create(type);
-    } catch (RuntimeException e) {
-      BINDERS.remove(type, deferred);
-      throw e;
-    }
-    deferred.target = binder;
-    BINDERS.replace(type, deferred, binder);
-    return binder;
   }
 
   private static final class Deferred implements Binder {
     volatile Binder target;
+    volatile RuntimeException failure;
+
+    /**
+     * The real binder. Only another thread can find it unset (the creating thread never reads or
+     * writes through a placeholder while it builds the binder): that thread waits the moment it
+     * takes to build one.
+     */
+    private Binder target() {
+      Binder t;
+      while ((t = target) == null) {
+        if (failure != null) {
+          throw failure;
+        }
+        Thread.onSpinWait();
+      }
+      return t;
+    }
 
     @Override
     public void write(JsonStream out, @Nullable Object value, int depth) throws IOException {
-      target.write(out, value, depth);
+      target().write(out, value, depth);
     }
 
     @Override
     public @Nullable Object read(JsonIterator in, int depth) throws IOException {
-      return target.read(in, depth);
+      return target().read(in, depth);
     }
 
     @Override
     public @Nullable Object absent() {
-      return target.absent();
+      return target().absent();
     }
   }
 
@@ -451,8 +489,20 @@ final class JsonCodec<T> implements Codec<T> {
 
   // ---------------------------------------------------------------- scalars
 
-  /** Numbers are read from jsoniter's exact text of the token, then converted with range checks. */
+  /**
+   * A finite number's exact text, for conversion with range checks. Python's {@code NaN} and
+   * infinities are numbers only to doubles ({@link #numberToken}): anywhere else they do not fit.
+   */
   static String numberText(JsonIterator in) throws IOException {
+    String text = numberToken(in);
+    if (nonFinite(text) != null) {
+      throw new Mismatch("expected a finite number but found " + (text.charAt(0) == '0' ? text.substring(1) : text));
+    }
+    return text;
+  }
+
+  /** The exact text of the number token at {@code in}, which may be one of {@link #nonFinite}'s. */
+  static String numberToken(JsonIterator in) throws IOException {
     return in.readAny().toString();
   }
 
@@ -498,7 +548,7 @@ final class JsonCodec<T> implements Codec<T> {
         }, in -> (float) (double) readDouble(in));
       }
       if (c == char.class || c == Character.class) {
-        return scalar(c == char.class ? '\0' : null, (out, v) -> out.writeVal(String.valueOf(v)), in -> {
+        return scalar(c == char.class ? '\0' : null, (out, v) -> writeString(out, String.valueOf(v)), in -> {
           String s = readString(in);
           if (s.length() != 1) {
             throw new Mismatch("expected a one-character string but found \"" + s + "\"");
@@ -551,7 +601,7 @@ final class JsonCodec<T> implements Codec<T> {
       return null;
     }
 
-    static final Binder STRING = scalar(null, (out, v) -> out.writeVal((String) v), Scalars::readString);
+    static final Binder STRING = scalar(null, (out, v) -> writeString(out, (String) v), Scalars::readString);
 
     static String readString(JsonIterator in) throws IOException {
       if (in.whatIsNext() != ValueType.STRING) {
@@ -567,16 +617,10 @@ final class JsonCodec<T> implements Codec<T> {
     }
 
     static Double readDouble(JsonIterator in) throws IOException {
-      if (in.whatIsNext() == ValueType.STRING) {
-        String s = in.readString();
-        Double special = nonFinite(s);
-        if (special == null) {
-          throw new Mismatch("expected a number but found a string");
-        }
-        return special;
-      }
       requireNumber(in);
-      return Double.parseDouble(numberText(in));
+      String text = numberToken(in);
+      Double special = nonFinite(text);
+      return special != null ? special : Double.parseDouble(text);
     }
 
     interface Writer {
@@ -660,13 +704,10 @@ final class JsonCodec<T> implements Codec<T> {
           return null;
         case BOOLEAN:
           return in.readBoolean();
-        case STRING: {
-          String s = in.readString();
-          Double special = nonFinite(s);
-          return special != null ? special : s;
-        }
+        case STRING:
+          return in.readString();
         case NUMBER:
-          return naturalNumber(numberText(in));
+          return naturalNumber(numberToken(in));
         case ARRAY: {
           List<Object> list = new ArrayList<>();
           int i = 0;
@@ -698,6 +739,10 @@ final class JsonCodec<T> implements Codec<T> {
 
     /** Long when integral and in range, BigInteger when integral beyond it, else Double: Python's int/float. */
     static Object naturalNumber(String text) {
+      Double special = nonFinite(text);
+      if (special != null) {
+        return special;
+      }
       boolean integral = true;
       for (int i = 0; i < text.length(); i++) {
         char c = text.charAt(i);
@@ -975,7 +1020,7 @@ final class JsonCodec<T> implements Codec<T> {
         }
         first = false;
         Object k = e.getKey();
-        out.writeObjectField(k instanceof Enum ? ((Enum<?>) k).name() : String.valueOf(k)); // Python's str(key)
+        out.writeObjectField(readable(k instanceof Enum ? ((Enum<?>) k).name() : String.valueOf(k))); // Python's str(key)
         value.write(out, e.getValue(), depth + 1);
       }
       out.writeObjectEnd();

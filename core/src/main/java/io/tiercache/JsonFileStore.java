@@ -92,6 +92,7 @@ final class JsonFileStore implements PersistentStore {
   private final long compactionMinBytes;
   private final FileOps fileOps;
   private final Listeners listeners = new Listeners();
+  private final StoreCounters counters = new StoreCounters();
 
   private final Content content = new Content(null, 0);
   private final JournalAppender appender = new JournalAppender(content.lock, MAX_BATCH_BYTES);
@@ -114,8 +115,69 @@ final class JsonFileStore implements PersistentStore {
   private volatile @Nullable Stale stale;
   private volatile boolean closed;
   private final AtomicBoolean compactionScheduled = new AtomicBoolean();
+  private final AtomicBoolean repairScheduled = new AtomicBoolean();
+  private static final long COMPACTION_SPACING_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+  private volatile long lastCompactionNanos = System.nanoTime() - COMPACTION_SPACING_NANOS;
+  /** The journal's length past its header, as this process last knew it: what decides a compaction. */
+  private volatile long journalBytesEstimate;
   private volatile boolean asyncFailureLogged;
   private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
+
+  /** How many times this thread holds tiercache's lock: reads and reloads may nest in a compaction. */
+  @GuardedBy("ioLock")
+  private int stateHolds;
+
+  /** Takes tiercache's lock on the files ({@link StateFile}), reentrantly; caller holds ioLock. */
+  @GuardedBy("ioLock")
+  private void lockState() {
+    if (stateHolds == 0) {
+      state.lock();
+    }
+    stateHolds++;
+  }
+
+  @GuardedBy("ioLock")
+  private boolean tryLockState() {
+    if (stateHolds == 0 && !state.tryLock()) {
+      return false;
+    }
+    stateHolds++;
+    return true;
+  }
+
+  @GuardedBy("ioLock")
+  private void unlockState() {
+    if (--stateHolds == 0) {
+      state.unlock();
+    }
+  }
+
+  /** File work that may fail. */
+  private interface Work<T> {
+    T run() throws IOException;
+  }
+
+  /**
+   * Runs {@code work} under the I/O lock and tiercache's lock on the files: the frame of every change
+   * to which files are in place. An {@link IOException} becomes a {@link CacheException} saying
+   * {@code what} failed.
+   */
+  private <T> T exclusively(String what, Work<T> work) {
+    ioLock.lock();
+    try {
+      ensureOpen();
+      lockState();
+      try {
+        return work.run();
+      } finally {
+        unlockState();
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot " + what, files.json(), e);
+    } finally {
+      ioLock.unlock();
+    }
+  }
 
   /** An expired content and where to find its values. */
   private record Stale(long expiresAt, Lookup lookup, Content.@Nullable View view,
@@ -135,8 +197,8 @@ final class JsonFileStore implements PersistentStore {
     this.asyncFlushDelay = config.asyncFlushDelay();
     this.compactionMinBytes = config.compactionMinBytes();
     this.fileOps = config.fileOps();
-    this.state = new StateFile(files.state(), fileOps, config.lockTimeout());
-    this.pythonLock = new LockFile(files.lock(), config.lockTimeout(), fileOps);
+    this.state = new StateFile(files.state(), fileOps, config.lockTimeout(), counters);
+    this.pythonLock = new LockFile(files.lock(), config.lockTimeout(), fileOps, FileOps.Use.READ, counters);
     this.compactor = new Compactor(files, fileOps, state, pythonLock, appender.writer);
   }
 
@@ -145,15 +207,13 @@ final class JsonFileStore implements PersistentStore {
     JsonFileStore store = new JsonFileStore(config);
     store.ioLock.lock();
     try {
-      store.state.lock();
+      store.lockState();
       try {
-        for (Path p : new Path[] {store.files.json(), store.files.snapshot(), store.files.journal()}) {
-          store.fileOps.removeStaleTemporaries(config.directory(), p.getFileName().toString());
-        }
+        store.fileOps.removeStaleTemporaries(store.files.json(), store.files.snapshot(), store.files.journal());
         store.recoverSwitchLocked();
         store.loadLocked();
       } finally {
-        store.state.unlock();
+        store.unlockState();
       }
     } catch (IOException e) {
       store.release();
@@ -205,8 +265,88 @@ final class JsonFileStore implements PersistentStore {
     if (now() >= v.expiresAt) {
       return null;
     }
-    Encoded e = v.value(key);
+    Encoded e;
+    try {
+      e = v.value(key);
+    } catch (SnapshotFile.DamagedEntryException damaged) {
+      repairSoon(damaged);
+      return null; // a miss, never a wrong value; the repair restores it from the export
+    }
     return e == null ? null : new Value(e, v.expiresAt);
+  }
+
+  /**
+   * A damaged entry was found in the snapshot: it is moved aside and built again from its intact
+   * entries, the export (the same content, in {@code <name>.json}) and the journal, in the background.
+   */
+  private void repairSoon(SnapshotFile.DamagedEntryException damage) {
+    if (!repairScheduled.compareAndSet(false, true)) {
+      return;
+    }
+    LOG.log(Level.WARNING, "tiercache: " + damage.getMessage() + "; rebuilding it from " + files.json()
+        + " and the journal");
+    Maintenance.COMPACTOR.execute(() -> background("repair", () -> {
+      try {
+        exclusively("repair the snapshot", () -> {
+          repairLocked(damage.generation);
+          return null;
+        });
+      } finally {
+        repairScheduled.set(false);
+      }
+    }));
+  }
+
+  /**
+   * See {@link #repairSoon}: repairs snapshot {@code generation} if it is still the one in place.
+   * Caller holds ioLock and the state lock.
+   */
+  @GuardedBy("ioLock")
+  private void repairLocked(long generation) throws IOException {
+    if (closed) {
+      return;
+    }
+    syncLocked();
+    SnapshotFile damaged = content.view().base;
+    SnapshotFile inPlace = openSnapshot();
+    if (damaged == null || damaged.generation != generation || inPlace == null || inPlace.generation != generation) {
+      return; // repaired already, or compacted since
+    }
+    Content initial = new Content(null, damaged.live.expiryMillis);
+    long lost;
+    initial.lock.lock();
+    try {
+      lost = damaged.live.forEachIntact(initial::change);
+    } finally {
+      initial.lock.unlock();
+    }
+    pythonLock.lock();
+    try {
+      Snapshot export = readPythonFileLocked();
+      if (export != null && export.generation == damaged.generation) {
+        initial.lock.lock();
+        try {
+          for (Map.Entry<String, Encoded> e : export.entries.entrySet()) {
+            if (initial.view().entry(e.getKey()) == null) {
+              initial.change(e.getKey(), e.getValue()); // the same content: what the snapshot lost
+            }
+          }
+        } finally {
+          initial.lock.unlock();
+        }
+      } else if (export != null) {
+        initial.lock.lock();
+        try {
+          foreignChanges(export, initial.view(), now()).forEach(initial::apply);
+        } finally {
+          initial.lock.unlock();
+        }
+      }
+    } finally {
+      pythonLock.unlock();
+    }
+    FileOps.moveAside(files.snapshot(), lost + " damaged entries");
+    rebuildLocked(initial, follower.journal(), true, damaged);
   }
 
   @Override
@@ -229,6 +369,37 @@ final class JsonFileStore implements PersistentStore {
   }
 
   @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (staleGraceMillis <= 0) {
+      return;
+    }
+    long now = now();
+    Content.View v = content.view();
+    try {
+      if (now >= v.expiresAt && now - v.expiresAt < staleGraceMillis) {
+        v.forEach((k, e) -> action.accept(k, new Value(e, v.expiresAt)));
+        return;
+      }
+      Stale s = stale;
+      if (s != null && now - s.expiresAt < staleGraceMillis) {
+        SnapshotFile.EntryVisitor visit = (k, e) -> action.accept(k, new Value(e, s.expiresAt));
+        if (s.table != null) {
+          s.table.forEach(visit);
+        } else {
+          s.view.forEach(visit);
+        }
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot read the stale content", files.snapshot(), e);
+    }
+  }
+
+  @Override
+  public StoreCounters counters() {
+    return counters;
+  }
+
+  @Override
   public void forEach(BiConsumer<String, Value> action) {
     Content.View v = content.view();
     if (now() >= v.expiresAt) {
@@ -238,6 +409,9 @@ final class JsonFileStore implements PersistentStore {
       v.forEach((k, e) -> action.accept(k, new Value(e, v.expiresAt)));
     } catch (IOException e) {
       throw new CacheException("cannot read the snapshot", files.snapshot(), e);
+    } catch (SnapshotFile.DamagedEntryException damaged) {
+      repairSoon(damaged);
+      throw damaged;
     }
   }
 
@@ -345,41 +519,32 @@ final class JsonFileStore implements PersistentStore {
         }
       }
     };
-    ioLock.lock();
-    try {
+    return exclusively("replace the content", () -> {
       writePendingLocked(Long.MAX_VALUE); // what this process wrote before the replace lands before it
       throwIfFailed(appender.writtenSeq());
-      state.lock();
-      try {
-        recoverSwitchLocked();
-        syncLocked();
-        while (true) {
-          try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
-            JournalFile next;
+      recoverSwitchLocked();
+      syncLocked();
+      while (true) {
+        try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
+          JournalFile next;
+          try {
+            next = compactor.commit(r, follower.journal(), follower.cursor());
+          } catch (Compactor.ExportChangedException e) {
+            pythonLock.lock();
             try {
-              next = compactor.commit(r, follower.journal(), follower.cursor());
-            } catch (Compactor.ExportChangedException e) {
-              pythonLock.lock();
-              try {
-                state.recordExport(files.json()); // whatever the Python SDK wrote is replaced anyway
-              } finally {
-                pythonLock.unlock();
-              }
-              continue;
+              state.recordExport(files.json()); // whatever the Python SDK wrote is replaced anyway
+            } finally {
+              pythonLock.unlock();
             }
-            installLocked(r.mapped, next, next.headerLength, true);
-            stale = null;
-            return receipt(appender.writtenSeq());
+            continue;
           }
+          installLocked(r.mapped, next, next.headerLength, true);
+          counters.recordCompaction();
+          stale = null;
+          return receipt(appender.writtenSeq());
         }
-      } finally {
-        state.unlock();
       }
-    } catch (IOException e) {
-      throw new CacheException("cannot replace the content", files.snapshot(), e);
-    } finally {
-      ioLock.unlock();
-    }
+    });
   }
 
   @Override
@@ -464,6 +629,13 @@ final class JsonFileStore implements PersistentStore {
       return;
     }
     appender.written(batch);
+    journalBytesEstimate += batch.unit().length;
+  }
+
+  /** What the journal holds past its header: what this process read of it, and wrote since. */
+  @GuardedBy("ioLock")
+  private void estimateJournalLocked() {
+    journalBytesEstimate = follower.cursor() - follower.journal().headerLength + appender.unreadBytes();
   }
 
   /**
@@ -476,7 +648,7 @@ final class JsonFileStore implements PersistentStore {
     if (state.switching() == 0 && state.generation() == journal.generation) {
       return;
     }
-    state.lock();
+    lockState();
     try {
       recoverSwitchLocked();
       if (state.generation() == journal.generation) {
@@ -489,7 +661,7 @@ final class JsonFileStore implements PersistentStore {
         follower.journal().append(batch.unit()); // it landed after the seal
       }
     } finally {
-      state.unlock();
+      unlockState();
     }
   }
 
@@ -544,13 +716,13 @@ final class JsonFileStore implements PersistentStore {
       syncLocked();
       foreign = !state.exportUnchanged(files.json());
       if (foreign) {
-        state.lock();
+        lockState();
         try {
           if (!state.exportUnchanged(files.json())) {
             mergeForeignLocked();
           }
         } finally {
-          state.unlock();
+          unlockState();
         }
       }
     } catch (IOException e) {
@@ -574,11 +746,11 @@ final class JsonFileStore implements PersistentStore {
       long sealed = follower.sealGeneration();
       if (state.switching() == sealed) {
         // A switch in progress (or whose compactor died): wait for it, or recover it.
-        state.lock();
+        lockState();
         try {
           recoverSwitchLocked();
         } finally {
-          state.unlock();
+          unlockState();
         }
       }
       JournalFile current = follower.journal();
@@ -633,6 +805,7 @@ final class JsonFileStore implements PersistentStore {
         logInterrupted(files.journal().toString(), fileOffset, reason);
       }
     });
+    estimateJournalLocked();
     notifyListeners(cleared[0], changed);
   }
 
@@ -688,16 +861,7 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("ioLock")
   private void loadLocked() throws IOException {
     SnapshotFile snapshot = openSnapshot();
-    JournalFile journal;
-    try {
-      journal = openJournal();
-    } catch (CacheException e) {
-      if (snapshot == null || !(e.getMessage().contains("no header line"))) {
-        throw e;
-      }
-      FileOps.moveAside(files.journal(), e.getMessage());
-      journal = null;
-    }
+    JournalFile journal = openJournal();
     if (snapshot == null || journal == null || journal.generation != snapshot.generation) {
       rebuildLocked(snapshot, journal);
       return;
@@ -724,113 +888,134 @@ final class JsonFileStore implements PersistentStore {
   /**
    * Builds the files anew from what there is: a new cache, one an older tiercache or the Python SDK
    * wrote ({@code <name>.json}, perhaps a format 1 journal), a damaged or missing snapshot, or a journal
-   * that does not extend the snapshot (a compactor died between its renames).
+   * that does not extend the snapshot (a compactor died between its renames). Caller holds ioLock and
+   * the state lock.
    */
   @GuardedBy("ioLock")
   private void rebuildLocked(@Nullable SnapshotFile snapshot, @Nullable JournalFile journal) throws IOException {
-    long now = now();
-    Content rebuilt;
-    if (snapshot != null) {
-      rebuilt = new Content(snapshot, snapshot.live.expiryMillis);
+    Content initial;
+    boolean replay;
+    if (snapshot == null) {
+      initial = fromPythonFile(); // a cache the Python SDK (or an older tiercache) made: its period too
+      replay = journal != null;
     } else {
-      rebuilt = fromPythonFile(now);
-    }
-    long replayedTo = 0;
-    if (journal != null) {
-      boolean applies = snapshot == null || (journal.generation == snapshot.generation - 1 && !snapshot.fresh);
-      if (applies) {
-        replayedTo = replayInto(rebuilt, journal, journal.headerLength);
-      } else {
-        LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + journal.generation
+      initial = new Content(snapshot, snapshot.live.expiryMillis);
+      long base = journal == null ? -1 : baseOf(journal, snapshot);
+      replay = journal != null && (base == snapshot.generation || base == snapshot.generation - 1 && !snapshot.fresh);
+      if (journal != null && !replay) {
+        LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + base
             + ", not the snapshot in place (" + snapshot.generation + "); its records do not apply to it");
+      }
+    }
+    rebuildLocked(initial, journal, replay, snapshot);
+  }
+
+  /** The snapshot generation {@code journal} extends: its header's, or inferred when that is damaged. */
+  private static long baseOf(JournalFile journal, SnapshotFile snapshot) throws IOException {
+    if (!journal.headerDamaged) {
+      return journal.generation;
+    }
+    byte[] all = journal.read(0, journal.size());
+    return Journal.baseOfHeaderless(all, all.length, snapshot.generation);
+  }
+
+  /**
+   * Writes {@code initial} (with {@code journal}'s records replayed over it when {@code replay}, and
+   * what another program wrote to {@code <name>.json}) as a new snapshot, and switches to it.
+   */
+  @GuardedBy("ioLock")
+  private void rebuildLocked(Content initial, @Nullable JournalFile journal, boolean replay,
+      @Nullable SnapshotFile previous) throws IOException {
+    long replayedTo = 0;
+    int damaged = 0;
+    if (journal != null) {
+      JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
+      if (replay) {
+        readInto(initial, reader);
+        replayedTo = reader.cursor();
+        damaged = reader.damagedLines();
+      } else {
         replayedTo = journal.size();
       }
     }
-    long generation = nextGeneration(snapshot, journal);
-    Content source = rebuilt;
-    SnapshotFile.Source live = sourceOf(source.view(), source.size());
-    try (Compactor.Rendered r = compactor.render(generation, false, live, null,
-        snapshot == null ? new long[0] : snapshot.echoes())) {
-      JournalFile next = commitAfterMerge(r, journal, replayedTo);
-      if (journal != null) {
-        journal.close();
-      }
-      Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
-      follower = new JournalFollower(appender.writer, next, next.headerLength);
-      readInto(replayed, follower);
-      content.lock.lock();
-      try {
-        content.replace(replayed.view(), replayed.size(), true);
-      } finally {
-        content.lock.unlock();
-      }
-      stale = null;
+    if (journal != null && (damaged > 0 || journal.headerDamaged)) {
+      keepDamagedCopy(journal); // before the commit seals it: the copy is the file as found
     }
+    JournalFile next = null;
+    for (int attempt = 0; next == null; attempt++) {
+      if (!state.exportUnchanged(files.json())) {
+        takeInPythonFile(initial);
+      }
+      try (Compactor.Rendered r = compactor.render(nextGeneration(previous, journal), false,
+          sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes())) {
+        next = compactor.commit(r, journal, replayedTo);
+        Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
+        JournalFollower reader = new JournalFollower("", next, next.headerLength);
+        readInto(replayed, reader);
+        if (follower != null) {
+          keepQueuedLocked(replayed, appender.writtenSeq()); // a repair of a store in use
+          follower.restart(next, reader.cursor());
+          readBackSeq = appender.writtenSeq();
+          lastOwnBatchRead = appender.lastWrittenBatch();
+          appender.allReadBack();
+        } else {
+          follower = new JournalFollower(appender.writer, next, reader.cursor());
+        }
+        content.lock.lock();
+        try {
+          content.replace(replayed.view(), replayed.size(), true);
+        } finally {
+          content.lock.unlock();
+        }
+      } catch (Compactor.ExportChangedException e) {
+        if (attempt == 5) {
+          throw new CacheException("another program keeps rewriting the file", files.json());
+        }
+      }
+    }
+    if (journal != null) {
+      journal.close();
+    }
+    stale = null;
+    listeners.publish(null, null);
     startPeriodIfExpiredLocked();
   }
 
-  /** Commits a rebuild; a Python rewrite of its file meanwhile is taken in first (the lock makes it rare). */
-  @GuardedBy("ioLock")
-  private JournalFile commitAfterMerge(Compactor.Rendered r, @Nullable JournalFile journal, long from)
-      throws IOException {
+  /** The content of {@code <name>.json}, period included, or an empty one starting now. */
+  private Content fromPythonFile() throws IOException {
+    Snapshot python;
+    pythonLock.lock();
     try {
-      return compactor.commit(r, journal, from);
-    } catch (Compactor.ExportChangedException e) {
-      pythonLock.lock();
-      try {
-        state.recordExport(files.json()); // rebuilt from it a moment ago; a newer rewrite is merged next refresh
-      } finally {
-        pythonLock.unlock();
-      }
-      try {
-        return compactor.commit(r, journal, from);
-      } catch (Compactor.ExportChangedException again) {
-        throw new CacheException("another program keeps rewriting the file", files.json());
-      }
+      python = readPythonFileLocked();
+    } finally {
+      pythonLock.unlock();
     }
-  }
-
-  /** The content of {@code <name>.json} (the Python SDK's, or an older tiercache's), or a new empty one. */
-  private Content fromPythonFile(long now) throws IOException {
-    Snapshot python = readPythonFile();
+    long now = now();
     if (python == null || python.expiryMillis <= now) {
       return new Content(null, now + ttlMillis);
     }
     Content c = new Content(null, python.expiryMillis);
     c.lock.lock();
     try {
-      python.entries.forEach((k, v) -> c.change(k, v));
+      python.entries.forEach(c::change);
     } finally {
       c.lock.unlock();
     }
     return c;
   }
 
-  /** {@code <name>.json} parsed, under the Python SDK's lock; null when absent; set aside when damaged. */
-  private @Nullable Snapshot readPythonFile() throws IOException {
+  /** Applies what another program wrote to {@code <name>.json} to {@code c}, as replayed records. */
+  private void takeInPythonFile(Content c) throws IOException {
     pythonLock.lock();
     try {
-      byte[] bytes;
-      try (FileChannel ch = fileOps.open(files.json(), FileOps.Use.READ, StandardOpenOption.READ)) {
-        long size = ch.size();
-        if (size > Integer.MAX_VALUE - 8) {
-          throw new CacheException("the file is over 2 GB, more than its reader takes", files.json());
+      Snapshot python = readPythonFileLocked();
+      if (python != null) {
+        c.lock.lock();
+        try {
+          foreignChanges(python, c.view(), now()).forEach(c::apply);
+        } finally {
+          c.lock.unlock();
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) size);
-        while (buf.hasRemaining() && ch.read(buf) >= 0) {
-          // read it all
-        }
-        bytes = buf.array();
-      } catch (NoSuchFileException e) {
-        state.recordExport(files.json());
-        return null;
-      }
-      try {
-        return Snapshot.parse(bytes, bytes.length);
-      } catch (MalformedJsonException e) {
-        FileOps.moveAside(files.json(), e.getMessage());
-        state.recordExport(files.json());
-        return null;
       }
     } finally {
       pythonLock.unlock();
@@ -838,70 +1023,117 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
-   * Takes in a rewrite of {@code <name>.json} by another program (the Python SDK writes back the
-   * whole view it loaded, perhaps long ago): entries it adds or changes are taken as writes made now,
-   * except values tiercache itself exported for that key (a stale view written back); entries it
-   * lacks are kept, since nothing tells a deliberate removal from a stale view; a shorter expiry is
-   * taken. Caller holds ioLock and the state lock.
+   * {@code <name>.json} parsed, and its state on disk recorded as seen; null when absent; set aside
+   * when damaged. Caller holds the Python SDK's lock.
+   */
+  private @Nullable Snapshot readPythonFileLocked() throws IOException {
+    byte[] bytes;
+    try (FileChannel ch = fileOps.open(files.json(), FileOps.Use.READ, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size > Integer.MAX_VALUE - 8) {
+        throw new CacheException("the file is over 2 GB, more than its reader takes", files.json());
+      }
+      ByteBuffer buf = ByteBuffer.allocate((int) size);
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {
+        // read it all
+      }
+      bytes = buf.array();
+    } catch (NoSuchFileException e) {
+      state.recordExport(files.json());
+      return null;
+    }
+    state.recordExport(files.json());
+    try {
+      return Snapshot.parse(bytes, bytes.length);
+    } catch (MalformedJsonException e) {
+      FileOps.moveAside(files.json(), e.getMessage());
+      state.recordExport(files.json());
+      return null;
+    }
+  }
+
+  /**
+   * What a rewrite of {@code <name>.json} by another program (the Python SDK writes back the whole
+   * view it loaded, perhaps long ago) changes over {@code v}, as records: entries it adds or changes
+   * are writes made now, except values tiercache itself exported for that key (a stale view written
+   * back); entries it lacks are kept, since nothing tells a deliberate removal from a stale view; a
+   * shorter expiry is taken. Nothing when the file is tiercache's own export or has expired.
+   */
+  private static List<Journal.Record> foreignChanges(Snapshot python, Content.View v, long now) {
+    SnapshotFile base = v.base;
+    if (base != null && python.generation == base.generation || python.expiryMillis <= now) {
+      return List.of();
+    }
+    List<Journal.Record> changes = new ArrayList<>();
+    for (Map.Entry<String, Encoded> e : python.entries.entrySet()) {
+      String key = e.getKey();
+      Encoded theirs = e.getValue();
+      Encoded mine;
+      try {
+        mine = v.value(key);
+      } catch (SnapshotFile.DamagedEntryException damaged) {
+        mine = null; // ours is damaged: theirs is what there is
+      }
+      long hash = SnapshotFile.pairHash(key, theirs);
+      if (mine != null && SnapshotFile.pairHash(key, mine) == hash || base != null && base.isEcho(hash)) {
+        continue;
+      }
+      try {
+        changes.add(Journal.Record.put(key, Encoded.of(JsonText.compact(theirs), 0)));
+      } catch (MalformedJsonException unreachable) {
+        throw new IllegalStateException("parsed JSON did not parse again", unreachable); // parse validated it
+      }
+    }
+    if (python.expiryMillis < v.expiresAt) {
+      changes.add(new Journal.Record(Journal.EXPIRY, null, null, python.expiryMillis, false));
+    }
+    return changes;
+  }
+
+  /**
+   * Takes in a rewrite of {@code <name>.json} by another program ({@link #foreignChanges}), as this
+   * process's own writes. Caller holds ioLock and the state lock.
    */
   @GuardedBy("ioLock")
   private void mergeForeignLocked() throws IOException {
-    Snapshot python = readPythonFile();
     long lastSeq = -1;
     int taken = 0;
-    if (python != null) {
-      long now = now();
-      pythonLock.lock(); // held until the merge is written, so the file is not rewritten in between
-      try {
-        SnapshotFile base = content.view().base;
-        boolean ours = base != null && python.generation == base.generation;
-        if (!ours && python.expiryMillis > now) {
-          content.lock.lock();
-          try {
-            rollOverIfExpiredLocked();
-            Content.View v = content.view();
-            for (Map.Entry<String, Encoded> e : python.entries.entrySet()) {
-              String key = e.getKey();
-              Encoded theirs = e.getValue();
-              Encoded mine = v.value(key);
-              long hash = SnapshotFile.pairHash(key, theirs);
-              if (mine != null && SnapshotFile.pairHash(key, mine) == hash || base != null && base.isEcho(hash)) {
-                continue;
-              }
-              byte[] compact;
-              try {
-                compact = JsonText.compact(theirs);
-              } catch (MalformedJsonException unreachable) {
-                throw new IllegalStateException("parsed JSON did not parse again", unreachable); // parse validated it
-              }
-              long seq = ++nextSeq;
-              content.change(key, Encoded.of(compact, seq));
-              appender.enqueue(Journal.put(key, compact, 0, compact.length), seq);
-              lastSeq = seq;
+    pythonLock.lock(); // held until the merge is written, so the file is not rewritten in between
+    try {
+      Snapshot python = readPythonFileLocked();
+      if (python != null) {
+        content.lock.lock();
+        try {
+          rollOverIfExpiredLocked();
+          for (Journal.Record r : foreignChanges(python, content.view(), now())) {
+            long seq = ++nextSeq;
+            if (r.op() == Journal.PUT) {
+              byte[] bytes = r.value().toByteArray();
+              content.change(r.key(), Encoded.of(bytes, seq));
+              appender.enqueue(Journal.put(r.key(), bytes, 0, bytes.length), seq);
               taken++;
+            } else {
+              content.setExpiry(r.millis());
+              appender.enqueue(Journal.expiry(r.millis()), seq);
             }
-            if (python.expiryMillis < content.expiresAt()) {
-              long seq = ++nextSeq;
-              content.setExpiry(python.expiryMillis);
-              appender.enqueue(Journal.expiry(python.expiryMillis), seq);
-              lastSeq = seq;
-            }
-          } finally {
-            content.lock.unlock();
+            lastSeq = seq;
           }
+        } finally {
+          content.lock.unlock();
         }
-        if (lastSeq >= 0) {
-          writePendingLocked(lastSeq);
-          throwIfFailed(lastSeq);
-        }
-        state.recordExport(files.json());
-      } finally {
-        pythonLock.unlock();
       }
+      if (lastSeq >= 0) {
+        writePendingLocked(lastSeq);
+        throwIfFailed(lastSeq);
+      }
+    } finally {
+      pythonLock.unlock();
     }
     if (taken > 0) {
       LOG.log(Level.INFO, "tiercache: took in " + taken + " entries another program (the Python SDK?) wrote to "
           + files.json());
+    }
+    if (lastSeq >= 0) {
       listeners.publish(null, null);
     }
   }
@@ -1064,11 +1296,11 @@ final class JsonFileStore implements PersistentStore {
       if (journal != null) {
         journal.close();
       }
-      state.lock();
+      lockState();
       try {
         rebuildLocked(snapshot, openJournal());
       } finally {
-        state.unlock();
+        unlockState();
       }
       return;
     }
@@ -1128,6 +1360,7 @@ final class JsonFileStore implements PersistentStore {
       content.lock.unlock();
     }
     follower.restart(next, cursor);
+    estimateJournalLocked();
     if (replaced) {
       readBackSeq = appender.writtenSeq();
       lastOwnBatchRead = appender.lastWrittenBatch();
@@ -1177,24 +1410,21 @@ final class JsonFileStore implements PersistentStore {
 
   // ---------------------------------------------------------------- compaction
 
+  /**
+   * Schedules a compaction once the journal outgrows the snapshot (and the minimum): amortized, each
+   * write pays O(1) bytes of it. Not more often than every half second unless the journal is four
+   * times over, so that small caches written fast do not compact all the time.
+   */
   private void maybeScheduleCompaction() {
+    long journalBytes = journalBytesEstimate;
     if (closed || compactionScheduled.get()) {
       return;
     }
-    long journalBytes;
-    long snapshotBytes;
-    ioLock.lock();
-    try {
-      if (follower == null) {
-        return;
-      }
-      journalBytes = follower.cursor() - follower.journal().headerLength + appender.unreadBytes();
-      SnapshotFile base = content.view().base;
-      snapshotBytes = base == null ? 0 : base.live.jsonLength;
-    } finally {
-      ioLock.unlock();
-    }
-    if (journalBytes <= Math.max(compactionMinBytes, snapshotBytes) || !compactionScheduled.compareAndSet(false, true)) {
+    SnapshotFile base = content.view().base;
+    long threshold = Math.max(compactionMinBytes, base == null ? 0 : base.live.jsonLength);
+    boolean recent = System.nanoTime() - lastCompactionNanos < COMPACTION_SPACING_NANOS;
+    if (journalBytes <= threshold || recent && journalBytes <= 4 * threshold
+        || !compactionScheduled.compareAndSet(false, true)) {
       return;
     }
     // The flag stays set until the compaction ends: writes made while it renders must not queue a
@@ -1219,8 +1449,8 @@ final class JsonFileStore implements PersistentStore {
         return;
       }
       if (wait) {
-        state.lock();
-      } else if (!state.tryLock()) {
+        lockState();
+      } else if (!tryLockState()) {
         return; // another process is compacting
       }
       try {
@@ -1229,9 +1459,15 @@ final class JsonFileStore implements PersistentStore {
         if (!state.exportUnchanged(files.json())) {
           mergeForeignLocked();
         }
-        compactLocked();
+        try {
+          compactLocked();
+        } catch (SnapshotFile.DamagedEntryException damaged) {
+          LOG.log(Level.WARNING, "tiercache: " + damaged.getMessage() + "; rebuilding it from " + files.json()
+              + " and the journal");
+          repairLocked(damaged.generation); // a damaged entry met while rendering: the repair writes anew
+        }
       } finally {
-        state.unlock();
+        unlockState();
       }
     } catch (IOException e) {
       throw new CacheException("cannot compact the cache", files.snapshot(), e);
@@ -1272,6 +1508,8 @@ final class JsonFileStore implements PersistentStore {
       }
       long read = follower.cursor() - renderedUpTo; // what the follower read past the render, up to the seal
       installLocked(r.mapped, next, next.headerLength + read, false);
+      lastCompactionNanos = System.nanoTime();
+      counters.recordCompaction();
       done = true;
     } catch (Compactor.ExportChangedException e) {
       // Rewritten by another program while rendering: taken in now, exported at the next compaction.

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The inter-process lock on {@code <name>.lock}: {@code flock(2)}, the lock Python's
@@ -38,6 +39,7 @@ final class LockFile implements AutoCloseable {
   private final Duration timeout;
   private final FileOps fs;
   private final FileOps.Use use;
+  private final @Nullable StoreCounters counters;
   private int fd = -1;
   private Object fileKey;
   private FileChannel windowsChannel;
@@ -50,10 +52,16 @@ final class LockFile implements AutoCloseable {
 
   /** {@code use}: what else the file is for, which decides what an existing one must be. */
   LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use) {
+    this(path, timeout, fs, use, null);
+  }
+
+  /** {@code counters}: where the time spent waiting for the lock is added, or null. */
+  LockFile(Path path, Duration timeout, FileOps fs, FileOps.Use use, @Nullable StoreCounters counters) {
     this.path = path;
     this.timeout = timeout;
     this.fs = fs;
     this.use = use;
+    this.counters = counters;
   }
 
   Path path() {
@@ -65,11 +73,15 @@ final class LockFile implements AutoCloseable {
     if (held) {
       throw new IllegalStateException("already locked: " + path);
     }
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
     long backoffMicros = 50;
     while (true) {
       if (tryLockOnce()) {
         held = true;
+        if (counters != null) {
+          counters.recordLockWait(System.nanoTime() - start);
+        }
         return;
       }
       if (System.nanoTime() - deadline >= 0) {

@@ -64,6 +64,21 @@ interface PersistentStore extends AutoCloseable {
     return null;
   }
 
+  /**
+   * Visits every entry {@link #getStale} would return: expired less than the stale grace ago, and not
+   * removed or replaced since. For {@code AssetCache.getAll(fetchAll)}, which serves the whole stale
+   * content when {@code fetchAll} fails. Default: nothing is kept.
+   */
+  default void forEachStale(BiConsumer<String, Value> action) {}
+
+  /**
+   * The store's own counters for statistics (compactions, inter-process lock waits). A store that
+   * keeps them holds one instance and returns it; the default keeps nothing.
+   */
+  default StoreCounters counters() {
+    return new StoreCounters();
+  }
+
   Write put(String key, byte[] encoded);
 
   Write remove(String key);

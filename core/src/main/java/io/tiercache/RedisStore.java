@@ -1,6 +1,7 @@
 package io.tiercache;
 
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ConnectionFuture;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisChannelHandler;
@@ -24,12 +25,19 @@ import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.System.Logger.Level;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
@@ -87,14 +95,22 @@ import java.util.function.BiConsumer;
  * so a front-tier value tagged with the current epoch was written or read after the last clear.
  *
  * <h2>Faults</h2>
- * Every wait for the server is bounded by {@code redisTimeout}. When the connection drops the front
- * tiers keep answering with what they hold (no one can write to a server that is down) and a
- * background task reconnects, 10 ms to 1 s apart; after the new connection's tracking is on, the
- * epoch is incremented, so nothing read before the outage is served after it. Calls that need the
- * server fail at once while it is unreachable, and after the timeout while it does not answer. A
- * write that fails or times out throws (under {@link Durability#ASYNC}: is logged) and its key is
- * dropped from this JVM's front tiers: its outcome is unknown (a paused server may still apply it),
- * so the next read asks the server.
+ * Every wait for the server is bounded by {@code redisTimeout}, the connection included: Lettuce's
+ * and Netty's classes are loaded and initialized once per JVM beforehand (a cold connect took over
+ * a second here, mostly class loading), so the timeout measures the network. When the connection
+ * drops, the epoch is incremented at once and the front tiers are dropped: the server may come back
+ * without its data (restarted empty), and invalidations sent meanwhile are lost, so nothing read
+ * before the loss is served after it. A background task reconnects, 10 ms to 1 s apart, turns
+ * tracking back on and drops the front tiers again (a write that failed during the outage may have
+ * left its value there). Calls that need the server fail at once while it is unreachable, and after
+ * the timeout while it does not answer. A write that fails or times out throws (under
+ * {@link Durability#ASYNC}: is logged) and its key is dropped from this JVM's front tiers: its
+ * outcome is unknown (a paused server may still apply it), so the next read asks the server.
+ *
+ * <h2>Stale values</h2>
+ * With a {@link StoreConfig#staleGrace}, an entry's PX is the TTL plus the grace and it stays in the
+ * index until its deadline plus the grace (so a clear removes it too); its value still carries its
+ * real deadline, which {@link #get} obeys, while {@link #getStale} serves it until the grace ends.
  */
 final class RedisStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(RedisStore.class.getName());
@@ -103,7 +119,7 @@ final class RedisStore implements PersistentStore {
   /** {@code -Dtiercache.redis.tracking=false} leaves front tiers incoherent: only to prove the fleet harness notices. */
   static final String TRACKING_PROPERTY = "tiercache.redis.tracking";
 
-  // KEYS: index. ARGV: now, deadline, key, px. Entries past their deadline leave the index.
+  // KEYS: index. ARGV: oldest deadline kept, deadline, key, px. Entries past their deadline and grace leave the index.
   private static final String INDEX = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
       + "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
       + "return redis.call('PEXPIRE', KEYS[1], ARGV[4])";
@@ -132,10 +148,16 @@ final class RedisStore implements PersistentStore {
   private static final String RELEASE_SHA = sha1(RELEASE);
   private static final int BATCH = 500;
 
-  /** Netty threads shared by every Redis store in the JVM; daemon threads, never shut down. */
+  /** Netty threads and clients shared by every Redis store in the JVM; daemon threads, never shut down. */
   private static final class Shared {
     static final ClientResources RESOURCES = DefaultClientResources.builder()
         .ioThreadPoolSize(2).computationThreadPoolSize(2).build();
+    /**
+     * One client per timeout (a client's socket options hold it), never shut down: a client shut down
+     * after a failed connect releases its event loops while Lettuce's handshake timer for that
+     * connection is still pending, and when it fires Netty logs a SEVERE stack trace.
+     */
+    static final Map<Duration, RedisClient> CLIENTS = new ConcurrentHashMap<>();
     /** Runs invalidations and reconnects: may block (see the class comment), so threads come and go. */
     static final ExecutorService EVENTS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
         new SynchronousQueue<>(), runnable -> {
@@ -158,9 +180,11 @@ final class RedisStore implements PersistentStore {
 
   private final String location;
   private final RedisClient client;
+  private final RedisURI uri;
   private final Clock clock;
   private final Durability durability;
   private final long ttlMillis;
+  private final long graceMillis;
   private final long timeoutMillis;
   private final long leaseMillis;
   private final boolean tracking;
@@ -174,15 +198,28 @@ final class RedisStore implements PersistentStore {
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final Object contentLock = new Object();
   private final AtomicBoolean reconnecting = new AtomicBoolean();
+  private final AtomicLong losses = new AtomicLong();
+  private final RedisConnectionStateListener lossListener = new RedisConnectionStateListener() {
+    @Override
+    public void onRedisDisconnected(RedisChannelHandler<?, ?> disconnected) {
+      if (disconnected == connection) {
+        lost();
+      }
+    }
+  };
+  /** False only in tests, to show that they catch a store that keeps serving what it read before a loss. */
+  volatile boolean dropOnLoss = true;
   private volatile StatefulRedisConnection<String, byte[]> connection;
   private volatile boolean closed;
 
-  private RedisStore(StoreConfig config, StoreSpec.Redis server, String location, RedisClient client) {
+  private RedisStore(StoreConfig config, StoreSpec.Redis server, String location, RedisClient client, RedisURI uri) {
     this.location = location;
     this.client = client;
+    this.uri = uri;
     this.clock = config.clock();
     this.durability = config.durability();
     this.ttlMillis = config.expireAfter().toMillis();
+    this.graceMillis = config.staleGrace().toMillis();
     this.timeoutMillis = server.timeout().toMillis();
     this.leaseMillis = config.lockTimeout().toMillis();
     this.tracking = !"false".equals(System.getProperty(TRACKING_PROPERTY));
@@ -201,57 +238,244 @@ final class RedisStore implements PersistentStore {
       throw new IllegalArgumentException("not a Redis URI: " + location + " (" + e.getMessage() + ")", e);
     }
     uri.setTimeout(server.timeout());
-    RedisClient client = RedisClient.create(Shared.RESOURCES, uri);
+    RedisClient client = Shared.CLIENTS.computeIfAbsent(server.timeout(), RedisStore::newClient);
+    warmUp(client);
+    RedisStore store = new RedisStore(config, server, location, client, uri);
+    client.addListener(store.lossListener); // before the connection exists: a loss right after connecting counts
+    try {
+      store.connection = store.connect();
+    } catch (CacheException e) {
+      client.removeListener(store.lossListener);
+      throw store.failure("cannot connect to Redis: " + e.getMessage(), e.getCause());
+    }
+    store.lostUnnoticed();
+    return store;
+  }
+
+  private static RedisClient newClient(Duration timeout) {
+    RedisClient client = RedisClient.create(Shared.RESOURCES);
     client.setOptions(ClientOptions.builder()
         .protocolVersion(ProtocolVersion.RESP3) // push messages carry the invalidations
         .autoReconnect(false) // reconnect() re-enables tracking before the connection is used
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS) // fail fast while down
-        .socketOptions(SocketOptions.builder().connectTimeout(server.timeout()).keepAlive(true).build())
+        .socketOptions(SocketOptions.builder().connectTimeout(timeout).keepAlive(true).build())
         .timeoutOptions(TimeoutOptions.enabled())
         .build());
-    RedisStore store = new RedisStore(config, server, location, client);
-    try {
-      store.connection = store.connect();
-    } catch (RuntimeException e) {
-      client.shutdown(0, 0, TimeUnit.MILLISECONDS);
-      throw store.failure("cannot connect to Redis", e);
-    }
-    client.addListener(new RedisConnectionStateListener() {
-      @Override
-      public void onRedisDisconnected(RedisChannelHandler<?, ?> disconnected) {
-        if (disconnected == store.connection) {
-          store.startReconnecting();
-        }
-      }
-    });
-    return store;
+    return client;
   }
 
-  /** A connection with the scripts loaded and, unless switched off, tracking on. */
+  /**
+   * A connection with the scripts loaded and, unless switched off, tracking on, within one timeout.
+   * Lettuce's own connect waits for the handshake without bound when the server accepts and does
+   * not answer (SIGSTOP): the wait here is ours.
+   *
+   * @throws CacheException saying why, without the location
+   */
   private StatefulRedisConnection<String, byte[]> connect() {
-    StatefulRedisConnection<String, byte[]> c = client.connect(CODEC);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    StatefulRedisConnection<String, byte[]> c = null;
+    for (int attempt = 1; c == null; attempt++) {
+      ConnectionFuture<StatefulRedisConnection<String, byte[]>> pending = client.connectAsync(CODEC, uri);
+      try {
+        c = pending.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        pending.thenAccept(StatefulRedisConnection::closeAsync); // should it complete after all
+        throw new CacheException("no connection within " + timeoutMillis + " ms", null, e);
+      } catch (ExecutionException e) {
+        String reason = rootMessage(e.getCause());
+        // A handshake refused (WRONGPASS, NOAUTH) closes the channel; when that wins a race with
+        // Lettuce's own connect listener, Lettuce reports this instead of the server's reason. Once more.
+        if (!reason.equals("RedisHandshakeHandler not registered") || attempt == 2) {
+          throw new CacheException(reason, null, e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CacheException("interrupted while connecting", null, e);
+      }
+    }
     try {
       c.addListener(this::onPush);
-      RedisCommands<String, byte[]> sync = c.sync();
+      RedisAsyncCommands<String, byte[]> async = c.async();
+      List<CompletableFuture<String>> setup = new java.util.ArrayList<>();
       for (String script : SCRIPTS) {
-        sync.scriptLoad(script); // a restarted server has forgotten them
+        setup.add(async.scriptLoad(script).toCompletableFuture()); // a restarted server has forgotten them
       }
       if (tracking) {
-        sync.clientTracking(TrackingArgs.Builder.enabled().bcast().prefixes(entryPrefix, epochKey).noloop());
+        setup.add(async.clientTracking(TrackingArgs.Builder.enabled().bcast().prefixes(entryPrefix, epochKey).noloop())
+            .toCompletableFuture());
       }
+      long left = Math.max(0, deadline - System.nanoTime());
+      CompletableFuture.allOf(setup.toArray(CompletableFuture[]::new)).get(left, TimeUnit.NANOSECONDS);
       return c;
-    } catch (RuntimeException e) {
+    } catch (TimeoutException e) {
       c.closeAsync();
-      throw e;
+      throw new CacheException("Redis did not answer within " + timeoutMillis + " ms", null, e);
+    } catch (ExecutionException e) {
+      c.closeAsync();
+      throw new CacheException(rootMessage(e.getCause()), null, e.getCause());
+    } catch (InterruptedException e) {
+      c.closeAsync();
+      Thread.currentThread().interrupt();
+      throw new CacheException("interrupted while connecting", null, e);
     }
   }
 
-  private void startReconnecting() {
-    if (!closed && reconnecting.compareAndSet(false, true)) {
+  /** The innermost message: Lettuce wraps "WRONGPASS ..." in "Unable to connect to host". */
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() != null ? t.getMessage() : t.toString();
+  }
+
+  private static boolean warmedUp;
+
+  /**
+   * Loads and initializes Lettuce's and Netty's connection path once per JVM, so that the first real
+   * connect's timeout measures the network rather than class loading (1-1.6 s for a cold connect on
+   * this project's 2-core machine, 13-80 ms for a second one): a whole connection, handshake and the
+   * commands the store sends, against a responder on a loopback port of this JVM that answers like
+   * a Redis server. Without a loopback port (a sandbox), the first connect goes cold.
+   */
+  private static synchronized void warmUp(RedisClient client) {
+    if (warmedUp || !"true".equals(System.getProperty(WARM_UP_PROPERTY, "true"))) {
+      return;
+    }
+    warmedUp = true;
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      listener.setSoTimeout(10_000);
+      Thread responder = new Thread(() -> respond(listener), "tiercache-redis-warm-up");
+      responder.setDaemon(true);
+      responder.start();
+      RedisURI local = RedisURI.create("redis://" + listener.getInetAddress().getHostAddress() + ":"
+          + listener.getLocalPort());
+      local.setTimeout(Duration.ofSeconds(10));
+      StatefulRedisConnection<String, byte[]> c = client.connect(CODEC, local);
+      try {
+        RedisAsyncCommands<String, byte[]> async = c.async();
+        List<CompletionStage<?>> replies = List.of(async.scriptLoad(RELEASE),
+            async.clientTracking(TrackingArgs.Builder.enabled().bcast().prefixes("w").noloop()),
+            async.get("w"), async.set("w", new byte[1], SetArgs.Builder.px(1)),
+            async.evalsha(RELEASE_SHA, ScriptOutputType.INTEGER, new String[] {"w"}, new byte[1]), async.ping());
+        for (CompletionStage<?> reply : replies) {
+          try {
+            reply.toCompletableFuture().get(10, TimeUnit.SECONDS);
+          } catch (ExecutionException answeredWrongly) {
+            // the responder's answers are rough; the code paths are what count
+          }
+        }
+      } finally {
+        c.close();
+      }
+    } catch (IOException | RuntimeException | InterruptedException | TimeoutException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      LOG.log(Level.DEBUG, "tiercache: could not warm up Lettuce on a loopback port; the first connect runs cold", e);
+    }
+  }
+
+  /** -Dtiercache.redis.warmUp=false: only to show that the cold-JVM test catches a cold first connect. */
+  static final String WARM_UP_PROPERTY = "tiercache.redis.warmUp";
+
+  /** The warm-up's responder: HELLO gets a RESP3 map, GET a null, EVALSHA an integer, the rest +OK. */
+  private static void respond(ServerSocket listener) {
+    try (Socket socket = listener.accept()) {
+      socket.setSoTimeout(10_000);
+      InputStream in = socket.getInputStream();
+      OutputStream out = socket.getOutputStream();
+      while (true) {
+        List<String> command = readCommand(in);
+        if (command == null) {
+          return;
+        }
+        String name = command.isEmpty() ? "" : command.get(0).toUpperCase(java.util.Locale.ROOT);
+        String reply;
+        switch (name) {
+          case "HELLO":
+            reply = "%3\r\n+server\r\n+redis\r\n+version\r\n+7.0.0\r\n+proto\r\n:3\r\n";
+            break;
+          case "GET":
+            reply = "_\r\n";
+            break;
+          case "EVALSHA":
+            reply = ":0\r\n";
+            break;
+          case "PING":
+            reply = "+PONG\r\n";
+            break;
+          default:
+            reply = "+OK\r\n";
+        }
+        out.write(reply.getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+      }
+    } catch (IOException e) {
+      // the warm-up's client went away
+    }
+  }
+
+  /** One RESP array of bulk strings, or null at the end of the stream. */
+  private static List<String> readCommand(InputStream in) throws IOException {
+    String header = readLine(in);
+    if (header == null || !header.startsWith("*")) {
+      return null;
+    }
+    List<String> parts = new java.util.ArrayList<>();
+    for (int n = Integer.parseInt(header.substring(1)); n > 0; n--) {
+      String length = readLine(in);
+      if (length == null || !length.startsWith("$")) {
+        return null;
+      }
+      byte[] bytes = in.readNBytes(Integer.parseInt(length.substring(1)) + 2);
+      parts.add(new String(bytes, 0, Math.max(0, bytes.length - 2), StandardCharsets.UTF_8));
+    }
+    return parts;
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != '\n'; c = in.read()) {
+      if (c == -1) {
+        return null;
+      }
+      if (c != '\r') {
+        line.append((char) c);
+      }
+    }
+    return line.toString();
+  }
+
+  /**
+   * The connection is gone (the server was killed, restarted, or the network failed): drops the front
+   * tiers at once, since invalidations sent meanwhile are lost and the server may come back empty,
+   * then reconnects in the background.
+   */
+  private void lost() {
+    if (closed) {
+      return;
+    }
+    if (dropOnLoss) {
+      dropAll();
+    }
+    losses.incrementAndGet();
+    if (reconnecting.compareAndSet(false, true)) {
       LOG.log(Level.WARNING, "tiercache: lost the connection to Redis at " + location
-          + "; the front tier keeps serving what it holds until the connection is back");
+          + "; dropped the front tier, reconnecting (calls that need Redis fail until then)");
       Shared.EVENTS.execute(() -> reconnect(10));
     }
+  }
+
+  /** A connection that closed before it was installed was not the store's when its loss was told. */
+  private void lostUnnoticed() {
+    if (!connection.isOpen()) {
+      lost();
+    }
+  }
+
+  /** How many times the connection was lost: for tests, which wait for the store to notice. */
+  long losses() {
+    return losses.get();
   }
 
   private void reconnect(long delayMillis) {
@@ -278,10 +502,11 @@ final class RedisStore implements PersistentStore {
       reconnecting.set(false);
     }
     old.closeAsync();
-    // Tracking is on: invalidations missed during the outage can no longer matter once every
-    // value read before now is a miss.
+    lostUnnoticed();
+    // Tracking is on: from now on every change reaches this JVM. A write that failed during the
+    // outage may have left its value in a front tier, so drop once more.
     dropAll();
-    LOG.log(Level.INFO, "tiercache: reconnected to Redis at " + location + "; dropped the front tier");
+    LOG.log(Level.INFO, "tiercache: reconnected to Redis at " + location);
   }
 
   /** Invalidation pushes, on the Netty thread: must not block (see the class comment). */
@@ -321,17 +546,29 @@ final class RedisStore implements PersistentStore {
   @Override
   public Value get(String key) {
     byte[] raw = call(commands().get(entryPrefix + key), "read '" + key + "'");
-    return raw == null ? null : live(raw, clock.millis());
+    return raw == null ? null : live(raw, clock.millis(), 0);
   }
 
-  /** The value if its deadline has not passed, or null (also for bytes tiercache did not write). */
-  private static Value live(byte[] raw, long now) {
+  @Override
+  public Value getStale(String key) {
+    if (graceMillis <= 0) {
+      return null;
+    }
+    byte[] raw = call(commands().get(entryPrefix + key), "read '" + key + "'");
+    return raw == null ? null : live(raw, clock.millis(), graceMillis);
+  }
+
+  /**
+   * The value if its deadline plus {@code grace} has not passed, or null (also for bytes tiercache
+   * did not write).
+   */
+  private static Value live(byte[] raw, long now, long grace) {
     long deadline = 0;
     int i = 0;
     while (i < raw.length && raw[i] >= '0' && raw[i] <= '9' && i < 19) {
       deadline = deadline * 10 + (raw[i++] - '0');
     }
-    if (i == 0 || i == raw.length || raw[i] != ' ' || now >= deadline) {
+    if (i == 0 || i == raw.length || raw[i] != ' ' || now - grace >= deadline) {
       return null;
     }
     return new Value(new Encoded(raw, i + 1, raw.length - i - 1, 0), deadline);
@@ -339,8 +576,20 @@ final class RedisStore implements PersistentStore {
 
   @Override
   public void forEach(BiConsumer<String, Value> action) {
+    forEach(0, action);
+  }
+
+  @Override
+  public void forEachStale(BiConsumer<String, Value> action) {
+    if (graceMillis > 0) {
+      forEach(graceMillis, action);
+    }
+  }
+
+  /** Visits the entries whose deadline plus {@code grace} has not passed. */
+  private void forEach(long grace, BiConsumer<String, Value> action) {
     long now = clock.millis();
-    List<byte[]> names = call(commands().zrangebyscore(indexKey, liveScores(now)), "list the keys");
+    List<byte[]> names = call(commands().zrangebyscore(indexKey, liveScores(now - grace)), "list the keys");
     for (int from = 0; from < names.size(); from += BATCH) {
       List<byte[]> batch = names.subList(from, Math.min(from + BATCH, names.size()));
       String[] keys = new String[batch.size()];
@@ -348,7 +597,7 @@ final class RedisStore implements PersistentStore {
         keys[i] = entryPrefix + new String(batch.get(i), StandardCharsets.UTF_8);
       }
       for (KeyValue<String, byte[]> kv : call(commands().mget(keys), "read the entries")) {
-        Value value = kv.hasValue() ? live(kv.getValue(), now) : null;
+        Value value = kv.hasValue() ? live(kv.getValue(), now, grace) : null;
         if (value != null) {
           action.accept(kv.getKey().substring(entryPrefix.length()), value);
         }
@@ -395,7 +644,7 @@ final class RedisStore implements PersistentStore {
     System.arraycopy(encoded, 0, value, prefix.length, encoded.length);
     RedisAsyncCommands<String, byte[]> c = commands();
     RedisFuture<Object> indexed = c.evalsha(INDEX_SHA, ScriptOutputType.INTEGER, new String[] {indexKey},
-        ascii(now), ascii(deadline), utf8(key), ascii(px()));
+        ascii(now - graceMillis), ascii(deadline), utf8(key), ascii(px()));
     RedisFuture<String> stored = c.set(entryPrefix + key, value, SetArgs.Builder.px(px()));
     return track(key, e, deadline, both(indexed, stored));
   }
@@ -440,9 +689,12 @@ final class RedisStore implements PersistentStore {
     }
   }
 
-  /** PX must be positive; a TTL of zero or less still gives deadlines in the past, which reads honour. */
+  /**
+   * The TTL plus the stale grace: Redis keeps a value until stale-if-error may no longer serve it.
+   * PX must be positive; a TTL of zero or less still gives deadlines in the past, which reads honour.
+   */
   private long px() {
-    return Math.max(1, ttlMillis);
+    return Math.max(1, ttlMillis + graceMillis);
   }
 
   private Write track(String key, long epochOfWrite, long deadline, CompletionStage<?> reply) {
@@ -553,7 +805,8 @@ final class RedisStore implements PersistentStore {
     } catch (CacheException e) {
       LOG.log(Level.WARNING, "tiercache: closing without confirming every write: " + e.getMessage());
     }
-    client.shutdownAsync(0, timeoutMillis, TimeUnit.MILLISECONDS); // closes the connection
+    client.removeListener(lossListener);
+    connection.closeAsync(); // the client is shared and stays
   }
 
   // ---------------------------------------------------------------- helpers

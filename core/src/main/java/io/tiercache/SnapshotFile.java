@@ -18,7 +18,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>
  * header      256 bytes: magic, version, generation, the two tables below, the echo hashes, CRC-32C
- * live index  slots of {hash, value length, key offset, value offset}, 24 bytes each, linear probing
+ * live index  slots of {key hash, value length, key offset, key length + 2, value CRC-32C}, 24 bytes
+ *             each, linear probing
  * live JSON   {"expiry": ..., "data": {...}, "tiercache": {...}} exactly as exported to <name>.json
  * stale index the content of the previous expiry period, kept for stale-if-error (optional)
  * stale JSON  {"expiry": ..., "data": {...}}
@@ -27,7 +28,8 @@ import org.jspecify.annotations.Nullable;
  *
  * The file is written whole into a temporary file and renamed into place; it is never changed
  * after, so a mapping of it stays valid. The header is checked at open; each slot is bounds-checked
- * when used, and a value's JSON is validated when it is decoded.
+ * when used, and each value's checksum when it is read: a damaged entry is a {@link DamagedException},
+ * never a wrong value.
  */
 final class SnapshotFile {
   static final long MAGIC = 0x31504e53_43546974L; // "tiTCSNP1" read little-endian
@@ -35,6 +37,18 @@ final class SnapshotFile {
   static final int HEADER_BYTES = 256;
   static final int SLOT_BYTES = 24;
   private static final int CRC_AT = HEADER_BYTES - 8;
+
+  /** An entry whose bytes fail their checksum, or an index slot that points outside its table. */
+  static final class DamagedEntryException extends CacheException {
+    private static final long serialVersionUID = 1L;
+    /** The generation of the damaged snapshot: a repair acts only while it is the one in place. */
+    final long generation;
+
+    DamagedEntryException(String message, Path file, long generation) {
+      super(message, file);
+      this.generation = generation;
+    }
+  }
 
   /** A damaged or foreign file; the store moves it aside and rebuilds it. */
   static final class DamagedException extends IOException {
@@ -130,23 +144,60 @@ final class SnapshotFile {
         if (h == 0) {
           return -1;
         }
-        if (h == hash) {
-          long keyOffset = checked(map.getLong(slot + 8));
-          long valueOffset = checked(map.getLong(slot + 16));
-          if (valueOffset - keyOffset - 2 == length && map.matches(keyOffset, quotedKey, length)) {
-            return slot;
-          }
+        if (h == hash && map.getInt(slot + 16) == length + 2
+            && map.matches(checked(map.getLong(slot + 8)), quotedKey, length)) {
+          return slot;
         }
       }
       return -1;
     }
 
-    /** The encoded value of {@code slot}, copied out of the mapping. */
+    /**
+     * The encoded value of {@code slot}, copied out of the mapping and checked against its checksum.
+     *
+     * @throws CacheException if the file is damaged there
+     */
     Encoded value(long slot) {
-      long valueOffset = checked(map.getLong(slot + 16));
+      long valueOffset = checked(map.getLong(slot + 8) + map.getInt(slot + 16));
       int length = map.getInt(slot + 4);
       checked(valueOffset + length);
-      return Encoded.of(map.bytes(valueOffset, length), 0);
+      byte[] bytes = map.bytes(valueOffset, length);
+      CRC32C crc = new CRC32C();
+      crc.update(bytes);
+      if ((int) crc.getValue() != map.getInt(slot + 20)) {
+        throw new DamagedEntryException("the value at byte " + valueOffset + " fails its checksum: the file is"
+            + " damaged", path, generation);
+      }
+      return Encoded.of(bytes, 0);
+    }
+
+    /**
+     * Visits every entry whose key and value are intact, skipping damaged ones; returns how many were
+     * damaged. What a repair salvages.
+     */
+    long forEachIntact(EntryVisitor visitor) throws IOException {
+      long[] damaged = {0};
+      for (long i = 0; i < slots; i++) {
+        long slot = indexOffset + i * SLOT_BYTES;
+        if (map.getInt(slot) == 0) {
+          continue;
+        }
+        String key;
+        Encoded value;
+        try {
+          long keyOffset = checked(map.getLong(slot + 8));
+          int keyRoom = map.getInt(slot + 16);
+          byte[] quoted = map.bytes(keyOffset, Math.max(0, keyRoom - 2));
+          key = JsonText.readString(quoted, 0, quoted.length, new int[1]);
+          value = value(slot);
+        } catch (DamagedEntryException | MalformedJsonException | IndexOutOfBoundsException
+            | NegativeArraySizeException e) {
+          damaged[0]++;
+          continue;
+        }
+        visitor.visit(key, value);
+      }
+      return damaged[0];
     }
 
     /** Visits every entry; keys are decoded, values copied. */
@@ -158,11 +209,11 @@ final class SnapshotFile {
           continue;
         }
         long keyOffset = checked(map.getLong(slot + 8));
-        long valueOffset = checked(map.getLong(slot + 16));
-        if (valueOffset - keyOffset < 4 || valueOffset - keyOffset > Integer.MAX_VALUE) {
+        int keyRoom = map.getInt(slot + 16);
+        if (keyRoom < 4) {
           throw new DamagedException("a key at byte " + keyOffset + " has no room");
         }
-        byte[] quoted = map.bytes(keyOffset, (int) (valueOffset - keyOffset - 2));
+        byte[] quoted = map.bytes(keyOffset, keyRoom - 2);
         String key;
         try {
           key = JsonText.readString(quoted, 0, quoted.length, end);
@@ -175,8 +226,8 @@ final class SnapshotFile {
 
     private long checked(long offset) {
       if (offset < jsonOffset || offset > jsonOffset + jsonLength) {
-        throw new CacheException("the index points outside its table (offset " + offset + "); the file is damaged",
-            path);
+        throw new DamagedEntryException("the index points outside its table (offset " + offset + "); the file is"
+            + " damaged", path, generation);
       }
       return offset;
     }
@@ -354,6 +405,7 @@ final class SnapshotFile {
       if (indexBytes > Integer.MAX_VALUE) {
         throw new IOException("an index of " + count + " entries exceeds 2 GB");
       }
+      reserve(indexOffset, indexBytes);
       MappedByteBuffer index = indexBytes == 0 ? null
           : out.map(FileChannel.MapMode.READ_WRITE, indexOffset, indexBytes);
       if (index != null) {
@@ -379,7 +431,9 @@ final class SnapshotFile {
         if (valueLength > Integer.MAX_VALUE) {
           throw new IOException("value of '" + key + "' over 2 GB");
         }
-        insert(index, slots, hash, (int) valueLength, keyOffset, valueOffset);
+        CRC32C crc = new CRC32C();
+        crc.update(sink.array(), (int) (valueOffset - pos), (int) valueLength);
+        insert(index, slots, hash, (int) valueLength, keyOffset, (int) (valueOffset - keyOffset), (int) crc.getValue());
         written[0]++;
         drainIfFull();
       });
@@ -406,7 +460,7 @@ final class SnapshotFile {
     }
 
     private static void insert(MappedByteBuffer index, long slots, int hash, int valueLength, long keyOffset,
-        long valueOffset) {
+        int keyRoom, int crc) {
       int mask = (int) (slots - 1);
       for (int i = hash & mask; ; i = (i + 1) & mask) {
         int at = i * SLOT_BYTES;
@@ -414,8 +468,23 @@ final class SnapshotFile {
           index.putInt(at, hash);
           index.putInt(at + 4, valueLength);
           index.putLong(at + 8, keyOffset);
-          index.putLong(at + 16, valueOffset);
+          index.putInt(at + 16, keyRoom);
+          index.putInt(at + 20, crc);
           return;
+        }
+      }
+    }
+
+    /**
+     * Writes zeros where the index will be mapped. A mapping over a hole gets its blocks on first touch, and
+     * a full disk then raises SIGBUS (an InternalError in Java) instead of an IOException we can roll back.
+     */
+    private void reserve(long from, long length) throws IOException {
+      ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+      for (long at = from, end = from + length; at < end; ) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), end - at));
+        while (zeros.hasRemaining()) {
+          at += out.write(zeros, at);
         }
       }
     }

@@ -3,6 +3,7 @@ package io.tiercache;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -42,14 +43,21 @@ final class StateFile implements AutoCloseable {
   private final LockFile lock;
 
   StateFile(Path path, FileOps files, Duration lockTimeout) {
+    this(path, files, lockTimeout, null);
+  }
+
+  /** {@code counters}: where the time spent waiting for the lock is added, or null. */
+  StateFile(Path path, FileOps files, Duration lockTimeout, @org.jspecify.annotations.Nullable StoreCounters counters) {
     this.path = path;
     try {
       this.channel = files.openOrCreate(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
     } catch (IOException e) {
       throw new CacheException("cannot open the state file", path, e);
     }
+    this.lock = new LockFile(path, lockTimeout, files, FileOps.Use.IN_PLACE, counters);
     try {
-      page = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE); // grows a new file; new bytes are zero
+      allocate();
+      page = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE);
       page.order(ByteOrder.nativeOrder());
       long magic = (long) LONGS.getVolatile(page, OFF_MAGIC);
       if (magic == 0) {
@@ -58,13 +66,34 @@ final class StateFile implements AutoCloseable {
         throw new CacheException("not a tiercache state file (bad magic number)", path);
       }
     } catch (IOException e) {
-      closeChannel();
+      close();
       throw new CacheException("cannot map the state file", path, e);
     } catch (RuntimeException e) {
-      closeChannel();
+      close();
       throw e;
     }
-    this.lock = new LockFile(path, lockTimeout, files, FileOps.Use.IN_PLACE);
+  }
+
+  /**
+   * Gives a new file its page with a write, under the lock so that no process zeroes a page another one is
+   * using. A mapping over a hole would get its block on first touch, and a full disk then raises SIGBUS (an
+   * InternalError in Java) instead of an IOException.
+   */
+  private void allocate() throws IOException {
+    if (channel.size() >= SIZE) {
+      return;
+    }
+    lock.lock();
+    try {
+      long size = channel.size();
+      ByteBuffer zeros = ByteBuffer.allocate((int) (SIZE - Math.min(size, SIZE)));
+      while (zeros.hasRemaining()) {
+        channel.write(zeros, SIZE - zeros.remaining());
+      }
+      channel.force(true);
+    } finally {
+      lock.unlock();
+    }
   }
 
   Path path() {

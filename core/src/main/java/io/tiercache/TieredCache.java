@@ -1,8 +1,10 @@
 package io.tiercache;
 
-import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import io.tiercache.stats.CacheStats;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -53,17 +55,54 @@ public interface TieredCache<K, V> extends AutoCloseable {
 
   /**
    * The value for {@code key}; when neither tier has it, {@code loader} computes it, it is stored
-   * and returned. Concurrent calls in this JVM for the same key run the loader once. A loader
-   * that returns null stores nothing and this returns null.
+   * and returned. Concurrent calls in this JVM for the same key (through this method, {@link #getAll},
+   * or the async forms) run one loader. A loader that returns null stores nothing and this returns
+   * null. A loader's exception propagates as it is, unless {@code staleIfError} serves the expired
+   * value instead; with {@code refreshAfterWrite}, an old value is returned and reloaded in the
+   * background.
    */
   @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader);
+
+  /**
+   * The values for {@code keys}, in their order; {@code bulkLoader} is called once with only the keys
+   * neither tier has (and no other caller is loading), and its results are stored in one batch (on
+   * the JSON store, one journal write and, under {@link Durability#FSYNC}, one {@code fsync}). Keys the
+   * loader leaves out are absent from the result; extra keys it returns are stored too. Keys another
+   * caller is loading are waited for, not loaded twice.
+   */
+  Map<K, V> getAll(Iterable<? extends K> keys,
+      Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader);
+
+  /**
+   * {@link #get(Object, Function)} without blocking: a front-tier hit completes at once; otherwise
+   * the persistent tier is read and the loader runs on the builder's {@code executor}. A key another
+   * caller is loading shares that load. The future fails with the loader's exception (unless a stale
+   * value is served); it completes with null when the loader returns null.
+   */
+  CompletableFuture<@Nullable V> getAsync(K key, Function<? super K, ? extends @Nullable V> loader);
+
+  /** {@link #getAll} without blocking, on the builder's {@code executor}. */
+  CompletableFuture<Map<K, V>> getAllAsync(Iterable<? extends K> keys,
+      Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader);
 
   /** The present values of {@code keys}; absent keys are left out. */
   Map<K, V> getAllPresent(Iterable<? extends K> keys);
 
-  /** Stores {@code value}; durable on return as the builder's {@link Durability} says. */
+  /**
+   * Stores {@code value}; durable on return as the builder's {@link Durability} says. A value the
+   * front tier holds for {@code key} is replaced there; otherwise the put writes around memory and
+   * the value is decoded on its first read, so that a stream of new keys does not evict the entries
+   * being read.
+   *
+   * @throws CacheException if the value could not be made as durable as asked (a full disk, Redis
+   *     unreachable). The value is then not served from this JVM's memory and the write is not
+   *     retried: put it again. Whether the persistent tier kept it depends on the store: the JSON store
+   *     undoes the change (the key reads as before the put); Redis may still apply a write whose
+   *     confirmation timed out.
+   */
   void put(K key, V value);
 
+  /** Stores every entry as {@link #put} does, one at a time. */
   void putAll(Map<? extends K, ? extends V> map);
 
   /** Removes {@code key} from both tiers. */
@@ -85,7 +124,7 @@ public interface TieredCache<K, V> extends AutoCloseable {
   /** The number of live entries in the persistent tier (which holds every entry). */
   long estimatedSize();
 
-  /** Front-tier statistics (all zero unless the builder called {@code recordStats()}). */
+  /** Statistics by tier (all zero unless the builder called {@code recordStats()}); see {@link CacheStats}. */
   CacheStats stats();
 
   /**

@@ -6,6 +6,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -44,10 +46,15 @@ public final class TieredCacheBuilder<K, V> {
   private Duration refreshInterval = Duration.ofSeconds(1);
   private Duration asyncFlushDelay = Duration.ofMillis(50);
   private long compactionMinBytes = 1 << 20;
-  private Duration staleGrace = Duration.ZERO;
   private FileOps fileOps = FileOps.ownerOnly();
   private long maximumSize = -1;
+  private long maximumWeight = -1;
+  private @Nullable Weigher<? super K, ? super V> weigher;
   private boolean recordStats;
+  private Duration staleGrace = Duration.ZERO;
+  private Duration refreshAfterWrite = Duration.ZERO;
+  private Executor executor = ForkJoinPool.commonPool();
+  private @Nullable RemovalListener<? super K, ? super V> removalListener;
 
   TieredCacheBuilder(Class<K> keyType, Class<V> valueType) {
     this.keys = KeyFormat.of(Objects.requireNonNull(keyType, "keyType"));
@@ -88,18 +95,99 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
-  /** Bounds the front tier (decoded values in memory); the persistent tier is not bounded. */
+  /**
+   * Bounds the front tier (decoded values in memory) by entries; the persistent tier is not bounded.
+   * Entries the front tier evicts are decoded again on their next read.
+   *
+   * @throws IllegalStateException if {@link #maximumWeight} was set
+   */
   public TieredCacheBuilder<K, V> maximumSize(long maximumSize) {
     if (maximumSize < 0) {
       throw new IllegalArgumentException("maximumSize must not be negative: " + maximumSize);
+    }
+    if (maximumWeight >= 0) {
+      throw new IllegalStateException("maximumWeight was already set: choose one bound");
     }
     this.maximumSize = maximumSize;
     return this;
   }
 
-  /** Records front-tier hit and miss counts for {@link TieredCache#stats()}. */
+  /**
+   * Bounds the front tier by the sum of its entries' weights: by default the length of each value's
+   * encoded JSON, so that {@code maximumWeight(64 << 20)} keeps about 64 MiB of JSON decoded in
+   * memory; see {@link #weigher}. The persistent tier is not bounded.
+   *
+   * @throws IllegalStateException if {@link #maximumSize} was set
+   */
+  public TieredCacheBuilder<K, V> maximumWeight(long maximumWeight) {
+    if (maximumWeight < 0) {
+      throw new IllegalArgumentException("maximumWeight must not be negative: " + maximumWeight);
+    }
+    if (maximumSize >= 0) {
+      throw new IllegalStateException("maximumSize was already set: choose one bound");
+    }
+    this.maximumWeight = maximumWeight;
+    return this;
+  }
+
+  /** How {@link #maximumWeight} weighs an entry, instead of by its encoded length in bytes. */
+  public TieredCacheBuilder<K, V> weigher(Weigher<? super K, ? super V> weigher) {
+    this.weigher = Objects.requireNonNull(weigher, "weigher");
+    return this;
+  }
+
+  /**
+   * Records statistics for {@link TieredCache#stats()}: hits by tier, misses, loads, stale values
+   * served, evictions and puts.
+   */
   public TieredCacheBuilder<K, V> recordStats() {
     this.recordStats = true;
+    return this;
+  }
+
+  /**
+   * Stale if error: when a loader ({@code get(key, loader)}, {@code getAll}, the async forms, or
+   * {@link AssetCache#getAll(java.util.function.Supplier)}'s {@code fetchAll}) throws and the key's
+   * value expired less than {@code grace} ago, that value is returned instead of the exception. One
+   * warning is logged per key per outage, {@code stats().staleCount()} counts each value served, and
+   * the loader is tried again on a call after a back-off (1 s, doubling to 1 min). Expired values are
+   * kept in the persistent tier for {@code grace}, so this holds after a restart too. Outside the
+   * grace the exception propagates. Default zero: never.
+   */
+  public TieredCacheBuilder<K, V> staleIfError(Duration grace) {
+    Objects.requireNonNull(grace, "grace");
+    if (grace.isNegative()) {
+      throw new IllegalArgumentException("staleIfError must not be negative: " + grace);
+    }
+    this.staleGrace = grace;
+    return this;
+  }
+
+  /**
+   * Refresh ahead: a {@code get(key, loader)} (or {@code getAsync}, {@code getAll}) that finds a value
+   * written longer than {@code age} ago returns it at once and reloads it on the {@link #executor},
+   * once per key in this JVM (and across JVMs on stores that share loads). A refresh that fails keeps
+   * the current value until it expires; one that returns null removes it. The age of a value written
+   * in another process or before a restart is taken from its expiry: exact on per-entry stores, a lower
+   * bound (the start of the content's period) on the JSON store, so such a value may be refreshed
+   * early, once. Default: off.
+   */
+  public TieredCacheBuilder<K, V> refreshAfterWrite(Duration age) {
+    this.refreshAfterWrite = positive(age, "refreshAfterWrite");
+    return this;
+  }
+
+  /**
+   * Where async loads, refreshes and removal listeners run; default {@link ForkJoinPool#commonPool()}.
+   */
+  public TieredCacheBuilder<K, V> executor(Executor executor) {
+    this.executor = Objects.requireNonNull(executor, "executor");
+    return this;
+  }
+
+  /** Told of every entry that leaves the cache, and why; see {@link RemovalListener}. */
+  public TieredCacheBuilder<K, V> removalListener(RemovalListener<? super K, ? super V> listener) {
+    this.removalListener = Objects.requireNonNull(listener, "listener");
     return this;
   }
 
@@ -161,12 +249,6 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
-  /** How long after its expiry a value is kept for stale-if-error; default zero (none). */
-  TieredCacheBuilder<K, V> staleGrace(Duration grace) {
-    this.staleGrace = Objects.requireNonNull(grace, "grace");
-    return this;
-  }
-
   /** The journal size below which no background compaction runs; default 1 MiB. For tests. */
   TieredCacheBuilder<K, V> compactionMinBytes(long bytes) {
     this.compactionMinBytes = bytes;
@@ -183,11 +265,14 @@ public final class TieredCacheBuilder<K, V> {
 
   /** The configuration {@link #build()} opens, with every default resolved; the builder is left as it is. */
   CacheConfig<K, V> config() {
+    if (weigher != null && maximumWeight < 0) {
+      throw new IllegalStateException("a weigher needs maximumWeight");
+    }
     StoreConfig storeConfig = new StoreConfig(store, new FileNames(directory, name), durability,
-        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), staleGrace, clock, lockTimeout, refreshInterval,
-        asyncFlushDelay, compactionMinBytes, fileOps);
+        expireAfter != null ? expireAfter : ExpiryTime.fromEnvironment(), staleGrace, clock, lockTimeout,
+        refreshInterval, asyncFlushDelay, compactionMinBytes, fileOps);
     return new CacheConfig<>(keys, valueType, codec != null ? codec : Codec.json(valueType), maximumSize,
-        recordStats, storeConfig);
+        maximumWeight, weigher, recordStats, refreshAfterWrite, executor, removalListener, storeConfig);
   }
 
   /**

@@ -3,7 +3,7 @@ package io.tiercache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The behavioural contract on the Chronicle Map store. */
-class ChronicleStoreContractTest extends CacheContractTest {
+class ChronicleStoreContractTest extends LoadingContractTest {
   @Override
   protected <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder) {
     return builder.store(StoreSpec.chronicleMap(20_000, 256));

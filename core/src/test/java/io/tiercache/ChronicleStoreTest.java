@@ -10,9 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -116,6 +113,40 @@ class ChronicleStoreTest {
     assertThat(b.getIfPresent("")).isEqualTo(Model.of("2"));
   }
 
+  /**
+   * Puts and gets build the stored key themselves (ASCII, 2- and 3-byte UTF-8), keys with astral
+   * characters go through Chronicle's String key, and replaces, iteration and purges always do: every
+   * path must name one entry the same way.
+   */
+  @Test
+  void keysOfEveryScriptNameOneEntryWhicheverPathWroteThem() {
+    List<String> keys = List.of("plain", "caf\u00e9", "\u4e2d\u6587", "emoji \uD83D\uDE00", "", "k".repeat(300));
+    ChronicleStore store = store();
+    for (String k : keys) {
+      store.put(k, ("\"" + k.length() + "\"").getBytes());
+    }
+    Map<String, String> seen = new java.util.HashMap<>();
+    store.forEach((k, v) -> seen.put(k, new String(v.bytes.toByteArray())));
+    assertThat(seen).hasSize(keys.size());
+    for (String k : keys) {
+      assertThat(seen).containsEntry(k, "\"" + k.length() + "\"");
+      assertThat(new String(store.get(k).bytes.toByteArray())).isEqualTo("\"" + k.length() + "\"");
+    }
+    Map<String, byte[]> replaced = new java.util.HashMap<>();
+    keys.forEach(k -> replaced.put(k, "1".getBytes()));
+    store.replaceAll(replaced); // written through the String keys
+    for (String k : keys) {
+      assertThat(new String(store.get(k).bytes.toByteArray())).as(k).isEqualTo("1");
+      store.put(k, "2".getBytes()); // replaces, not adds
+    }
+    assertThat(store.size()).isEqualTo(keys.size());
+    for (String k : keys) {
+      store.remove(k);
+      assertThat(store.get(k)).as(k).isNull();
+    }
+    assertThat(store.size()).isZero();
+  }
+
   @Test
   void expiredEntriesAreNeverReadAndArePurged() {
     ChronicleStore store = store();
@@ -135,6 +166,70 @@ class ChronicleStoreTest {
     reopened.forEach((k, v) -> keys.add(k));
     assertThat(keys).isEmpty();
     assertThat(reopened.size()).isZero();
+  }
+
+  /** A store whose expired values are kept for {@code grace} (stale-if-error, issue 17). */
+  private ChronicleStore store(Duration grace) {
+    ChronicleSupport.requireUsable();
+    StoreConfig config = TestConfigs.withGrace(builder(10_000, 256).config().store(), grace);
+    ChronicleStore store = ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec());
+    opened.add(store);
+    return store;
+  }
+
+  @Test
+  void expiredValuesAreKeptForTheGraceThroughPurgesAndRestartsAndServedOnlyAsStale() {
+    Duration grace = Duration.ofHours(2);
+    ChronicleStore store = store(grace);
+    long deadline = clock.millis() + TTL.toMillis();
+    store.put("old", "1".getBytes());
+    clock.advance(TTL);
+    store.put("young", "2".getBytes());
+    assertThat(store.get("old")).isNull();
+    assertThat(store.size()).isEqualTo(1); // counts live entries only, and ran a purge
+    List<String> live = new ArrayList<>();
+    store.forEach((k, v) -> live.add(k));
+    assertThat(live).containsExactly("young");
+    PersistentStore.Value stale = store.getStale("old");
+    assertThat(new String(stale.bytes.toByteArray())).isEqualTo("1");
+    assertThat(stale.expiresAtMillis).isEqualTo(deadline);
+
+    store.close(); // a restart: the value is in the file
+    opened.remove(store);
+    ChronicleStore restarted = store(grace);
+    assertThat(restarted.get("old")).isNull();
+    assertThat(restarted.getStale("old")).isNotNull();
+
+    clock.advance(grace.minusMillis(1));
+    assertThat(restarted.getStale("old")).isNotNull();
+    clock.advance(Duration.ofMillis(1));
+    assertThat(restarted.getStale("old")).isNull();
+    assertThat(restarted.getStale("young")).isNotNull(); // its own grace runs an hour longer
+  }
+
+  /** The broken variant of the test above: a store that keeps nothing past expiry is caught by its checks. */
+  @Test
+  void withoutAGraceNothingStaleIsKeptOrServed() {
+    ChronicleStore keeping = store(Duration.ofHours(2));
+    keeping.put("old", "1".getBytes());
+    keeping.close();
+    opened.remove(keeping);
+    clock.advance(TTL);
+    ChronicleStore purging = store(Duration.ZERO); // its open purges what is past expiry
+    assertThat(purging.getStale("old")).isNull();
+    purging.close();
+    opened.remove(purging);
+    assertThat(store(Duration.ofHours(2)).getStale("old")).as("purged by the store without a grace").isNull();
+  }
+
+  @Test
+  void aClearEndsStaleValuesToo() {
+    ChronicleStore store = store(Duration.ofHours(2));
+    store.put("old", "1".getBytes());
+    clock.advance(TTL);
+    assertThat(store.getStale("old")).isNotNull();
+    store.clear();
+    assertThat(store.getStale("old")).isNull();
   }
 
   @Test
@@ -200,16 +295,19 @@ class ChronicleStoreTest {
     killed.abandon();
     opened.remove(killed);
 
-    List<LogRecord> warnings = new ArrayList<>();
-    ChronicleStore reopened = withLog(warnings, this::store);
+    ChronicleStore reopened;
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      reopened = store();
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
+    }
     assertThat(reopened.get("acked")).isNotNull();
-    assertThat(warnings).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
 
     reopened.close(); // a clean close: the next open needs no recovery
     opened.remove(reopened);
-    warnings.clear();
-    withLog(warnings, this::store);
-    assertThat(warnings).isEmpty();
+    try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
+      store();
+      assertThat(log.records).isEmpty();
+    }
   }
 
   @Test
@@ -277,27 +375,5 @@ class ChronicleStoreTest {
         .name("chronicle-copy").expireAfter(TTL).store(StoreSpec.chronicleMap(1_000, 256)).build();
     opened.add(back);
     assertThat(back.asMap()).containsOnlyKeys("m1", "m2").containsEntry("m2", Model.of("m2"));
-  }
-
-  private static <T> T withLog(List<LogRecord> records, java.util.function.Supplier<T> action) {
-    Logger logger = Logger.getLogger(ChronicleStore.class.getName());
-    Handler handler = new Handler() {
-      @Override
-      public void publish(LogRecord record) {
-        records.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    logger.addHandler(handler);
-    try {
-      return action.get();
-    } finally {
-      logger.removeHandler(handler);
-    }
   }
 }

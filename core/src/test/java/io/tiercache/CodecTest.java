@@ -93,6 +93,46 @@ class CodecTest {
     assertThat(free.get(2)).isEqualTo(Double.NEGATIVE_INFINITY);
   }
 
+  /** Issue 12, item 6: the codec's stand-ins for NaN and the infinities leaked into user strings. */
+  @Test
+  @SuppressWarnings("unchecked")
+  void noStringIsMistakenForANonFiniteNumber() {
+    List<String> lookalikes = List.of("\u0000NaN", "\u0000Infinity", "\u0000-Infinity", "NaN", "Infinity",
+        "-Infinity", "0NaN", "0Infinity", "\u0000\u0000NaN");
+    for (boolean withRealNaN : new boolean[] {false, true}) { // a real NaN makes the decoder rewrite the value
+      Map<String, Object> free = new LinkedHashMap<>();
+      for (int i = 0; i < lookalikes.size(); i++) {
+        free.put("s" + i, lookalikes.get(i));
+        free.put(lookalikes.get(i), (long) i); // as names too
+      }
+      free.put("list", new ArrayList<>(lookalikes));
+      if (withRealNaN) {
+        free.put("nan", Double.NaN);
+        free.put("inf", Double.POSITIVE_INFINITY);
+        free.put("minusInf", Double.NEGATIVE_INFINITY);
+      }
+      assertThat(decode(Map.class, encode(Map.class, free))).isEqualTo(free);
+    }
+    // The overlong UTF-8 form of U+0000 (C0 80), which jsoniter decodes to a NUL, is a string too.
+    byte[] overlong = {'[', '"', (byte) 0xC0, (byte) 0x80, 'N', 'a', 'N', '"', ',', 'N', 'a', 'N', ']'};
+    List<?> read = Codec.json(List.class).decode(overlong, 0, overlong.length);
+    assertThat(read.get(0)).isInstanceOf(String.class);
+    assertThat((Double) read.get(1)).isNaN();
+  }
+
+  @Test
+  void nonFiniteTokensFitOnlyDoubles() {
+    assertThatThrownBy(() -> decode(Point.class, "{\"x\": NaN}")).isInstanceOf(CodecException.class)
+        .hasMessageContaining(".x").hasMessageContaining("expected a finite number but found NaN");
+    assertThatThrownBy(() -> decode(BigDecimal.class, "-Infinity")).isInstanceOf(CodecException.class)
+        .hasMessageContaining("found -Infinity");
+    assertThatThrownBy(() -> decode(String.class, "Infinity")).isInstanceOf(CodecException.class)
+        .hasMessageContaining("expected a string but found a number");
+    assertThatThrownBy(() -> decode(Double.class, "\"\\u0000NaN\"")).isInstanceOf(CodecException.class)
+        .hasMessageContaining("expected a number but found a string");
+    assertThat(decode(Float.class, "Infinity")).isEqualTo(Float.POSITIVE_INFINITY);
+  }
+
   /** A plain class: private fields, a getter that wins over its field, a transient secret. */
   static class Bean {
     private String name;

@@ -116,13 +116,13 @@ class FileOpsTest {
     try {
       BufferedReader out = new BufferedReader(new InputStreamReader(writer.getInputStream(), UTF_8));
       assertThat(out.readLine()).isEqualTo("locked");
-      files.removeStaleTemporaries(dir, "c.json");
+      files.removeStaleTemporaries(dir.resolve("c.json"));
       assertThat(live).as("its writer is alive").exists();
       assertThat(abandoned).as("its writer is gone").doesNotExist();
     } finally {
       writer.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
-    files.removeStaleTemporaries(dir, "c.json");
+    files.removeStaleTemporaries(dir.resolve("c.json"));
     assertThat(live).as("once its writer died").doesNotExist();
   }
 
@@ -130,7 +130,7 @@ class FileOpsTest {
   void aTemporaryIsLockedByItsWriterUntilRenamed() throws Exception {
     Path target = dir.resolve("c.json");
     FileOps.Temporary temp = files.writeTemporary(target, "{}".getBytes(UTF_8), 2);
-    files.removeStaleTemporaries(dir, "c.json");
+    files.removeStaleTemporaries(dir.resolve("c.json"));
     assertThat(temp.path).exists();
     temp.replace(target);
     assertThat(Files.readString(target)).isEqualTo("{}");

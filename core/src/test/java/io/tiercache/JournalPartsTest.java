@@ -51,15 +51,22 @@ class JournalPartsTest {
   }
 
   @Test
-  void aJournalOfANewerFormatOrWithoutHeaderIsRefusedAndAPlantedOneTooAndNothingIsWritten() throws Exception {
+  void aJournalOfANewerFormatIsRefusedAPlantedOneTooAndOneWithoutHeaderIsMarked() throws Exception {
     Path p = dir.resolve("c.journal");
     files.create(p).close();
     Files.write(p, SnapshotAndJournalTest.crcLine("[\"h\",3,7]"));
     assertThatThrownBy(() -> JournalFile.open(p, files)).isInstanceOf(CacheException.class)
         .hasMessageContaining("format 3").hasMessageContaining("newer tiercache");
-    Files.write(p, "garbage\n".getBytes(UTF_8));
-    assertThatThrownBy(() -> JournalFile.open(p, files)).hasMessageContaining("no header line");
-    assertThat(Files.readString(p)).isEqualTo("garbage\n");
+    Files.write(p, "garbage\nmore".getBytes(UTF_8));
+    try (JournalFile damaged = JournalFile.open(p, files)) {
+      assertThat(damaged.headerDamaged).isTrue();
+      assertThat(damaged.headerLength).as("records start after the first line").isEqualTo(8);
+    }
+    Files.write(p, ("x".repeat(300) + "\nmore").getBytes(UTF_8));
+    try (JournalFile damaged = JournalFile.open(p, files)) {
+      assertThat(damaged.headerLength).as("a first line longer than a header").isEqualTo(301);
+    }
+    assertThat(Files.readString(p)).as("opening changes nothing").isEqualTo("x".repeat(300) + "\nmore");
     Files.delete(p);
     assertThatThrownBy(() -> JournalFile.open(p, files)).isInstanceOf(NoSuchFileException.class);
     Files.createSymbolicLink(p, newJournalElsewhere());

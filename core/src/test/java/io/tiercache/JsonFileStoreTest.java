@@ -568,7 +568,7 @@ class JsonFileStoreTest {
 
   @Test
   void anExpiredContentIsKeptForTheGraceAcrossARestartAndNotAfter() {
-    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore a = otherProcess("s", b -> b.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     a.await(a.put("k", json("\"old\"")));
     clock.advance(Duration.ofMinutes(2));
     assertThat(a.get("k")).isNull();
@@ -578,7 +578,7 @@ class JsonFileStoreTest {
     a.flush();
     opened.remove(a);
     a.close();
-    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleGrace(Duration.ofMinutes(5)));
+    JsonFileStore b = otherProcess("s", x -> x.expireAfter(Duration.ofMinutes(1)).staleIfError(Duration.ofMinutes(5)));
     assertThat(b.get("k")).isNull();
     assertThat(b.getStale("k")).as("kept in the snapshot").isNotNull();
     clock.advance(Duration.ofMinutes(5));
@@ -603,6 +603,53 @@ class JsonFileStoreTest {
     assertThat(reopened.size()).isEqualTo(20);
     reopened.await(reopened.put("after", json("1")));
     assertThat(otherProcess("shared").size()).isEqualTo(21);
+  }
+
+  /** A bit flipped in the header line loses none of the records after it; the file is kept aside. */
+  @Test
+  void aJournalWhoseHeaderLineIsDamagedLosesNoRecordAndIsKeptAside() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 5; i++) {
+      a.await(a.put("k" + i, json("1")));
+    }
+    a.await(a.remove("k0")); // a stays open: closing would compact them into the snapshot
+    Path journal = dir.resolve("shared.journal");
+    byte[] bytes = Files.readAllBytes(journal);
+    bytes[0] ^= 0x01; // the header's checksum
+    Files.write(journal, bytes);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(keys(reopened)).containsExactlyInAnyOrder("k1", "k2", "k3", "k4");
+    assertThat(corruptCopies("shared.journal.corrupt-")).singleElement()
+        .satisfies(p -> assertThat(Files.readAllBytes(p)).isEqualTo(bytes));
+    CacheFiles.Verification v = CacheFiles.verify(dir.resolve("shared.json"));
+    assertThat(v.valid()).as(v.problems().toString()).isTrue();
+  }
+
+  /**
+   * The journal a replace sealed, back in place (a compactor killed between its renames) and with a
+   * damaged header: its seal says it is the old one, and none of the replaced entries come back.
+   */
+  @Test
+  void aHeaderlessJournalSealedIntoAReplacementResurrectsNothing() throws IOException {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 5; i++) {
+      a.await(a.put("old" + i, json("1")));
+    }
+    Path journal = dir.resolve("shared.journal");
+    byte[] old;
+    try (java.nio.channels.FileChannel before = java.nio.channels.FileChannel.open(journal)) {
+      a.await(a.replaceAll(Map.of("new", json("2"))));
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) before.size());
+      before.read(buf, 0);
+      old = buf.array(); // with the seal the replace appended
+    }
+    opened.remove(a);
+    a.close();
+    old[0] ^= 0x01;
+    Files.write(journal, old);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(keys(reopened)).containsExactly("new");
+    assertThat(CacheFiles.contents(dir.resolve("shared.json")).entries()).containsOnlyKeys("new");
   }
 
   @Test
@@ -683,6 +730,35 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void aDamagedSnapshotEntryIsNeverServedAndIsRebuiltFromTheExportAndTheJournal() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    for (int i = 0; i < 50; i++) {
+      a.await(a.put("k" + i, json("{\"n\":" + (1000 + i) + "}")));
+    }
+    a.flush();
+    a.await(a.put("after", json("1"))); // in the journal only
+    opened.remove(a);
+    a.close();
+    Path snapshot = dir.resolve("shared.snapshot");
+    byte[] b = Files.readAllBytes(snapshot);
+    int at = new String(b, UTF_8).indexOf("1007");
+    b[at + 3] = '9'; // k7's value, still valid JSON
+    Files.write(snapshot, b);
+
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.get("k7")).as("never the damaged value").isNull();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+      reopened.refresh();
+      return reopened.get("k7") != null;
+    });
+    assertThat(new String(reopened.get("k7").bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).isEqualTo("{\"n\":1007}");
+    assertThat(reopened.size()).isEqualTo(51);
+    assertThat(corruptCopies("shared.snapshot.corrupt-")).hasSize(1);
+    assertThat(Files.readAllBytes(corruptCopies("shared.snapshot.corrupt-").get(0))).isEqualTo(b);
+    assertThat(warnings).anyMatch(w -> w.contains("fails its checksum"));
+  }
+
+  @Test
   void aSnapshotOfANewerFormatIsRefusedAndLeftAlone() throws IOException {
     JsonFileStore a = otherProcess("shared");
     a.await(a.put("k", json("1")));
@@ -727,6 +803,12 @@ class JsonFileStoreTest {
     open();
     assertThat(dir.resolve("model.json.123.tmp")).doesNotExist();
     assertThat(dir.resolve("model.snapshot.456.tmp")).doesNotExist();
+  }
+
+  static List<String> keys(PersistentStore store) {
+    List<String> keys = new ArrayList<>();
+    store.forEach((k, v) -> keys.add(k));
+    return keys;
   }
 
   private List<Path> corruptCopies(String prefix) throws IOException {

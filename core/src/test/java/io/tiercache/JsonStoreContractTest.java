@@ -1,7 +1,7 @@
 package io.tiercache;
 
 /** The behavioural contract on the default store: JSON snapshot + journal files. */
-class JsonStoreContractTest extends CacheContractTest {
+class JsonStoreContractTest extends LoadingContractTest {
   @Override
   protected <K, V> TieredCacheBuilder<K, V> configure(TieredCacheBuilder<K, V> builder) {
     return builder;

@@ -10,7 +10,9 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -21,19 +23,26 @@ import java.util.stream.Stream;
 final class RedisServer implements AutoCloseable {
   private final Path dir;
   private final int port;
+  private final String password;
   private Process process;
 
-  private RedisServer(Path dir, int port) {
+  private RedisServer(Path dir, int port, String password) {
     this.dir = dir;
     this.port = port;
+    this.password = password;
   }
 
   static RedisServer start() throws IOException {
+    return start(null);
+  }
+
+  /** A server that requires {@code password} ({@code requirepass}) when it is not null. */
+  static RedisServer start(String password) throws IOException {
     int port;
     try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = probe.getLocalPort();
     }
-    RedisServer server = new RedisServer(Files.createTempDirectory("tiercache-redis"), port);
+    RedisServer server = new RedisServer(Files.createTempDirectory("tiercache-redis"), port, password);
     server.restart();
     return server;
   }
@@ -48,9 +57,14 @@ final class RedisServer implements AutoCloseable {
 
   /** Starts the server (again, after {@link #kill}) and waits until it answers PING. */
   void restart() throws IOException {
-    process = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--dir", dir.toString(), "--logfile", dir.resolve("redis.log").toString())
-        .redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile()).start();
+    List<String> command = new ArrayList<>(List.of("redis-server", "--port", Integer.toString(port), "--bind",
+        "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.toString(), "--logfile",
+        dir.resolve("redis.log").toString()));
+    if (password != null) {
+      command.addAll(List.of("--requirepass", password));
+    }
+    process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile())
+        .start();
     long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
       try {
@@ -103,20 +117,30 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
-  /** One inline command; the first line of the reply. */
+  /** One inline command (authenticated first when the server requires it); the first line of the reply. */
   String command(String command) throws IOException {
     try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
       socket.setSoTimeout(5_000);
       OutputStream out = socket.getOutputStream();
+      InputStream in = socket.getInputStream();
+      if (password != null) {
+        out.write(("AUTH " + password + "\r\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        readLine(in);
+      }
       out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
       out.flush();
-      InputStream in = socket.getInputStream();
-      StringBuilder line = new StringBuilder();
-      for (int c = in.read(); c != '\r' && c != -1; c = in.read()) {
-        line.append((char) c);
-      }
-      return line.toString();
+      return readLine(in);
     }
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != '\r' && c != -1; c = in.read()) {
+      line.append((char) c);
+    }
+    in.read(); // the \n
+    return line.toString();
   }
 
   @Override

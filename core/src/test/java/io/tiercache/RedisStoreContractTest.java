@@ -7,7 +7,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 
 /** The behavioural contract on the Redis store, against a real redis-server. */
-class RedisStoreContractTest extends CacheContractTest {
+class RedisStoreContractTest extends LoadingContractTest {
   static RedisServer server;
 
   @BeforeAll

@@ -149,20 +149,37 @@ class SnapshotFileTest {
     Path file = dir.resolve("m.snapshot");
     SnapshotFile s = write(file, 1, false, Map.of("a", "1"), null, new long[0], new ArrayList<>());
     byte[] b = Files.readAllBytes(file);
-    // Find the one used slot and point its value past the file's end.
+    // Find the one used slot and point its key past the file's end.
     ByteBuffer bb = ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     long indexOffset = bb.getLong(24 + 24);
     long slots = bb.getLong(24 + 16);
     for (long i = 0; i < slots; i++) {
       int at = (int) (indexOffset + i * SnapshotFile.SLOT_BYTES);
       if (bb.getInt(at) != 0) {
-        bb.putLong(at + 16, 1L << 40);
+        bb.putLong(at + 8, 1L << 40);
       }
     }
     SnapshotFile broken = map(b);
-    assertThatThrownBy(() -> find(broken.live, "a")).isInstanceOf(CacheException.class)
+    assertThatThrownBy(() -> find(broken.live, "a")).isInstanceOf(SnapshotFile.DamagedEntryException.class)
         .hasMessageContaining("outside its table");
     assertThat(text(find(s.live, "a"))).isEqualTo("1");
+  }
+
+  @Test
+  void aDamagedValueFailsItsChecksumInsteadOfBeingServed() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    write(file, 1, false, Map.of("a", "{\"n\":12345}", "b", "2"), null, new long[0], new ArrayList<>());
+    byte[] b = Files.readAllBytes(file);
+    String text = new String(b, UTF_8);
+    int digit = text.indexOf("12345");
+    b[digit] = '9'; // still valid JSON: only the checksum can tell
+    SnapshotFile damaged = map(b);
+    assertThatThrownBy(() -> find(damaged.live, "a")).isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("fails its checksum");
+    assertThat(text(find(damaged.live, "b"))).isEqualTo("2");
+    Map<String, String> intact = new LinkedHashMap<>();
+    assertThat(damaged.live.forEachIntact((k, v) -> intact.put(k, text(v)))).isEqualTo(1);
+    assertThat(intact).containsOnlyKeys("b");
   }
 
   private SnapshotFile map(byte[] bytes) throws IOException {

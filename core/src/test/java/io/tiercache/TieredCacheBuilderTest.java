@@ -50,6 +50,21 @@ class TieredCacheBuilderTest {
   }
 
   @Test
+  void staleIfErrorReachesTheStoreAndTheSdkSettingsAreCopiedAtBuild() {
+    TieredCacheBuilder<String, Model> builder = builder();
+    assertThat(builder.config().store().staleGrace()).as("default: keep nothing").isZero();
+    builder.staleIfError(Duration.ofMinutes(5)).refreshAfterWrite(Duration.ofMinutes(1));
+    CacheConfig<String, Model> config = builder.config();
+    assertThat(config.store().staleGrace()).isEqualTo(Duration.ofMinutes(5));
+    assertThat(config.refreshAfterWrite()).isEqualTo(Duration.ofMinutes(1));
+    builder.staleIfError(Duration.ofHours(1)).refreshAfterWrite(Duration.ofHours(1)).maximumWeight(10);
+    assertThat(config.store().staleGrace()).as("a built configuration never changes").isEqualTo(Duration.ofMinutes(5));
+    assertThat(config.maximumWeight()).isEqualTo(-1);
+    assertThatThrownBy(() -> builder.staleIfError(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> builder.refreshAfterWrite(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void aSecondOpenOfTheSameFilesMustAgreeOnEverySetting() {
     try (TieredCache<String, Model> cache = builder().build()) {
       assertThatThrownBy(() -> builder().clock(new FakeClock()).build()).isInstanceOf(IllegalStateException.class)
@@ -61,6 +76,14 @@ class TieredCacheBuilderTest {
         assertThat(cache.getIfPresent("k")).as("the same settings share the open cache").isEqualTo(Model.of("k"));
       }
     }
+  }
+
+  @Test
+  void permissionsThatWouldLockTheCacheOutOfItsOwnFilesAreRejectedAtOnce() {
+    assertThatThrownBy(() -> builder().filePermissions(PosixFilePermissions.fromString("r--------")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("r--------");
+    assertThatThrownBy(() -> builder().directoryPermissions(PosixFilePermissions.fromString("rw-------")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rw-------");
   }
 
   @Test

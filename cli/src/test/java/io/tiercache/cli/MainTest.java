@@ -66,12 +66,12 @@ class MainTest {
   @Test
   void verifyFailsOnATruncatedSnapshotAndOnMissingFiles() throws Exception {
     fill("model", 3);
-    Path snapshot = dir.resolve("model.json");
+    Path snapshot = dir.resolve("model.snapshot");
     byte[] bytes = Files.readAllBytes(snapshot);
     Files.write(snapshot, java.util.Arrays.copyOf(bytes, bytes.length / 2));
-    Run verify = run("verify", snapshot.toString());
+    Run verify = run("verify", dir.resolve("model.json").toString());
     assertThat(verify.code()).isEqualTo(1);
-    assertThat(verify.err()).contains("snapshot").contains("damaged");
+    assertThat(verify.err()).contains("model.snapshot").contains("cannot be used");
     Run missing = run("verify", dir.resolve("nothing.json").toString());
     assertThat(missing.code()).isEqualTo(1);
     assertThat(missing.err()).contains("no cache files");

@@ -43,7 +43,6 @@ public final class Fixtures {
     return "asset-" + i;
   }
 
-  /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
   /** Keys {@code 0..n-1} as {@link #key} spells them. */
   public static String[] keys(int n) {
     String[] keys = new String[n];
@@ -60,6 +59,26 @@ public final class Fixtures {
       values[i] = asset(keys[i], shape);
     }
     return values;
+  }
+
+  /** Zipf-distributed indexes in [0, n) (skew 0.99, as in Caffeine's own benchmarks), precomputed. */
+  /** The JSON of each value, encoded with tiercache's codec: what every peer stores. */
+  static byte[][] encode(Asset[] values) {
+    io.tiercache.Codec<Asset> codec = io.tiercache.Codec.json(Asset.class);
+    byte[][] encoded = new byte[values.length][];
+    for (int i = 0; i < values.length; i++) {
+      encoded[i] = codec.encode(values[i]);
+    }
+    return encoded;
+  }
+
+  /** The content of a cache of all {@code keys}, key i holding {@code values[i % values.length]}. */
+  static Map<String, Asset> content(String[] keys, Asset[] values) {
+    Map<String, Asset> all = new LinkedHashMap<>();
+    for (int i = 0; i < keys.length; i++) {
+      all.put(keys[i], values[i % values.length]);
+    }
+    return all;
   }
 
   public static int[] zipfIndexes(int n, int count, long seed) {
@@ -101,6 +120,24 @@ public final class Fixtures {
       indexes[i] = permutation[indexes[i]];
     }
     return indexes;
+  }
+
+  /**
+   * Defers compaction of a JSON store built by {@code builder} past any benchmark's length, so that
+   * a measurement sees the append path alone. The builder's {@code compactionMinBytes} is
+   * package-private (users should not defer compaction), so this calls it by reflection and fails
+   * loudly, naming it, if the builder no longer has it.
+   */
+  static void deferCompaction(io.tiercache.TieredCacheBuilder<?, ?> builder) {
+    try {
+      java.lang.reflect.Method threshold =
+          io.tiercache.TieredCacheBuilder.class.getDeclaredMethod("compactionMinBytes", long.class);
+      threshold.setAccessible(true);
+      threshold.invoke(builder, Long.MAX_VALUE);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("TieredCacheBuilder.compactionMinBytes(long) is gone: update "
+          + "Fixtures.deferCompaction", e);
+    }
   }
 
   /** JVM flags Chronicle Map needs on JDK 17+, plus switching its analytics off. */

@@ -45,7 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * in turn, so each read goes to the server.
  */
 @State(Scope.Benchmark)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Fork(value = 3, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class RedisBenchmark {
@@ -55,6 +55,7 @@ public class RedisBenchmark {
   String[] redisKeys;
   int[] zipf;
   Process server;
+  Path serverDir;
   RedisClient client;
   StatefulRedisConnection<String, byte[]> raw;
   RedisCommands<String, byte[]> lettuce;
@@ -103,6 +104,7 @@ public class RedisBenchmark {
       port = probe.getLocalPort();
     }
     Path dir = Files.createTempDirectory("tiercache-redis-bench");
+    serverDir = dir;
     server = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
         "--save", "", "--appendonly", "no", "--dir", dir.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
@@ -129,6 +131,7 @@ public class RedisBenchmark {
     client.shutdown();
     server.destroyForcibly();
     server.waitFor(10, TimeUnit.SECONDS);
+    Cleanup.delete(serverDir);
   }
 
   @Benchmark

@@ -3,26 +3,24 @@ package io.tiercache.jmh;
 import io.tiercache.Codec;
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
+import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
 import net.openhft.chronicle.map.ChronicleMap;
 import org.ehcache.PersistentCacheManager;
-import org.ehcache.config.builders.CacheConfigurationBuilder;
-import org.ehcache.config.builders.CacheManagerBuilder;
-import org.ehcache.config.builders.ResourcePoolsBuilder;
-import org.ehcache.config.units.EntryUnit;
-import org.ehcache.config.units.MemoryUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -39,39 +37,56 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Durable writes: replacing one asset in a cache of {@code entries} assets (the size stays
- * constant), as {@code AssetCache.add} does. SampleTime gives ops/s (1 / mean) and latency
- * percentiles.
+ * constant), as {@code AssetCache.add} does. SampleTime gives the mean and the percentiles; every
+ * thread takes the next key of one shared round-robin stream, so every target sees the same keys.
  *
+ * <h2>Targets and their floors</h2>
  * <ul>
- *   <li>{@code tiercache-ASYNC|WRITE|FSYNC}: {@code TieredCache.put} under that durability.
- *   <li>{@code raw-append}: the floor under WRITE: encode the same value, build the same
- *       checksummed line, one {@code FileChannel} append. No lock, no index, no front tier.
- *   <li>{@code ehcache-disk}: Ehcache 3 persistent disk tier {@code put} of the same encoded bytes.
- *       Not crash-safe and never fsyncs: its durability is below WRITE.
- *   <li>{@code chronicle}: raw Chronicle Map {@code put} of the same encoded bytes into a persisted
- *       file: survives a killed process like WRITE, no fsync.
+ *   <li>{@code tiercache-ASYNC|WRITE|FSYNC}: {@code TieredCache.put} under that durability, with
+ *       compaction amortized in (the user's cost).
+ *   <li>{@code tiercache-WRITE-append}: WRITE with compaction deferred: the append path alone.
+ *   <li>{@code raw-append}: the floor of the append path: the same checksummed journal line for the
+ *       same key, one {@code FileChannel} append; the file starts empty, as tiercache's journal after
+ *       its fill, and never compacts. No lock, no index, no front tier.
+ *   <li>{@code raw-append-compacting}: the floor with compaction amortized in: the same append under
+ *       one lock, an index of the encoded values by key, and, when the journal outgrows
+ *       max(1 MiB, the snapshot) as tiercache's does, a rewrite of the snapshot from the pre-encoded
+ *       values (temp file, force, rename, directory force), inline, then an empty journal.
+ *   <li>{@code raw-append-fsync}: one append and one {@code force}: "one fsync", FSYNC's floor.
+ *   <li>{@code ehcache-disk}: Ehcache 3's persistent disk tier {@code put}; never fsyncs, not
+ *       crash-safe: below WRITE.
+ *   <li>{@code chronicle}: raw Chronicle Map {@code put} into a persisted file: survives a killed
+ *       process like WRITE.
+ *   <li>{@code lmdb} / {@code lmdb-sync}: LMDB, one write transaction per put, {@code MDB_NOSYNC}
+ *       (WRITE's equivalent) / synced commits (FSYNC's).
+ *   <li>{@code sqlite-NORMAL} / {@code sqlite-FULL}: SQLite in WAL mode, one autocommit upsert per
+ *       put, {@code synchronous=NORMAL} (WRITE's equivalent) / {@code FULL} (FSYNC's).
  * </ul>
  *
- * Every target encodes the same {@link Asset} with the same codec on each operation.
+ * Every target encodes the same {@link Asset} with the same codec on each operation. {@code shape}
+ * {@code small} is ~200 bytes of JSON, {@code large} ~5 KB.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xms4g", "-Xmx4g",
+@Fork(value = 3, jvmArgsAppend = {"-Xms4g", "-Xmx4g",
     "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
     "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
     "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-    "-Dchronicle.analytics.disable=true", "-Dchronicle.announcer.disable=true"})
+    "-Dchronicle.analytics.disable=true", "-Dchronicle.announcer.disable=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class WriteBenchmark {
-  @Param({"tiercache-ASYNC", "tiercache-WRITE", "tiercache-FSYNC", "raw-append", "ehcache-disk", "chronicle"})
+  @Param({"tiercache-ASYNC", "tiercache-WRITE", "tiercache-FSYNC", "tiercache-WRITE-append", "raw-append",
+      "raw-append-compacting", "raw-append-fsync", "ehcache-disk", "chronicle", "lmdb", "lmdb-sync", "sqlite-NORMAL",
+      "sqlite-FULL"})
   public String target;
 
   @Param({"1000", "100000", "1000000"})
   public int entries;
 
-  @Param({"small"})
+  @Param({"small", "large"})
   public String shape;
 
   Path dir;
@@ -82,67 +97,78 @@ public class WriteBenchmark {
 
   TieredCache<String, Asset> tiered;
   FileChannel raw;
+  CompactingLog compacting;
   PersistentCacheManager ehcacheManager;
   org.ehcache.Cache<String, byte[]> ehcache;
   ChronicleMap<String, byte[]> chronicle;
+  Peers.Lmdb lmdb;
+  Peers.Sqlite sqlite;
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("tiercache-write");
-    // Distinct value objects for a bounded set of keys, reused round-robin.
     keys = Fixtures.keys(entries);
     values = Fixtures.assets(keys, shape);
-    int distinct = values.length;
-    byte[] sample = codec.encode(values[0]);
+    byte[][] encoded = Fixtures.encode(values);
     if (target.startsWith("tiercache-")) {
-      Durability durability = Durability.valueOf(target.substring("tiercache-".length()));
-      tiered = TieredCache.builder(String.class, Asset.class).directory(dir).name("writes")
-          .expireAfter(Duration.ofDays(1)).maximumSize(10_000).durability(durability).build();
-      Map<String, Asset> initial = new HashMap<>();
-      for (int i = 0; i < entries; i++) {
-        initial.put(keys[i], values[i % distinct]);
+      String durability = target.substring("tiercache-".length()).replace("-append", "");
+      TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
+          .name("writes").expireAfter(Duration.ofDays(1)).maximumSize(10_000)
+          .durability(Durability.valueOf(durability));
+      if (target.endsWith("-append")) {
+        Fixtures.deferCompaction(builder);
       }
-      tiered.replaceAll(initial);
+      tiered = builder.build();
+      tiered.replaceAll(Fixtures.content(keys, values));
       tiered.flush();
-    } else if (target.equals("raw-append")) {
-      raw = FileChannel.open(dir.resolve("raw.journal"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND);
-    } else if (target.equals("ehcache-disk")) {
-      ehcacheManager = CacheManagerBuilder.newCacheManagerBuilder()
-          .with(CacheManagerBuilder.persistence(dir.resolve("ehcache").toFile()))
-          .withCache("writes", CacheConfigurationBuilder.newCacheConfigurationBuilder(String.class, byte[].class,
-              ResourcePoolsBuilder.newResourcePoolsBuilder().heap(10, EntryUnit.ENTRIES)
-                  .disk(4, MemoryUnit.GB, true)))
-          .build(true);
-      ehcache = ehcacheManager.getCache("writes", String.class, byte[].class);
-      for (int i = 0; i < entries; i++) {
-        ehcache.put(keys[i], codec.encode(values[i % distinct]));
-      }
-    } else if (target.equals("chronicle")) {
-      chronicle = ChronicleMap.of(String.class, byte[].class).name("writes")
-          .entries((long) (entries * 1.2) + 1000).averageKey(keys[keys.length - 1])
-          .averageValueSize(sample.length).createPersistedTo(dir.resolve("writes.cmap").toFile());
-      for (int i = 0; i < entries; i++) {
-        chronicle.put(keys[i], codec.encode(values[i % distinct]));
-      }
-    } else {
-      throw new IllegalArgumentException(target);
+      return;
+    }
+    switch (target) {
+      case "raw-append":
+      case "raw-append-fsync":
+        raw = FileChannel.open(dir.resolve("raw.journal"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.APPEND);
+        break;
+      case "raw-append-compacting":
+        compacting = new CompactingLog(dir, keys, encoded);
+        break;
+      case "ehcache-disk":
+        ehcacheManager = Peers.ehcache(dir.resolve("ehcache"));
+        ehcache = Peers.assets(ehcacheManager);
+        for (int i = 0; i < entries; i++) {
+          ehcache.put(keys[i], encoded[i % encoded.length]);
+        }
+        break;
+      case "chronicle":
+        chronicle = ChronicleMap.of(String.class, byte[].class).name("writes")
+            .entries((long) (entries * 1.2) + 1000).averageKey(keys[keys.length - 1])
+            .averageValueSize(encoded[0].length).createPersistedTo(dir.resolve("writes.cmap").toFile());
+        for (int i = 0; i < entries; i++) {
+          chronicle.put(keys[i], encoded[i % encoded.length]);
+        }
+        break;
+      case "lmdb":
+      case "lmdb-sync":
+        lmdb = new Peers.Lmdb(dir.resolve("lmdb"), Peers.Lmdb.mapBytes(entries, encoded[0].length),
+            target.equals("lmdb-sync"));
+        lmdb.putAll(keys, encoded);
+        break;
+      case "sqlite-NORMAL":
+      case "sqlite-FULL":
+        sqlite = new Peers.Sqlite(dir.resolve("assets.db"), target.substring("sqlite-".length()));
+        sqlite.putAll(keys, encoded);
+        break;
+      default:
+        throw new IllegalArgumentException(target);
     }
   }
 
   @TearDown(Level.Trial)
   public void tearDown() throws Exception {
-    if (tiered != null) {
-      tiered.close();
-    }
-    if (raw != null) {
-      raw.close();
-    }
-    if (ehcacheManager != null) {
-      ehcacheManager.close();
-    }
-    if (chronicle != null) {
-      chronicle.close();
+    for (AutoCloseable c : new AutoCloseable[] {tiered, raw, compacting, ehcacheManager, chronicle, lmdb, sqlite}) {
+      if (c != null) {
+        c.close();
+      }
     }
     Cleanup.delete(dir);
   }
@@ -152,26 +178,36 @@ public class WriteBenchmark {
     int i = (int) (next.getAndIncrement() % entries);
     String key = keys[i];
     Asset value = values[i % values.length];
-    switch (target) {
-      case "raw-append": {
-        byte[] encoded = codec.encode(value);
-        raw.write(ByteBuffer.wrap(line(key, encoded)));
-        return encoded;
-      }
-      case "ehcache-disk": {
-        byte[] encoded = codec.encode(value);
-        ehcache.put(key, encoded);
-        return encoded;
-      }
-      case "chronicle": {
-        byte[] encoded = codec.encode(value);
-        chronicle.put(key, encoded);
-        return encoded;
-      }
-      default:
-        tiered.put(key, value);
-        return value;
+    if (tiered != null) {
+      tiered.put(key, value);
+      return value;
     }
+    byte[] encoded = codec.encode(value);
+    switch (target) {
+      case "raw-append":
+        raw.write(ByteBuffer.wrap(line(key, encoded)));
+        break;
+      case "raw-append-fsync":
+        raw.write(ByteBuffer.wrap(line(key, encoded)));
+        raw.force(false);
+        break;
+      case "raw-append-compacting":
+        compacting.append(key, encoded);
+        break;
+      case "ehcache-disk":
+        ehcache.put(key, encoded);
+        break;
+      case "chronicle":
+        chronicle.put(key, encoded);
+        break;
+      case "lmdb":
+      case "lmdb-sync":
+        lmdb.put(key, encoded);
+        break;
+      default:
+        sqlite.put(key, encoded);
+    }
+    return encoded;
   }
 
   /** The same line tiercache's journal writes: CRC-32C, then ["p","key",value]. */
@@ -193,5 +229,93 @@ public class WriteBenchmark {
     System.arraycopy(body, 0, line, 9, body.length);
     line[line.length - 1] = '\n';
     return line;
+  }
+
+  /**
+   * The floor of a journal with compaction: an index of the encoded values, an append per write,
+   * and a durable snapshot of the pre-encoded values whenever the journal outgrows it.
+   */
+  static final class CompactingLog implements AutoCloseable {
+    private final Path dir;
+    private final Map<String, byte[]> index = new LinkedHashMap<>();
+    private FileChannel journal;
+    private long journalBytes;
+    private long snapshotBytes;
+
+    CompactingLog(Path dir, String[] keys, byte[][] encoded) throws IOException {
+      this.dir = dir;
+      for (int i = 0; i < keys.length; i++) {
+        index.put(keys[i], encoded[i % encoded.length]);
+      }
+      snapshot();
+    }
+
+    synchronized void append(String key, byte[] encoded) throws IOException {
+      index.put(key, encoded);
+      byte[] line = line(key, encoded);
+      journal.write(ByteBuffer.wrap(line));
+      journalBytes += line.length;
+      if (journalBytes > Math.max(1 << 20, snapshotBytes)) {
+        snapshot();
+      }
+    }
+
+    /** Temp file, force, rename, directory force; then a new, empty journal. */
+    private void snapshot() throws IOException {
+      Path temp = dir.resolve("raw.json.tmp");
+      long written = 0;
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
+        buffer.put("{\"data\": {".getBytes(StandardCharsets.US_ASCII));
+        boolean first = true;
+        for (Map.Entry<String, byte[]> e : index.entrySet()) {
+          byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
+          if (buffer.remaining() < name.length + e.getValue().length + 8) {
+            written += drain(out, buffer);
+          }
+          if (!first) {
+            buffer.put((byte) ',');
+          }
+          first = false;
+          buffer.put((byte) '"').put(name).put((byte) '"').put((byte) ':');
+          if (e.getValue().length > buffer.remaining()) {
+            written += drain(out, buffer);
+            written += out.write(ByteBuffer.wrap(e.getValue()));
+          } else {
+            buffer.put(e.getValue());
+          }
+        }
+        buffer.put("}}".getBytes(StandardCharsets.US_ASCII));
+        written += drain(out, buffer);
+        out.force(true);
+      }
+      Files.move(temp, dir.resolve("raw.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+        d.force(true);
+      }
+      if (journal != null) {
+        journal.close();
+      }
+      journal = FileChannel.open(dir.resolve("raw.journal"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+      journalBytes = 0;
+      snapshotBytes = written;
+    }
+
+    private static long drain(FileChannel out, ByteBuffer buffer) throws IOException {
+      buffer.flip();
+      long n = 0;
+      while (buffer.hasRemaining()) {
+        n += out.write(buffer);
+      }
+      buffer.clear();
+      return n;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+      journal.close();
+    }
   }
 }

@@ -35,6 +35,11 @@ import picocli.CommandLine.Option;
  *
  * Every child is bounded in time (writers by the timeout, readers by 60 s after the writers) and
  * killed in {@code finally}.
+ *
+ * <p>Throughput is timed inside the writers: each opens the cache, waits at a start barrier (a file
+ * the harness creates once every writer is ready), and reports the wall-clock time of the barrier
+ * and of its last add's return; {@code seconds} spans the first start to the last end, so JVM
+ * start-up, open and close are outside it.
  */
 public final class MultiProcess {
   static final String NAME = "stress";
@@ -45,12 +50,16 @@ public final class MultiProcess {
           processes, adds, lost, torn, seconds);
     }
 
-    /** The result as a JMH JSON result file, so the benchmark report reads it like the others. */
-    public String jmhJson() {
+    /**
+     * The result as a JMH JSON result file, so the benchmark report reads it like the others: one
+     * run is one "fork"; the report merges the runs of one configuration.
+     */
+    public String jmhJson(String store) {
       return String.format(java.util.Locale.ROOT, "[{\"benchmark\":\"io.tiercache.stress.MultiProcess.add\","
-          + "\"mode\":\"thrpt\",\"threads\":1,\"forks\":%d,\"params\":{\"processes\":\"%d\",\"lost\":\"%d\"},"
-          + "\"primaryMetric\":{\"score\":%.1f,\"scoreError\":\"NaN\",\"scoreUnit\":\"ops/s\"}}]%n",
-          processes, processes, lost, adds / seconds);
+          + "\"mode\":\"thrpt\",\"threads\":1,\"forks\":1,\"params\":{\"processes\":\"%d\",\"store\":\"%s\"},"
+          + "\"primaryMetric\":{\"score\":%.1f,\"scoreError\":\"NaN\",\"scoreUnit\":\"ops/s\",\"rawData\":[[%.1f]]},"
+          + "\"secondaryMetrics\":{\"lost\":{\"score\":%d,\"scoreUnit\":\"ids\",\"rawData\":[[%d]]}}}]%n",
+          processes, store, adds / seconds, adds / seconds, lost, lost);
     }
   }
 
@@ -101,7 +110,7 @@ public final class MultiProcess {
           Result r = run(d, store, processes, adds, broken, noReader ? 0 : readers, Duration.ofMinutes(timeoutMinutes));
           System.out.println(r.line());
           if (json != null) {
-            Files.writeString(json, r.jmhJson());
+            Files.writeString(json, r.jmhJson(store.option()));
           }
           return r.lost() == 0 && r.torn() == 0 ? 0 : Cli.BROKEN;
       }
@@ -125,6 +134,7 @@ public final class MultiProcess {
   public static Result run(Path dir, Args.Store store, int processes, int adds, boolean broken, int readers,
       Duration timeout) throws Exception {
     Files.createDirectories(dir);
+    Files.deleteIfExists(dir.resolve("go")); // a directory used before must not start the writers early
     Path done = dir.resolve("writers-done");
     List<Process> children = new ArrayList<>();
     try {
@@ -134,7 +144,6 @@ public final class MultiProcess {
             List.of("--mode", "reader", "--dir", dir.toString(), "--store", store.option())));
       }
       children.addAll(readerProcesses);
-      long start = System.nanoTime();
       List<Process> writers = new ArrayList<>();
       for (int w = 0; w < processes; w++) {
         List<String> args = new ArrayList<>(List.of("--mode", "writer", "--dir", dir.toString(), "--writer", "w" + w,
@@ -145,15 +154,30 @@ public final class MultiProcess {
         writers.add(Children.start(MultiProcess.class, args));
       }
       children.addAll(writers);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      for (int w = 0; w < processes; w++) {
+        while (!Files.exists(dir.resolve("ready-w" + w))) {
+          if (System.nanoTime() > deadline || !writers.get(w).isAlive()) {
+            throw new IllegalStateException("writer w" + w + " never reached the start barrier");
+          }
+          Thread.sleep(1);
+        }
+      }
+      Files.writeString(dir.resolve("go"), "go");
+      long first = Long.MAX_VALUE;
+      long last = Long.MIN_VALUE;
       for (Process w : writers) {
-        if (!w.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        if (!w.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
           throw new IllegalStateException("a writer did not finish within " + timeout);
         }
         if (w.exitValue() != 0 && !broken) {
           throw new IllegalStateException("a writer failed with exit code " + w.exitValue());
         }
+        String times = new String(w.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        first = Math.min(first, Math.max(0, Cli.field(times, "start_us")));
+        last = Math.max(last, Math.max(0, Cli.field(times, "end_us")));
       }
-      double seconds = (System.nanoTime() - start) / 1e9;
+      double seconds = (last - first) / 1e6;
       Files.writeString(done, "done");
       long torn = 0;
       for (Process reader : readerProcesses) {
@@ -180,19 +204,45 @@ public final class MultiProcess {
     }
   }
 
-  /** A writer: distinct ids through the cache, or, broken, through the Python SDK's algorithm. */
-  static void write(Path dir, Args.Store store, String writer, int adds, boolean broken) throws IOException {
+  /**
+   * A writer: distinct ids through the cache, or, broken, through the Python SDK's algorithm.
+   * Prints the wall-clock microseconds of the start barrier and of its last add's return.
+   */
+  static void write(Path dir, Args.Store store, String writer, int adds, boolean broken) throws Exception {
     if (broken) {
+      long start = await(dir, writer);
       for (int i = 0; i < adds; i++) {
         seedStyleAdd(dir.resolve(NAME + ".json"), Record.of(writer + "-" + i, writer, i));
       }
+      System.out.println("start_us=" + start + " end_us=" + micros());
       return;
     }
     try (TieredCache<String, Record> cache = open(dir, store)) {
+      long start = await(dir, writer);
       for (int i = 0; i < adds; i++) {
         cache.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
       }
+      System.out.println("start_us=" + start + " end_us=" + micros());
     }
+  }
+
+  /** Announces this writer ready and waits for the harness's start signal; returns when it came. */
+  private static long await(Path dir, String writer) throws Exception {
+    Files.writeString(dir.resolve("ready-" + writer), "ready");
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+    while (!Files.exists(dir.resolve("go"))) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(writer + ": no start signal within 5 minutes");
+      }
+      Thread.sleep(0, 200_000);
+    }
+    return micros();
+  }
+
+  /** Wall-clock microseconds: comparable across the processes of one machine. */
+  private static long micros() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000 + now.getNano() / 1_000;
   }
 
   /** What the Python AssetCache.add does: load the whole file, add, truncate and rewrite it, unlocked. */

@@ -24,15 +24,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Damaged snapshots and journals (seeded, so a failure reproduces): truncations, bit flips,
- * random bytes, huge values, deep nesting, wrong types. For every input:
+ * Damaged files (seeded, so a failure reproduces): truncations, bit flips, random bytes, huge
+ * values, deep nesting, wrong types, in the snapshot ({@code <name>.snapshot}), the export
+ * ({@code <name>.json}) or the journal. For every input:
  * <ul>
  *   <li>opening, reading every entry and closing throws nothing but {@link CacheException} (which
  *       includes the codec's refusals);</li>
- *   <li>nothing is deleted: a snapshot that does not parse is moved to
- *       {@code <name>.json.corrupt-<timestamp>} with exactly the input's bytes; a journal with
- *       damaged lines is kept as {@code <name>.journal.corrupt-<timestamp>} starting with the
- *       input's complete lines; a snapshot that parses (and has not expired) keeps every entry.</li>
+ *   <li>nothing is deleted and nothing is lost: a damaged snapshot is moved to
+ *       {@code <name>.snapshot.corrupt-<timestamp>} with exactly the input's bytes and the content is
+ *       rebuilt from the export and the journal; an export that does not parse is moved to
+ *       {@code <name>.json.corrupt-<timestamp>} and exported again; a journal with damaged lines is
+ *       kept as {@code <name>.journal.corrupt-<timestamp>}; every entry the intact files held is there
+ *       after, with its value (but for an export that parses as another program's rewrite: its entries
+ *       are taken as writes, so only their keys are checked).</li>
  * </ul>
  */
 class BadInputFuzzTest {
@@ -40,7 +44,7 @@ class BadInputFuzzTest {
 
   @TempDir Path root;
 
-  /** A valid cache: a compacted snapshot of 20 records and a journal of 10 more puts and a remove. */
+  /** A valid cache: a snapshot of 20 records, its export, and a journal of 10 more puts and a remove. */
   static byte[][] validFiles(Path dir) throws IOException {
     try (TieredCache<String, Record> c = open(dir, Record.class)) {
       for (int i = 0; i < 20; i++) {
@@ -51,10 +55,9 @@ class BadInputFuzzTest {
         c.put("j" + i, Record.of("j" + i, "w", i));
       }
       c.invalidate("s3");
-      // abandoned without close(): the journal stays as it is
-      byte[] snapshot = Files.readAllBytes(dir.resolve("f.json"));
-      byte[] journal = Files.readAllBytes(dir.resolve("f.journal"));
-      return new byte[][] {snapshot, journal};
+      // copied before close(): the journal stays as it is
+      return new byte[][] {Files.readAllBytes(dir.resolve("f.snapshot")), Files.readAllBytes(dir.resolve("f.json")),
+          Files.readAllBytes(dir.resolve("f.journal"))};
     }
   }
 
@@ -70,31 +73,37 @@ class BadInputFuzzTest {
     return String.format("%08x %s%n", crc.getValue(), body);
   }
 
-  enum Target { SNAPSHOT, JOURNAL }
+  enum Target { SNAPSHOT, EXPORT, JOURNAL }
 
   @Test
   void damagedFilesNeverThrowAnythingButCacheExceptionAndLoseNothing() throws Exception {
     Path template = Files.createDirectory(root.resolve("template"));
     byte[][] valid = validFiles(template);
+    Map<String, String> validContent = minified(CacheFiles.contents(template.resolve("f.json")).entries());
+    assertThat(validContent).hasSize(29);
     Random random = new Random(20261125);
     List<String> failures = new ArrayList<>();
     int moved = 0;
     for (int n = 0; n < CASES; n++) {
-      Target target = random.nextBoolean() ? Target.SNAPSHOT : Target.JOURNAL;
-      byte[] original = valid[target == Target.SNAPSHOT ? 0 : 1];
+      Target target = Target.values()[random.nextInt(3)];
+      byte[] original = valid[target.ordinal()];
       String kind = pick(random);
       byte[] damaged = mutate(kind, target, original, random);
       Path dir = Files.createDirectory(root.resolve("case" + n));
-      Files.write(dir.resolve("f.json"), target == Target.SNAPSHOT ? damaged : valid[0]);
-      Files.write(dir.resolve("f.journal"), target == Target.JOURNAL ? damaged : valid[1]);
+      String[] names = {"f.snapshot", "f.json", "f.journal"};
+      for (Target t : Target.values()) {
+        Path file = dir.resolve(names[t.ordinal()]);
+        Files.write(file, t == target ? damaged : valid[t.ordinal()]);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      }
       String label = "case " + n + " (" + kind + " of the " + target.name().toLowerCase() + ")";
       try {
-        moved += check(dir, label, target, damaged, Record.class);
+        moved += check(dir, target, damaged, validContent, Record.class);
       } catch (AssertionError e) {
         failures.add(label + ": " + e.getMessage());
       }
     }
-    System.out.println("fuzz: " + CASES + " cases, " + moved + " damaged snapshots moved aside, "
+    System.out.println("fuzz: " + CASES + " cases, " + moved + " damaged files moved aside, "
         + failures.size() + " failures");
     assertThat(failures).isEmpty();
   }
@@ -123,14 +132,14 @@ class BadInputFuzzTest {
       }
       case "huge": {
         String big = "x".repeat(3_000_000 + random.nextInt(1000));
-        return target == Target.SNAPSHOT
+        return target != Target.JOURNAL
             ? ("{\"expiry\": 4102444800.5, \"data\": {\"big\": {\"id\": \"big\", \"payload\": \"" + big + "\"}}}").getBytes(US_ASCII)
             : concat(original, journalLine("[\"p\",\"big\",{\"id\":\"big\",\"payload\":\"" + big + "\"}]").getBytes(US_ASCII));
       }
       case "deep": {
         int depth = 1_000 + random.nextInt(3_000); // deeper: see deeplyNestedValuesMakeCompactionQuadratic
         String deep = "[".repeat(depth) + "]".repeat(depth);
-        return target == Target.SNAPSHOT
+        return target != Target.JOURNAL
             ? ("{\"expiry\": 4102444800.5, \"data\": {\"deep\": " + deep + ", \"ok\": {\"id\": \"ok\"}}}").getBytes(US_ASCII)
             : concat(original, journalLine("[\"p\",\"deep\"," + deep + "]").getBytes(US_ASCII));
       }
@@ -147,7 +156,7 @@ class BadInputFuzzTest {
             "[\"p\",5,{}]", "[\"p\",\"k\"]", "[\"p\",\"k\",{\"id\":[]}]", "[\"r\",null]", "[\"c\",\"x\"]", "[\"c\",NaN]",
             "[\"h\",1,\"g\"]", "[\"h\",2,0]", "[\"s\",\"x\"]", "[\"z\",1]", "[]", "{}", "\"p\"", "[\"p\",\"k\",{}]junk",
             "[\"h\",1,99999999999999999999]", "[\"c\",1e999]"};
-        if (target == Target.SNAPSHOT) {
+        if (target != Target.JOURNAL) {
           return snapshots[random.nextInt(snapshots.length)].getBytes(US_ASCII);
         }
         StringBuilder s = new StringBuilder(new String(original, US_ASCII));
@@ -165,11 +174,19 @@ class BadInputFuzzTest {
     return c;
   }
 
-  /** Opens, reads every entry, closes; checks the rules. Returns 1 when a damaged snapshot was moved aside. */
-  static <V> int check(Path dir, String label, Target target, byte[] damaged, Class<V> type) throws IOException {
+  /** Opens, reads every entry, closes; checks the rules. Returns 1 when a damaged file was moved aside. */
+  static <V> int check(Path dir, Target target, byte[] damaged, Map<String, String> validContent, Class<V> type)
+      throws IOException {
     CacheFiles.Inspection before = CacheFiles.inspect(dir.resolve("f.json"));
-    Map<String, String> keptBefore = before.snapshotProblem() == null && !before.expired()
-        ? minified(CacheFiles.contents(dir.resolve("f.json")).entries()) : Map.of();
+    // What the intact files hold: with a damaged snapshot, what its export and the journal hold.
+    Map<String, String> keptBefore;
+    if (target == Target.SNAPSHOT) {
+      keptBefore = validContent;
+    } else if (target == Target.EXPORT) {
+      keptBefore = keysOnly(validContent);
+    } else {
+      keptBefore = before.expired() ? Map.of() : minified(CacheFiles.contents(dir.resolve("f.json")).entries());
+    }
     try (TieredCache<String, V> cache = open(dir, type)) {
       for (String key : new ArrayList<>(keptBefore.keySet())) {
         try {
@@ -188,16 +205,21 @@ class BadInputFuzzTest {
     } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
       throw new AssertionError("threw " + e, e);
     }
-    // Nothing deleted.
-    if (before.snapshotProblem() != null) {
-      Path aside = single(dir, "f.json.corrupt-");
-      if (aside == null) {
-        fail("the damaged snapshot was not moved aside (" + before.snapshotProblem() + ")");
+    // Nothing deleted: what was set aside is the input, byte for byte.
+    int moved = 0;
+    for (String file : new String[] {"f.snapshot", "f.json"}) {
+      Path aside = single(dir, file + ".corrupt-");
+      boolean damagedHere = file.equals(target == Target.SNAPSHOT ? "f.snapshot" : target == Target.EXPORT ? "f.json" : "");
+      if (aside != null) {
+        if (!damagedHere) {
+          fail("the intact " + file + " was moved aside");
+        }
+        assertThat(Files.readAllBytes(aside)).as("bytes of the moved-aside " + file).isEqualTo(damaged);
+        moved = 1;
       }
-      assertThat(Files.readAllBytes(aside)).as("bytes of the moved-aside snapshot").isEqualTo(
-          target == Target.SNAPSHOT ? damaged : Files.readAllBytes(aside));
-    } else {
-      assertThat(single(dir, "f.json.corrupt-")).as("a valid snapshot was moved aside").isNull();
+    }
+    if (target == Target.EXPORT && before.exportProblem() != null && single(dir, "f.json.corrupt-") == null) {
+      fail("the export that does not parse was not moved aside (" + before.exportProblem() + ")");
     }
     if (!before.damagedLines().isEmpty()) {
       Path aside = single(dir, "f.journal.corrupt-");
@@ -212,13 +234,24 @@ class BadInputFuzzTest {
             .isEqualTo(Arrays.copyOf(damaged, complete));
       }
     }
+    // Nothing lost.
     if (!keptBefore.isEmpty()) {
       Map<String, String> after = minified(CacheFiles.contents(dir.resolve("f.json")).entries());
       for (Map.Entry<String, String> e : keptBefore.entrySet()) {
-        assertThat(after.get(e.getKey())).as("entry " + e.getKey() + " after open/close").isEqualTo(e.getValue());
+        if (e.getValue() == null) {
+          assertThat(after).as("entry " + e.getKey() + " after open/close").containsKey(e.getKey());
+        } else {
+          assertThat(after.get(e.getKey())).as("entry " + e.getKey() + " after open/close").isEqualTo(e.getValue());
+        }
       }
     }
-    return before.snapshotProblem() != null ? 1 : 0;
+    return moved;
+  }
+
+  static Map<String, String> keysOnly(Map<String, String> content) {
+    Map<String, String> keys = new HashMap<>();
+    content.keySet().forEach(k -> keys.put(k, null));
+    return keys;
   }
 
   static int lastNewline(byte[] b) {

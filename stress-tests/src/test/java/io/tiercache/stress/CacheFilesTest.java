@@ -58,7 +58,7 @@ class CacheFilesTest {
     CacheFiles.Verification v = CacheFiles.verify(dir.resolve("x.json"));
     assertThat(v.valid()).as(v.problems().toString()).isTrue();
     assertThat(v.inspection().tornTailBytes()).isPositive();
-    assertThat(v.notes()).anyMatch(n -> n.contains("incomplete line"));
+    assertThat(v.notes()).anyMatch(n -> n.contains("incomplete write"));
   }
 
   @Test
@@ -77,7 +77,13 @@ class CacheFilesTest {
         writers.add(Children.start(MultiProcess.class, List.of("--mode", "writer", "--dir", cacheDir.toString(),
             "--writer", "w" + w, "--adds", "400")));
       }
-      Thread.sleep(300);
+      for (int w = 0; w < 2; w++) { // the writers' start barrier (see MultiProcess.await)
+        while (!Files.exists(cacheDir.resolve("ready-w" + w))) {
+          assertThat(writers.get(w).isAlive()).as("writer w" + w + " alive").isTrue();
+          Thread.sleep(5);
+        }
+      }
+      Files.writeString(cacheDir.resolve("go"), "go");
       CacheFiles.Import imported = CacheFiles.importFile(seed, cacheDir, MultiProcess.NAME, StoreSpec.jsonFiles(),
           false, null, Duration.ofSeconds(30));
       assertThat(imported.entries()).isEqualTo(500);

@@ -98,13 +98,14 @@ class PythonInteropTest {
 
   @Test
   void aPythonHolderBlocksTheToolsCompactionAndImportUntilItReleases() throws Exception {
-    try (TieredCache<String, Asset> cache = TieredCache.builder(String.class, Asset.class).directory(dir)
-        .name("asset").expireAfter(Duration.ofHours(1)).build()) {
-      cache.put("a", new Asset("a", "x", 1, List.of()));
-    }
+    TieredCache<String, Asset> cache = TieredCache.builder(String.class, Asset.class).directory(dir)
+        .name("asset").expireAfter(Duration.ofHours(1)).build();
+    cache.put("a", new Asset("a", "x", 1, List.of()));
+    cache.flush();
+    cache.put("b", new Asset("b", "x", 2, List.of())); // in the journal: something to fold and export
     Path lock = dir.resolve("asset.lock");
     Process python = new ProcessBuilder("python3", "-c", HOLDER, lock.toString()).start();
-    try {
+    try (cache) {
       BufferedReader out = new BufferedReader(new InputStreamReader(python.getInputStream(), UTF_8));
       assertThat(out.readLine()).isEqualTo("locked");
       long start = System.nanoTime();
@@ -122,7 +123,7 @@ class PythonInteropTest {
         in.write("\n");
       }
       assertThat(python.waitFor(10, TimeUnit.SECONDS)).isTrue();
-      assertThat(CacheFiles.compact(dir, "asset", Duration.ofSeconds(5)).entries()).isEqualTo(1);
+      assertThat(CacheFiles.compact(dir, "asset", Duration.ofSeconds(5)).entries()).isEqualTo(2);
     } finally {
       python.destroyForcibly();
     }

@@ -20,9 +20,9 @@ import org.openjdk.jcstress.infra.results.II_Result;
 
 /**
  * The journal tail reader racing the appender. Two stores on the same files in one JVM behave as
- * two processes (each has its own flock descriptor; the public API would share one store through
- * the registry, hence package {@code io.tiercache}). Store A appends a put; store B tails the
- * journal concurrently. B sees nothing or the complete value, never a partial line (r1; a value B read from a
+ * two processes (each has its own descriptors; the public API would share one store through the
+ * registry, hence package {@code io.tiercache}, in core's test sources: stress-tests' jcstress.jar
+ * runs it from core's test jar). Store A appends a put; store B tails the journal concurrently. B sees nothing or the complete value, never a partial line (r1; a value B read from a
  * snapshot is re-indented, so values are compared without whitespace); once the
  * append has returned, B's next refresh sees it (r2). A's background compactions replace the
  * journal now and then, so B also follows sealed journals.
@@ -49,7 +49,7 @@ public class JournalTailRace {
     A = JsonFileStore.open(settings());
     B = JsonFileStore.open(settings());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      for (String f : new String[] {"tail.json", "tail.journal", "tail.lock"}) {
+      for (String f : new String[] {"tail.json", "tail.snapshot", "tail.journal", "tail.state", "tail.lock"}) {
         DIR.resolve(f).toFile().delete();
       }
       DIR.toFile().delete();

@@ -1,0 +1,252 @@
+package io.tiercache.jmh;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.tiercache.Durability;
+import io.tiercache.TieredCache;
+import io.tiercache.jmh.Fixtures.Asset;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Loads, as an SDK that fetches assets from a remote service uses the cache. All tiercache caches
+ * here use the JSON store with WRITE durability and a 10k front tier.
+ *
+ * <ul>
+ *   <li>{@code missThenLoad}: {@code get(key, loader)} on a key neither tier has: the front-tier
+ *       and store misses, the loader (returns a prebuilt asset at once), the durable append and the
+ *       front-tier insert. {@code target=caffeine}: Caffeine's {@code get(key, mappingFunction)},
+ *       the in-memory floor.
+ *   <li>{@code loadOnce}: every thread asks for the same missing key at once; the loader takes
+ *       50 us (a fast remote call) and then moves all threads on to the next key. The auxiliary
+ *       counter {@code duplicateLoads} counts loader calls for a key already loaded: it must stay 0.
+ *   <li>{@code singleLoads} / {@code bulkLoad}: 1,000 missing keys, one {@code get(key, loader)} at a
+ *       time / one bulk loader call for all of them. Today's API has no {@code getAll(keys,
+ *       bulkLoader)}, so {@code bulkLoad} does what a user does without it: {@code getAllPresent},
+ *       one loader call with the missing keys, {@code putAll}. When the bulk load lands (issue 17),
+ *       replace those three calls with it.
+ *   <li>{@code bulkRead} / {@code loopRead}: 100 stored keys (100k entries, front tier 1k, so most
+ *       reads reach the store) with one {@code getAllPresent} / one {@code getIfPresent} each.
+ * </ul>
+ * A read that triggers a refresh (issue 17's {@code refreshAfterWrite}) against a plain hit is not
+ * here: today's API has no refresh.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 3, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class LoadBenchmark {
+  static final Asset VALUE = Fixtures.asset("remote", "small");
+
+  static TieredCache<String, Asset> open(Path dir, long frontTier) {
+    return TieredCache.builder(String.class, Asset.class).directory(dir).name("loads")
+        .expireAfter(Duration.ofDays(1)).maximumSize(frontTier).durability(Durability.WRITE).build();
+  }
+
+  /** A cache to miss in: tiercache or raw Caffeine. */
+  @State(Scope.Benchmark)
+  public static class Misses {
+    @Param({"tiercache", "caffeine"})
+    public String target;
+
+    final AtomicLong next = new AtomicLong();
+    Path dir;
+    TieredCache<String, Asset> tiered;
+    Cache<String, Asset> caffeine;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      if (target.equals("tiercache")) {
+        dir = Files.createTempDirectory("tiercache-load");
+        tiered = open(dir, 10_000);
+      } else {
+        caffeine = Caffeine.newBuilder().maximumSize(10_000).build();
+      }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      if (tiered != null) {
+        tiered.close();
+        Cleanup.delete(dir);
+      }
+    }
+  }
+
+  @Benchmark
+  public Asset missThenLoad(Misses m) {
+    String key = "miss-" + m.next.getAndIncrement();
+    return m.tiered != null ? m.tiered.get(key, k -> VALUE) : m.caffeine.get(key, k -> VALUE);
+  }
+
+  /** One shared round of keys for all threads. */
+  @State(Scope.Benchmark)
+  public static class Once {
+    final AtomicLong round = new AtomicLong();
+    final AtomicLong lastLoaded = new AtomicLong(-1);
+    Path dir;
+    TieredCache<String, Asset> tiered;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      dir = Files.createTempDirectory("tiercache-once");
+      tiered = open(dir, 10_000);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      tiered.close();
+      Cleanup.delete(dir);
+    }
+  }
+
+  /** Per-thread counts, summed over threads by JMH. */
+  @State(Scope.Thread)
+  @AuxCounters(AuxCounters.Type.EVENTS)
+  public static class LoadCounts {
+    public long duplicateLoads;
+    public long keysLoaded;
+
+    @Setup(Level.Iteration)
+    public void reset() {
+      duplicateLoads = 0;
+      keysLoaded = 0;
+    }
+  }
+
+  @Benchmark
+  public Asset loadOnce(Once o, LoadCounts counts) {
+    long r = o.round.get();
+    return o.tiered.get("once-" + r, k -> {
+      if (o.lastLoaded.getAndSet(r) == r) {
+        counts.duplicateLoads++;
+      }
+      LockSupport.parkNanos(50_000);
+      counts.keysLoaded++;
+      o.round.compareAndSet(r, r + 1);
+      return VALUE;
+    });
+  }
+
+  /** A fresh set of 1,000 missing keys for each invocation. */
+  @State(Scope.Benchmark)
+  public static class Bulk {
+    final AtomicLong batch = new AtomicLong();
+    Path dir;
+    TieredCache<String, Asset> tiered;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      dir = Files.createTempDirectory("tiercache-bulk");
+      tiered = open(dir, 10_000);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      tiered.close();
+      Cleanup.delete(dir);
+    }
+
+    List<String> keys() {
+      long b = batch.getAndIncrement();
+      List<String> keys = new ArrayList<>(1_000);
+      for (int i = 0; i < 1_000; i++) {
+        keys.add("bulk-" + b + "-" + i);
+      }
+      return keys;
+    }
+  }
+
+  @Benchmark
+  @OutputTimeUnit(TimeUnit.MILLISECONDS)
+  public int singleLoads(Bulk b) {
+    int loaded = 0;
+    for (String key : b.keys()) {
+      loaded += b.tiered.get(key, k -> VALUE) == null ? 0 : 1;
+    }
+    return loaded;
+  }
+
+  @Benchmark
+  @OutputTimeUnit(TimeUnit.MILLISECONDS)
+  public int bulkLoad(Bulk b) {
+    List<String> keys = b.keys();
+    Map<String, Asset> present = b.tiered.getAllPresent(keys);
+    Map<String, Asset> loaded = new HashMap<>();
+    for (String key : keys) { // one remote call for all the missing keys
+      if (!present.containsKey(key)) {
+        loaded.put(key, VALUE);
+      }
+    }
+    b.tiered.putAll(loaded);
+    return present.size() + loaded.size();
+  }
+
+  /** 100k stored entries, a 1k front tier: bulk reads mostly reach the store. */
+  @State(Scope.Benchmark)
+  public static class Stored {
+    static final int ENTRIES = 100_000;
+    Path dir;
+    TieredCache<String, Asset> tiered;
+    String[] keys;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      dir = Files.createTempDirectory("tiercache-bulkread");
+      tiered = open(dir, 1_000);
+      keys = Fixtures.keys(ENTRIES);
+      Asset[] values = Fixtures.assets(keys, "small");
+      tiered.replaceAll(Fixtures.content(keys, values));
+      tiered.flush();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      tiered.close();
+      Cleanup.delete(dir);
+    }
+
+    List<String> hundred() {
+      int start = ThreadLocalRandom.current().nextInt(ENTRIES - 100);
+      return List.of(keys).subList(start, start + 100);
+    }
+  }
+
+  @Benchmark
+  public Map<String, Asset> bulkRead(Stored s) {
+    return s.tiered.getAllPresent(s.hundred());
+  }
+
+  @Benchmark
+  public int loopRead(Stored s) {
+    int found = 0;
+    for (String key : s.hundred()) {
+      found += s.tiered.getIfPresent(key) == null ? 0 : 1;
+    }
+    return found;
+  }
+}

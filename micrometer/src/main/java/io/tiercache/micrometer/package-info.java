@@ -1,0 +1,2 @@
+/** Micrometer meters for tiercache: {@link io.tiercache.micrometer.TieredCacheMetrics}. */
+package io.tiercache.micrometer;
