@@ -15,12 +15,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Found by the benchmarks (issue 13): two threads encoding a type neither had encoded before. The
+ * Found by the benchmarks: two threads encoding a type neither had encoded before. The
  * first publishes a placeholder binder while it builds the real one (so that recursive types
  * resolve); the second found the placeholder and used it before it was filled in, and failed with a
  * NullPointerException.
  */
-class Issue13ConcurrentBinderTest {
+class CodecConcurrentBindingTest {
 
   /** {@code List<List<...<String>>>}, {@code depth} lists deep: a type no other test has built. */
   record Nested(int depth) implements ParameterizedType {
