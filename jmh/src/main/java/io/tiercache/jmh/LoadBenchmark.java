@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
+import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,15 +45,16 @@ import org.openjdk.jmh.annotations.Warmup;
  *       50 us (a fast remote call) and then moves all threads on to the next key. The auxiliary
  *       counter {@code duplicateLoads} counts loader calls for a key already loaded: it must stay 0.
  *   <li>{@code singleLoads} / {@code bulkLoad}: 1,000 missing keys, one {@code get(key, loader)} at a
- *       time / one bulk loader call for all of them. Today's API has no {@code getAll(keys,
- *       bulkLoader)}, so {@code bulkLoad} does what a user does without it: {@code getAllPresent},
- *       one loader call with the missing keys, {@code putAll}. When the bulk load lands (issue 17),
- *       replace those three calls with it.
+ *       time (1,000 loader calls, 1,000 journal writes) / one {@code getAll(keys, bulkLoader)} (one
+ *       loader call, one journal write).
  *   <li>{@code bulkRead} / {@code loopRead}: 100 stored keys (100k entries, front tier 1k, so most
  *       reads reach the store) with one {@code getAllPresent} / one {@code getIfPresent} each.
+ *   <li>{@code hit} with {@code refresh=off} / {@code on}: {@code get(key, loader)} on 1,000 stored keys
+ *       in turn, all in the front tier. {@code off}: a plain hit. {@code on}: {@code refreshAfterWrite}
+ *       of 1 ns, so every read finds its value old, returns it and starts a reload of that key on the
+ *       executor (the common pool) unless one is running; the reloads (loader, journal write, front-tier
+ *       insert) compete with the reader for the 2 cores, as they would in a user's process.
  * </ul>
- * A read that triggers a refresh (issue 17's {@code refreshAfterWrite}) against a plain hit is not
- * here: today's API has no refresh.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -194,16 +196,51 @@ public class LoadBenchmark {
   @Benchmark
   @OutputTimeUnit(TimeUnit.MILLISECONDS)
   public int bulkLoad(Bulk b) {
-    List<String> keys = b.keys();
-    Map<String, Asset> present = b.tiered.getAllPresent(keys);
-    Map<String, Asset> loaded = new HashMap<>();
-    for (String key : keys) { // one remote call for all the missing keys
-      if (!present.containsKey(key)) {
-        loaded.put(key, VALUE);
+    return b.tiered.getAll(b.keys(), missing -> { // one remote call for all the missing keys
+      Map<String, Asset> loaded = new HashMap<>();
+      missing.forEach(key -> loaded.put(key, VALUE));
+      return loaded;
+    }).size();
+  }
+
+  /** 1,000 keys in the front tier; {@code refresh=on} finds every one of them due for a reload. */
+  @State(Scope.Benchmark)
+  public static class Refresh {
+    static final int KEYS = 1_000;
+    @Param({"off", "on"})
+    public String refresh;
+
+    final AtomicLong next = new AtomicLong();
+    Path dir;
+    TieredCache<String, Asset> tiered;
+    String[] keys;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+      dir = Files.createTempDirectory("tiercache-refresh");
+      TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
+          .name("refresh").expireAfter(Duration.ofDays(1)).maximumSize(10_000).durability(Durability.WRITE);
+      if (refresh.equals("on")) {
+        builder.refreshAfterWrite(Duration.ofNanos(1));
+      }
+      tiered = builder.build();
+      keys = Fixtures.keys(KEYS);
+      for (String key : keys) {
+        tiered.put(key, VALUE);
       }
     }
-    b.tiered.putAll(loaded);
-    return present.size() + loaded.size();
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      tiered.close();
+      Cleanup.delete(dir);
+    }
+  }
+
+  @Benchmark
+  public Asset hit(Refresh r) {
+    String key = r.keys[(int) (r.next.getAndIncrement() % Refresh.KEYS)];
+    return r.tiered.get(key, k -> VALUE);
   }
 
   /** 100k stored entries, a 1k front tier: bulk reads mostly reach the store. */

@@ -813,7 +813,9 @@ public final class Report {
         + "`LoadBenchmark`: `missThenLoad` is `get(key, loader)` on a key neither tier has; `loadOnce` has the "
         + "threads ask for the same missing keys at once (`duplicateLoads`, loader calls for a key already loaded, "
         + "must be 0); `singleLoads` / "
-        + "`bulkLoad` fetch 1,000 missing keys one `get(key, loader)` at a time / with one bulk loader call; "
+        + "`bulkLoad` fetch 1,000 missing keys one `get(key, loader)` at a time / with one `getAll(keys, bulkLoader)`; "
+        + "`hit` is `get(key, loader)` on a value in the front tier, `refresh=off` a plain hit, `refresh=on` a read "
+        + "that finds the value due for a refresh (`refreshAfterWrite`), returns it and starts its reload; "
         + "`bulkRead` / `loopRead` read 100 stored keys with `getAllPresent` / one `getIfPresent` each.\n\n");
   }
 
