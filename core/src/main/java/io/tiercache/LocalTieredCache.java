@@ -143,7 +143,9 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     this.location = location;
     this.ttlMillis = config.store().expireAfter().toMillis();
     this.staleGraceMillis = config.store().staleGrace().toMillis();
-    this.refreshAfterMillis = config.refreshAfterWrite().toMillis();
+    // Ages are in the clock's milliseconds: a period under one rounds up to one, never down to "off".
+    Duration refreshAfter = config.refreshAfterWrite();
+    this.refreshAfterMillis = refreshAfter.isZero() ? 0 : Math.max(1, refreshAfter.plusNanos(999_999).toMillis());
     this.executor = config.executor();
     this.removalListener = config.removalListener();
     this.weigher = config.weigher();

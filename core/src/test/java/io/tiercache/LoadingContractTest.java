@@ -299,6 +299,18 @@ abstract class LoadingContractTest extends CacheContractTest {
   }
 
   @Test
+  void aRefreshPeriodUnderAMillisecondStillRefreshes() {
+    TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofNanos(500))
+        .executor(Runnable::run).build());
+    cache.get("m1", service::fetch);
+    clock.advance(Duration.ofMillis(1));
+    service.version = "v2";
+    cache.get("m1", service::fetch);
+    assertThat(service.callsFor("m1")).as("a period of 500 ns is not off").isEqualTo(2);
+    assertThat(version(cache.getIfPresent("m1"))).isEqualTo("v2");
+  }
+
+  @Test
   void aRefreshThatFailsKeepsTheCurrentValue() {
     TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMinutes(10))
         .executor(Runnable::run).build());

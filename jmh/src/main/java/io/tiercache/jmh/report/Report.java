@@ -815,7 +815,8 @@ public final class Report {
         + "must be 0); `singleLoads` / "
         + "`bulkLoad` fetch 1,000 missing keys one `get(key, loader)` at a time / with one `getAll(keys, bulkLoader)`; "
         + "`hit` is `get(key, loader)` on a value in the front tier, `refresh=off` a plain hit, `refresh=on` a read "
-        + "that finds the value due for a refresh (`refreshAfterWrite`), returns it and starts its reload; "
+        + "that finds the value due for a refresh (`refreshAfterWrite` of 1 ms, 100k keys read in turn), returns it "
+        + "and starts its reload unless one is pending; "
         + "`bulkRead` / `loopRead` read 100 stored keys with `getAllPresent` / one `getIfPresent` each.\n\n");
   }
 
