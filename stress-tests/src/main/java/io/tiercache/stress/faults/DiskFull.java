@@ -84,9 +84,17 @@ public final class DiskFull extends Scenario {
               work)) {
         a.await("ready", CHILD_TIMEOUT);
         b.await("ready", CHILD_TIMEOUT);
-        // Room for the appends of every put (a few hundred bytes each), none for a snapshot rewrite
-        // (the files hold the 4,000 preloaded entries once or twice: a snapshot, an export).
-        disk.fill(small, Math.min(ReplaceCrash.bytes(cache) / 4, 256 << 10));
+        // Room for the appends of every put of stages 1 and 3 (about 320 bytes each with its batch
+        // marker), none for a snapshot rewrite (the files hold the preloaded entries twice: a snapshot,
+        // an export). Without it a put would throw for want of room the harness promised.
+        long room = Math.max(256L << 10, (puts + fullPuts) * 512L);
+        long cacheBytes = ReplaceCrash.bytes(cache);
+        if (room > cacheBytes / 4) {
+          throw new IllegalArgumentException("--preload " + preload + " leaves files of " + cacheBytes + " bytes: too small"
+              + " to keep a snapshot rewrite from fitting in the " + room + " bytes the appends of --puts " + puts
+              + " need; preload more entries");
+        }
+        disk.fill(small, room);
         t.fact("freeWhileAppendsFit", disk.free());
         a.send("stage1");
         a.await("done1", CHILD_TIMEOUT);
