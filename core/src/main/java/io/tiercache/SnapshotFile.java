@@ -199,13 +199,9 @@ final class SnapshotFile {
         String key;
         Encoded value;
         try {
-          long keyOffset = checked(map.getLong(slot + 8));
-          int keyRoom = map.getInt(slot + 16);
-          byte[] quoted = map.bytes(keyOffset, Math.max(0, keyRoom - 2));
-          key = JsonText.readString(quoted, 0, quoted.length, new int[1]);
+          key = key(slot);
           value = value(slot);
-        } catch (DamagedEntryException | MalformedJsonException | IndexOutOfBoundsException
-            | NegativeArraySizeException e) {
+        } catch (DamagedEntryException | IndexOutOfBoundsException e) {
           damaged[0]++;
           continue;
         }
@@ -216,25 +212,37 @@ final class SnapshotFile {
 
     /** Visits every entry; keys are decoded, values copied. */
     void forEach(EntryVisitor visitor) throws IOException {
-      int[] end = new int[1];
       for (long i = 0; i < slots; i++) {
         long slot = indexOffset + i * SLOT_BYTES;
-        if (map.getInt(slot) == 0) {
-          continue;
+        if (map.getInt(slot) != 0) {
+          visitor.visit(key(slot), value(slot));
         }
-        long keyOffset = checked(map.getLong(slot + 8));
-        int keyRoom = map.getInt(slot + 16);
-        if (keyRoom < 4) {
-          throw new DamagedException("a key at byte " + keyOffset + " has no room");
-        }
-        byte[] quoted = map.bytes(keyOffset, keyRoom - 2);
-        String key;
-        try {
-          key = JsonText.readString(quoted, 0, quoted.length, end);
-        } catch (MalformedJsonException e) {
-          throw new DamagedException("a key at byte " + keyOffset + " is not a JSON string");
-        }
-        visitor.visit(key, value(slot));
+      }
+    }
+
+    /**
+     * The key of {@code slot}, checked against the hash its index entry holds: the values carry a
+     * checksum, the keys this hash (a damaged key would otherwise be served as another key).
+     *
+     * @throws DamagedEntryException if the file is damaged there
+     */
+    private String key(long slot) {
+      long keyOffset = checked(map.getLong(slot + 8));
+      int quotedLength = map.getInt(slot + 16) - 2; // the room also holds the ": " after the key
+      if (quotedLength < 2 || keyOffset + quotedLength > jsonOffset + jsonLength) {
+        throw new DamagedEntryException("the key at byte " + keyOffset + " has no room: the file is damaged", path,
+            generation);
+      }
+      byte[] quoted = map.bytes(keyOffset, quotedLength);
+      if (hash(quoted, 0, quoted.length) != map.getInt(slot)) {
+        throw new DamagedEntryException("the key at byte " + keyOffset + " does not match its index entry: the file"
+            + " is damaged", path, generation);
+      }
+      try {
+        return JsonText.readString(quoted, 0, quoted.length, new int[1]);
+      } catch (MalformedJsonException e) {
+        throw new DamagedEntryException("the key at byte " + keyOffset + " is not a JSON string: the file is damaged",
+            path, generation);
       }
     }
 

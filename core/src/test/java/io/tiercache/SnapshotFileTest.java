@@ -182,6 +182,25 @@ class SnapshotFileTest {
     assertThat(intact).containsOnlyKeys("b");
   }
 
+  @Test
+  void aDamagedKeyIsNeverVisitedAsAnotherKey() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    write(file, 1, false, Map.of("key-a", "1", "key-b", "2"), null, new long[0], new ArrayList<>());
+    byte[] b = Files.readAllBytes(file);
+    int at = new String(b, UTF_8).indexOf("\"key-a\"") + 5;
+    b[at] = 'z'; // "key-z": still a JSON string; only the index entry's hash can tell
+    SnapshotFile damaged = map(b);
+    assertThatThrownBy(() -> damaged.live.forEach((k, v) -> { }))
+        .isInstanceOf(SnapshotFile.DamagedEntryException.class).hasMessageContaining("does not match its index entry");
+    Map<String, String> intact = new LinkedHashMap<>();
+    assertThat(damaged.live.forEachIntact((k, v) -> intact.put(k, text(v)))).isEqualTo(1);
+    assertThat(intact).containsOnlyKeys("key-b");
+    b[at] = '"'; // "key-": a key that is no longer a JSON string of its length
+    SnapshotFile broken = map(b);
+    assertThatThrownBy(() -> broken.live.forEach((k, v) -> { }))
+        .isInstanceOf(SnapshotFile.DamagedEntryException.class);
+  }
+
   private SnapshotFile map(byte[] bytes) throws IOException {
     Path f = Files.createTempFile(dir, "x", ".snapshot");
     Files.write(f, bytes);
