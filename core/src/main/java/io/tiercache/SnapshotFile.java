@@ -174,6 +174,10 @@ final class SnapshotFile {
     Encoded value(long slot) {
       long valueOffset = checked(map.getLong(slot + 8) + map.getInt(slot + 16));
       int length = map.getInt(slot + 4);
+      if (length < 0) {
+        throw new DamagedEntryException("the value at byte " + valueOffset + " has a negative length: the file is"
+            + " damaged", path, generation);
+      }
       checked(valueOffset + length);
       byte[] bytes = map.bytes(valueOffset, length);
       CRC32C crc = new CRC32C();

@@ -166,6 +166,25 @@ class SnapshotFileTest {
   }
 
   @Test
+  void aNegativeValueLengthIsADamagedEntry() throws Exception {
+    Path file = dir.resolve("m.snapshot");
+    write(file, 1, false, Map.of("a", "1"), null, new long[0], new ArrayList<>());
+    ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(file)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    long indexOffset = bb.getLong(24 + 24);
+    long slots = bb.getLong(24 + 16);
+    for (long i = 0; i < slots; i++) {
+      int at = (int) (indexOffset + i * SnapshotFile.SLOT_BYTES);
+      if (bb.getInt(at) != 0) {
+        bb.putInt(at + 4, -1); // still "inside the table" once added to the value's offset
+      }
+    }
+    SnapshotFile broken = map(bb.array());
+    assertThatThrownBy(() -> find(broken.live, "a")).isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("negative length");
+    assertThat(broken.live.forEachIntact((k, v) -> { })).isEqualTo(1);
+  }
+
+  @Test
   void aDamagedValueFailsItsChecksumInsteadOfBeingServed() throws Exception {
     Path file = dir.resolve("m.snapshot");
     write(file, 1, false, Map.of("a", "{\"n\":12345}", "b", "2"), null, new long[0], new ArrayList<>());
