@@ -6,6 +6,7 @@ import io.tiercache.Durability;
 import io.tiercache.TieredCache;
 import io.tiercache.TieredCacheBuilder;
 import io.tiercache.jmh.Fixtures.Asset;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,9 +67,26 @@ import org.openjdk.jmh.annotations.Warmup;
 public class LoadBenchmark {
   static final Asset VALUE = Fixtures.asset("remote", "small");
 
-  static TieredCache<String, Asset> open(Path dir, long frontTier) {
+  static TieredCacheBuilder<String, Asset> builder(Path dir, long frontTier) {
     return TieredCache.builder(String.class, Asset.class).directory(dir).name("loads")
-        .expireAfter(Duration.ofDays(1)).maximumSize(frontTier).durability(Durability.WRITE).build();
+        .expireAfter(Duration.ofDays(1)).maximumSize(frontTier).durability(Durability.WRITE);
+  }
+
+  /** A tiercache cache in a temporary directory of its own, closed and deleted after the trial. */
+  public abstract static class TempCache {
+    Path dir;
+    TieredCache<String, Asset> tiered;
+
+    void open(String prefix, long frontTier) throws IOException {
+      dir = Files.createTempDirectory(prefix);
+      tiered = builder(dir, frontTier).build();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      tiered.close();
+      Cleanup.delete(dir);
+    }
   }
 
   /** A cache to miss in: tiercache or raw Caffeine. */
@@ -86,7 +104,7 @@ public class LoadBenchmark {
     public void setUp() throws Exception {
       if (target.equals("tiercache")) {
         dir = Files.createTempDirectory("tiercache-load");
-        tiered = open(dir, 10_000);
+        tiered = builder(dir, 10_000).build();
       } else {
         caffeine = Caffeine.newBuilder().maximumSize(10_000).build();
       }
@@ -109,22 +127,13 @@ public class LoadBenchmark {
 
   /** One shared round of keys for all threads. */
   @State(Scope.Benchmark)
-  public static class Once {
+  public static class Once extends TempCache {
     final AtomicLong round = new AtomicLong();
     final AtomicLong lastLoaded = new AtomicLong(-1);
-    Path dir;
-    TieredCache<String, Asset> tiered;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-      dir = Files.createTempDirectory("tiercache-once");
-      tiered = open(dir, 10_000);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-      tiered.close();
-      Cleanup.delete(dir);
+      open("tiercache-once", 10_000);
     }
   }
 
@@ -158,21 +167,12 @@ public class LoadBenchmark {
 
   /** A fresh set of 1,000 missing keys for each invocation. */
   @State(Scope.Benchmark)
-  public static class Bulk {
+  public static class Bulk extends TempCache {
     final AtomicLong batch = new AtomicLong();
-    Path dir;
-    TieredCache<String, Asset> tiered;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-      dir = Files.createTempDirectory("tiercache-bulk");
-      tiered = open(dir, 10_000);
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-      tiered.close();
-      Cleanup.delete(dir);
+      open("tiercache-bulk", 10_000);
     }
 
     List<String> keys() {
@@ -205,37 +205,32 @@ public class LoadBenchmark {
     }).size();
   }
 
-  /** 100,000 keys in the front tier; {@code refresh=on} finds every one of them due for a reload. */
+  /**
+   * 100,000 keys, every one in the front tier before the first measurement (a put writes around the
+   * front tier, so each is read once); {@code refresh=on} finds every one of them due for a reload.
+   */
   @State(Scope.Benchmark)
-  public static class Refresh {
+  public static class Refresh extends TempCache {
     static final int KEYS = 100_000;
     @Param({"off", "on"})
     public String refresh;
 
     final AtomicLong next = new AtomicLong();
-    Path dir;
-    TieredCache<String, Asset> tiered;
     String[] keys;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
       dir = Files.createTempDirectory("tiercache-refresh");
-      TieredCacheBuilder<String, Asset> builder = TieredCache.builder(String.class, Asset.class).directory(dir)
-          .name("refresh").expireAfter(Duration.ofDays(1)).maximumSize(2 * KEYS).durability(Durability.WRITE);
+      TieredCacheBuilder<String, Asset> builder = builder(dir, 2 * KEYS);
       if (refresh.equals("on")) {
         builder.refreshAfterWrite(Duration.ofMillis(1));
       }
       tiered = builder.build();
       keys = Fixtures.keys(KEYS);
+      tiered.replaceAll(Fixtures.content(keys, Fixtures.assets(keys, "small")));
       for (String key : keys) {
-        tiered.put(key, VALUE);
+        tiered.getIfPresent(key); // into the front tier; getIfPresent starts no refresh
       }
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-      tiered.close();
-      Cleanup.delete(dir);
     }
   }
 
@@ -247,26 +242,17 @@ public class LoadBenchmark {
 
   /** 100k stored entries, a 1k front tier: bulk reads mostly reach the store. */
   @State(Scope.Benchmark)
-  public static class Stored {
+  public static class Stored extends TempCache {
     static final int ENTRIES = 100_000;
-    Path dir;
-    TieredCache<String, Asset> tiered;
     String[] keys;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-      dir = Files.createTempDirectory("tiercache-bulkread");
-      tiered = open(dir, 1_000);
+      open("tiercache-bulkread", 1_000);
       keys = Fixtures.keys(ENTRIES);
       Asset[] values = Fixtures.assets(keys, "small");
       tiered.replaceAll(Fixtures.content(keys, values));
       tiered.flush();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-      tiered.close();
-      Cleanup.delete(dir);
     }
 
     List<String> hundred() {
