@@ -10,8 +10,9 @@ import org.jspecify.annotations.Nullable;
  * The queue of journal records this process has made and not yet written, and how they are cut
  * into batches: each batch is one {@code write(2)} that carries a marker naming this writer and the
  * batch number, so that every reader applies it whole, and this process recognizes its own batches
- * when it reads the journal back. Threads that write at the same time share one batch (and, under
- * {@link Durability#FSYNC}, one {@code fsync}): whoever writes first takes everything queued.
+ * when it reads the journal back. Threads that write at the same time share one batch: whoever
+ * writes first takes everything queued. Under {@link Durability#FSYNC} the store forces outside its
+ * I/O lock, so the batches written while one force runs share the next.
  *
  * <p>The queue is guarded by the store's content lock, so records are queued in the order their
  * changes were made; batches are taken, written and accounted under the store's I/O lock.

@@ -144,12 +144,20 @@ final class JournalFile implements AutoCloseable {
     }
   }
 
-  /** Forces the appended records to disk. */
-  void force() throws IOException {
+  /**
+   * Forces the appended records to disk, unless this file was closed: false then. It excludes
+   * {@link #close}, so it may run without the store's I/O lock (group commit) and never forces
+   * another file that took the descriptor's number.
+   */
+  synchronized boolean forceIfOpen() throws IOException {
+    if (closed) {
+      return false;
+    }
     if (Posix.fsync(fd) != 0) {
       int errno = Native.getLastError();
       throw new IOException("fsync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
     }
+    return true;
   }
 
   long size() throws IOException {

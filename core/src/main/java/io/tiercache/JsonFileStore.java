@@ -15,10 +15,12 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
@@ -103,6 +105,35 @@ final class JsonFileStore implements PersistentStore {
   private final Compactor compactor;
   /** Serializes file work in this JVM: appends, reads of the journal, reloads, compaction. */
   private final ReentrantLock ioLock = new ReentrantLock();
+  /**
+   * FSYNC's group commit, outside the I/O lock: one writer at a time forces the journal while the
+   * others write their batches and wait; the next force carries all of them.
+   */
+  private final ReentrantLock forceLock = new ReentrantLock();
+  /** Signalled when a force ends (its waiters may return) and when a writer starts waiting. */
+  private final Condition forceEnded = forceLock.newCondition();
+  private final Condition writerArrived = forceLock.newCondition();
+  @GuardedBy("forceLock")
+  private boolean forcing;
+  /** The sequences of the writers waiting for a force (the forcer's included). */
+  @GuardedBy("forceLock")
+  private final PriorityQueue<Long> awaitingForce = new PriorityQueue<>();
+  /** The writers active at the last force's end: those it carried and those that waited for the next. */
+  @GuardedBy("forceLock")
+  private int lastForceWriters = 1;
+  @GuardedBy("forceLock")
+  private long lastForceNanos;
+  @GuardedBy("forceLock")
+  private long forces;
+  /** The last force that failed and the sequences it was to cover. */
+  @GuardedBy("forceLock")
+  private JournalAppender.@Nullable Failure forceFailure;
+  /** The last batch written and the journal that holds it: what the next force covers. */
+  private volatile @Nullable Written lastWritten;
+  /** The longest a force waits for writers on their way: see {@link #awaitWriters}. */
+  private static final long MAX_FORCE_DELAY_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+
+  private record Written(long seq, JournalFile journal) {}
 
   @GuardedBy("content.lock")
   private long nextSeq;
@@ -573,25 +604,137 @@ final class JsonFileStore implements PersistentStore {
     if (appender.writtenSeq() >= seq && (!force || appender.syncedSeq() >= seq)) {
       return;
     }
+    if (appender.writtenSeq() < seq) {
+      ioLock.lock();
+      try {
+        ensureOpen();
+        writePendingLocked(seq);
+        throwIfFailed(seq);
+      } finally {
+        ioLock.unlock();
+      }
+    }
+    if (force) {
+      forceThrough(seq);
+    }
+    maybeScheduleCompaction();
+  }
+
+  /**
+   * Returns once a force that began after {@code seq} was written has completed: a force another
+   * writer ran, or one this thread runs, outside the I/O lock, for every batch written by then.
+   */
+  private void forceThrough(long seq) {
+    Written written;
+    forceLock.lock();
+    try {
+      if (appender.syncedSeq() >= seq) {
+        return;
+      }
+      awaitingForce.add(seq);
+      writerArrived.signal();
+      while (forcing && appender.syncedSeq() < seq && !forceFailed(seq)) {
+        forceEnded.awaitUninterruptibly();
+      }
+      if (appender.syncedSeq() >= seq) {
+        return; // a force that began after our batch was written carried it
+      }
+      if (forceFailed(seq)) {
+        throw forceFailure.cause(); // the force that was to carry it failed; another may not report that
+      }
+      forcing = true;
+      awaitWriters();
+      written = lastWritten; // seq or later: set before writtenSeq reached seq
+    } finally {
+      forceLock.unlock();
+    }
+    long upTo = written == null ? seq : Math.max(seq, written.seq());
+    long start = System.nanoTime();
+    CacheException failure = null;
+    try {
+      if (written == null || written.seq() < seq || !written.journal().forceIfOpen()) {
+        upTo = forceCurrentJournal(); // a switch closed it: the batch lives on in the journal that stays
+      }
+    } catch (IOException e) {
+      failure = new CacheException("the journal was written but cannot be forced to disk (other processes may"
+          + " see the write; it may not survive a power loss): " + e.getMessage(), files.journal(), e);
+    } finally {
+      forceEnded(upTo, System.nanoTime() - start, failure);
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  @GuardedBy("forceLock")
+  private boolean forceFailed(long seq) {
+    return forceFailure != null && seq >= forceFailure.firstSeq() && seq <= forceFailure.lastSeq();
+  }
+
+  /**
+   * When the last force ended with more than one writer active and not all of them wait again yet,
+   * waits briefly (at most half a force, up to {@link #MAX_FORCE_DELAY_NANOS}) for the others' next
+   * batches, so that this force carries them too: with two writers, each would otherwise force
+   * alone while the other writes. PostgreSQL's {@code commit_delay} with {@code commit_siblings}
+   * makes the same trade.
+   */
+  @GuardedBy("forceLock")
+  private void awaitWriters() {
+    long remaining = Math.min(lastForceNanos / 2, MAX_FORCE_DELAY_NANOS);
+    try {
+      while (awaitingForce.size() < lastForceWriters && remaining > 0) {
+        remaining = writerArrived.awaitNanos(remaining);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // forces now; the caller sees the flag
+    }
+  }
+
+  /** Ends a force: the writers it carried (or whose force failed) return, one waiting writer forces next. */
+  private void forceEnded(long upTo, long nanos, @Nullable CacheException failure) {
+    forceLock.lock();
+    try {
+      forcing = false;
+      if (failure != null) {
+        forceFailure = new JournalAppender.Failure(appender.syncedSeq() + 1, upTo, failure);
+      } else {
+        appender.synced(upTo);
+        forces++;
+        lastForceNanos = nanos;
+      }
+      int carried = 0;
+      while (!awaitingForce.isEmpty() && awaitingForce.peek() <= upTo) {
+        awaitingForce.poll();
+        carried++;
+      }
+      lastForceWriters = carried + awaitingForce.size();
+      forceEnded.signalAll();
+    } finally {
+      forceLock.unlock();
+    }
+  }
+
+  /** How many forces FSYNC writes made: fewer than the writes when they share them. */
+  long forces() {
+    forceLock.lock();
+    try {
+      return forces;
+    } finally {
+      forceLock.unlock();
+    }
+  }
+
+  /** Forces the journal this process writes now, under the I/O lock; returns the last sequence it covers. */
+  private long forceCurrentJournal() throws IOException {
     ioLock.lock();
     try {
       ensureOpen();
-      writePendingLocked(seq);
-      throwIfFailed(seq);
-      if (force && appender.syncedSeq() < seq) {
-        long written = appender.writtenSeq();
-        try {
-          follower.journal().force();
-        } catch (IOException e) {
-          throw new CacheException("the journal was written but cannot be forced to disk (other processes may see"
-              + " the write; it may not survive a power loss): " + e.getMessage(), files.journal(), e);
-        }
-        appender.synced(written);
-      }
+      long upTo = appender.writtenSeq();
+      follower.journal().forceIfOpen(); // open: only the I/O lock's holder closes it
+      return upTo;
     } finally {
       ioLock.unlock();
     }
-    maybeScheduleCompaction();
   }
 
   private void throwIfFailed(long seq) {
@@ -630,6 +773,8 @@ final class JsonFileStore implements PersistentStore {
       failedLocked(batch, e);
       return;
     }
+    // Before writtenSeq moves: whoever sees the batch written sees where (confirmLocked may have moved on).
+    lastWritten = new Written(batch.lastSeq(), follower.journal());
     appender.written(batch);
     journalBytesEstimate += batch.unit().length;
   }
