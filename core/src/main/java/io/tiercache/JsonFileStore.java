@@ -650,16 +650,18 @@ final class JsonFileStore implements PersistentStore {
     }
     long upTo = written == null ? seq : Math.max(seq, written.seq());
     long start = System.nanoTime();
+    boolean forced = false;
     CacheException failure = null;
     try {
       if (written == null || written.seq() < seq || !written.journal().forceIfOpen()) {
         upTo = forceCurrentJournal(); // a switch closed it: the batch lives on in the journal that stays
       }
+      forced = true;
     } catch (IOException e) {
       failure = new CacheException("the journal was written but cannot be forced to disk (other processes may"
           + " see the write; it may not survive a power loss): " + e.getMessage(), files.journal(), e);
     } finally {
-      forceEnded(upTo, System.nanoTime() - start, failure);
+      forceEnded(seq, forced, upTo, System.nanoTime() - start, failure);
     }
     if (failure != null) {
       throw failure;
@@ -690,17 +692,23 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  /** Ends a force: the writers it carried (or whose force failed) return, one waiting writer forces next. */
-  private void forceEnded(long upTo, long nanos, @Nullable CacheException failure) {
+  /**
+   * Ends a force: the writers it carried (or whose force failed) return, one waiting writer forces
+   * next. A force that neither completed nor failed (the store was closed meanwhile) carries nobody.
+   */
+  private void forceEnded(long seq, boolean forced, long upTo, long nanos, @Nullable CacheException failure) {
     forceLock.lock();
     try {
       forcing = false;
       if (failure != null) {
         forceFailure = new JournalAppender.Failure(appender.syncedSeq() + 1, upTo, failure);
-      } else {
+      } else if (forced) {
         appender.synced(upTo);
         forces++;
         lastForceNanos = nanos;
+      } else {
+        awaitingForce.remove(seq); // its caller sees the exception; the others wait for another force
+        upTo = appender.syncedSeq();
       }
       int carried = 0;
       while (!awaitingForce.isEmpty() && awaitingForce.peek() <= upTo) {
