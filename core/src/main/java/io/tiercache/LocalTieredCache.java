@@ -156,11 +156,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   private Cache<K, Tagged<V>> buildFront(CacheConfig<K, V> config) {
-    // Maintenance (eviction, buffer drains) runs on the thread that triggers it: handing it to the
-    // common pool woke a pool thread on most inserts, and on a full front tier every store read
-    // and every put inserts (22% of a Chronicle get's samples were in that wake-up). The removal
-    // listener still runs on the configured executor (deliver()).
-    Caffeine<Object, Object> caffeine = Caffeine.newBuilder().executor(Runnable::run);
+    Caffeine<Object, Object> caffeine = Caffeine.newBuilder();
     // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check
     // current() makes, and content expires by deadline and epoch, which Caffeine does not know.
     // No Caffeine statistics either: it would count the computes that order writes as loads.
