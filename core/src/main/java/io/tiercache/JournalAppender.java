@@ -46,7 +46,12 @@ final class JournalAppender {
   /** The last failed batch's sequences and why, for the callers that queued them. */
   private volatile @Nullable Failure failure;
 
-  record Failure(long firstSeq, long lastSeq, CacheException cause) {}
+  /** A write (or force) that failed, and the local sequences it was to carry. */
+  record Failure(long firstSeq, long lastSeq, CacheException cause) {
+    boolean covers(long seq) {
+      return seq >= firstSeq && seq <= lastSeq;
+    }
+  }
 
   /**
    * @param queueLock the lock its callers hold around {@link #enqueue}, {@link #take} and
@@ -173,6 +178,6 @@ final class JournalAppender {
   /** The failure of the write that carried {@code seq}, or null. */
   @Nullable CacheException failureOf(long seq) {
     Failure f = failure;
-    return f != null && seq >= f.firstSeq && seq <= f.lastSeq ? f.cause : null;
+    return f != null && f.covers(seq) ? f.cause : null;
   }
 }

@@ -123,8 +123,8 @@ final class JsonFileStore implements PersistentStore {
   private int lastForceWriters = 1;
   @GuardedBy("forceLock")
   private long lastForceNanos;
-  @GuardedBy("forceLock")
-  private long forces;
+  /** Written under forceLock, read by {@link #forces} without it. */
+  private volatile long forces;
   /** The last force that failed and the sequences it was to cover. */
   @GuardedBy("forceLock")
   private JournalAppender.@Nullable Failure forceFailure;
@@ -670,7 +670,7 @@ final class JsonFileStore implements PersistentStore {
 
   @GuardedBy("forceLock")
   private boolean forceFailed(long seq) {
-    return forceFailure != null && seq >= forceFailure.firstSeq() && seq <= forceFailure.lastSeq();
+    return forceFailure != null && forceFailure.covers(seq);
   }
 
   /**
@@ -724,12 +724,7 @@ final class JsonFileStore implements PersistentStore {
 
   /** How many forces FSYNC writes made: fewer than the writes when they share them. */
   long forces() {
-    forceLock.lock();
-    try {
-      return forces;
-    } finally {
-      forceLock.unlock();
-    }
+    return forces;
   }
 
   /** Forces the journal this process writes now, under the I/O lock; returns the last sequence it covers. */
