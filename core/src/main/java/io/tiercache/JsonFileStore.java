@@ -54,9 +54,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>Compaction</h2>
  * When the journal outgrows the snapshot, the top layer of changes is frozen and rendered with the
- * snapshot into a new one by the {@link Compactor}, under tiercache's lock but while every process
- * goes on appending; the switch seals the old journal and carries the records appended meanwhile into
- * the new one. An appender whose write raced the switch sees it in the state page and makes sure its
+ * snapshot into a new one by the {@link Compactor}, under tiercache's lock but while every process,
+ * this one included, goes on appending (only the switch holds this process's I/O lock); the switch
+ * seals the old journal and carries the records appended meanwhile into the new one. An appender whose write raced the switch sees it in the state page and makes sure its
  * batch is in the journal that stays before its write returns.
  */
 final class JsonFileStore implements PersistentStore {
@@ -103,8 +103,16 @@ final class JsonFileStore implements PersistentStore {
   private final StateFile state;
   private final LockFile pythonLock;
   private final Compactor compactor;
-  /** Serializes file work in this JVM: appends, reads of the journal, reloads, compaction. */
+  /**
+   * Serializes file work in this JVM: appends, reads of the journal, reloads, compaction. A compaction
+   * releases it while it renders ({@link #renderReleasingIo}); only appends go on meanwhile.
+   */
   private final ReentrantLock ioLock = new ReentrantLock();
+  /** The thread rendering a compaction with the I/O lock released, or null. */
+  @GuardedBy("ioLock")
+  private @Nullable Thread renderer;
+  /** Signalled when that render ends. */
+  private final Condition renderEnded = ioLock.newCondition();
   /**
    * FSYNC's group commit, outside the I/O lock: one writer at a time forces the journal while the
    * others write their batches and wait; the next force carries all of them.
@@ -160,9 +168,30 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("ioLock")
   private int stateHolds;
 
-  /** Takes tiercache's lock on the files ({@link StateFile}), reentrantly; caller holds ioLock. */
+  /**
+   * Takes the I/O lock for file work other than appending. Such work may move the files, the
+   * follower or the content that a compaction renders, so it waits while one renders.
+   */
+  private void lockIo() {
+    ioLock.lock();
+    awaitRenderLocked();
+  }
+
+  /** Waits (releasing ioLock meanwhile) while another thread renders a compaction. */
+  @GuardedBy("ioLock")
+  private void awaitRenderLocked() {
+    while (renderer != null && renderer != Thread.currentThread()) {
+      renderEnded.awaitUninterruptibly();
+    }
+  }
+
+  /**
+   * Takes tiercache's lock on the files ({@link StateFile}), reentrantly; caller holds ioLock. A
+   * rendering compaction holds it for its thread, so another thread waits for the render first.
+   */
   @GuardedBy("ioLock")
   private void lockState() {
+    awaitRenderLocked();
     if (stateHolds == 0) {
       state.lock();
     }
@@ -171,6 +200,7 @@ final class JsonFileStore implements PersistentStore {
 
   @GuardedBy("ioLock")
   private boolean tryLockState() {
+    awaitRenderLocked();
     if (stateHolds == 0 && !state.tryLock()) {
       return false;
     }
@@ -196,7 +226,7 @@ final class JsonFileStore implements PersistentStore {
    * {@code what} failed.
    */
   private <T> T exclusively(String what, Work<T> work) {
-    ioLock.lock();
+    lockIo();
     try {
       ensureOpen();
       lockState();
@@ -858,7 +888,7 @@ final class JsonFileStore implements PersistentStore {
   @Override
   public void refresh() {
     boolean foreign;
-    ioLock.lock();
+    lockIo();
     try {
       if (closed) {
         return;
@@ -888,6 +918,7 @@ final class JsonFileStore implements PersistentStore {
   /** Reads what others appended; follows a journal switch; reloads when the files moved on further. */
   @GuardedBy("ioLock")
   private void syncLocked() throws IOException {
+    awaitRenderLocked();
     while (true) {
       readLocked();
       if (!follower.sealed()) {
@@ -1433,6 +1464,7 @@ final class JsonFileStore implements PersistentStore {
    */
   @GuardedBy("ioLock")
   private void reloadLocked(long keepAbove, boolean newEpoch) throws IOException {
+    awaitRenderLocked(); // a failed append's undo: the render reads the content it replaces
     SnapshotFile snapshot = openSnapshot();
     JournalFile journal = openJournal();
     if (snapshot == null || journal == null || journal.generation != snapshot.generation) {
@@ -1586,7 +1618,7 @@ final class JsonFileStore implements PersistentStore {
    * gives way to another process compacting; {@link #flush} waits for the lock.
    */
   private void compact(boolean wait) {
-    ioLock.lock();
+    lockIo();
     try {
       if (closed) {
         return;
@@ -1642,9 +1674,11 @@ final class JsonFileStore implements PersistentStore {
     }
     long renderedUpTo = follower.cursor();
     JournalFile old = follower.journal();
+    long generation = nextGeneration();
+    long[] echoes = echoes();
     boolean done = false;
-    try (Compactor.Rendered r = compactor.render(nextGeneration(), false, sourceOf(frozen, count), staleSource,
-        echoes())) {
+    try (Compactor.Rendered r = renderReleasingIo(
+        () -> compactor.render(generation, false, sourceOf(frozen, count), staleSource, echoes))) {
       JournalFile next = compactor.commit(r, old, renderedUpTo);
       if (damaged) {
         keepDamagedCopy(old);
@@ -1673,6 +1707,28 @@ final class JsonFileStore implements PersistentStore {
           content.lock.unlock();
         }
       }
+    }
+  }
+
+  /**
+   * Renders with the I/O lock released, so that this process's appends go on meanwhile, as other
+   * processes' do: the switch carries the records appended since the render began into the new
+   * journal. Everything else waits ({@link #lockIo}); tiercache's lock on the files stays held, so
+   * no other process switches meanwhile. The I/O lock is held again when this returns or throws.
+   */
+  @GuardedBy("ioLock")
+  private Compactor.Rendered renderReleasingIo(java.util.function.Supplier<Compactor.Rendered> render) {
+    if (ioLock.getHoldCount() != 1) {
+      return render.get(); // nested in other file work, which must not be interleaved with appends
+    }
+    renderer = Thread.currentThread();
+    ioLock.unlock();
+    try {
+      return render.get();
+    } finally {
+      ioLock.lock();
+      renderer = null;
+      renderEnded.signalAll();
     }
   }
 
@@ -1798,7 +1854,7 @@ final class JsonFileStore implements PersistentStore {
   /** Releases the files without writing anything (what a killed process leaves, less the lost queue). */
   private void release() {
     closed = true;
-    ioLock.lock();
+    lockIo();
     try {
       if (follower != null) {
         follower.close();

@@ -444,6 +444,48 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void writesGoOnWhileACompactionRenders() throws Exception {
+    JsonFileStore store = otherProcess("big", b -> b.compactionMinBytes(1L << 40)); // compacts on flush only
+    Map<String, byte[]> initial = new java.util.HashMap<>();
+    for (int i = 0; i < 100_000; i++) {
+      initial.put("k" + i, json("{\"i\":" + i + ",\"pad\":\"" + "x".repeat(300) + "\"}"));
+    }
+    store.replaceAll(initial);
+    store.await(store.put("first", json("1"))); // something for the compaction to fold
+    long compactionsBefore = store.counters().compactions();
+    java.util.concurrent.CompletableFuture<Void> compaction =
+        java.util.concurrent.CompletableFuture.runAsync(store::flush);
+    // A write that begins and ends while the snapshot's temporary file exists ran during the render:
+    // never, while the render held the lock the appends need (the compaction renames or deletes that
+    // file before releasing it).
+    int duringRender = 0;
+    int i = 0;
+    while (!compaction.isDone()) {
+      boolean before = renderingSnapshot("big");
+      store.await(store.put("w" + i, json("{\"w\":" + i + "}")));
+      i++;
+      if (before && renderingSnapshot("big") && !compaction.isDone()) {
+        duringRender++;
+      }
+    }
+    compaction.get();
+    assertThat(duringRender).as("writes acknowledged while the compaction rendered").isGreaterThanOrEqualTo(5);
+    assertThat(store.counters().compactions()).isEqualTo(compactionsBefore + 1);
+    JsonFileStore reopened = otherProcess("big");
+    assertThat(reopened.size()).isEqualTo(100_000 + 1 + i);
+    for (int w = 0; w < i; w++) {
+      assertThat(reopened.get("w" + w)).as("w" + w).isNotNull();
+    }
+  }
+
+  private boolean renderingSnapshot(String name) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.map(f -> f.getFileName().toString())
+          .anyMatch(f -> f.startsWith(name + ".snapshot.") && f.endsWith(".tmp"));
+    }
+  }
+
+  @Test
   void twoProcessesNeverLoseEachOthersWrites() {
     JsonFileStore a = otherProcess("shared");
     JsonFileStore b = otherProcess("shared");
