@@ -1,9 +1,7 @@
 package io.tiercache;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.util.Arrays;
-import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -178,10 +176,15 @@ final class Compactor {
       try {
         byte[] carried = new byte[0];
         if (old != null) {
-          old.append(Journal.seal(next, writer));
-          long sealStart = findSeal(old, renderedUpTo, next);
+          byte[] seal = Journal.seal(next, writer);
+          old.append(seal);
+          byte[] tail = old.read(renderedUpTo, old.size());
+          int sealStart = lastIndexOf(tail, seal);
+          if (sealStart < 0) {
+            throw new IOException("the seal just appended is not in the journal");
+          }
           if (!rendered.fresh) {
-            carried = old.read(renderedUpTo, sealStart);
+            carried = Arrays.copyOf(tail, sealStart);
           }
         }
         byte[] header = Journal.header(next, carried.length);
@@ -214,26 +217,17 @@ final class Compactor {
     state.recordExport(files.json());
   }
 
-  /** Where the unit carrying our seal for {@code generation} starts, reading from {@code from}. */
-  private long findSeal(JournalFile journal, long from, long generation) throws IOException {
-    byte[] buf = journal.read(from, journal.size());
-    long[] found = {-1};
-    Journal.scan(buf, buf.length, from, new Journal.Visitor() {
-      @Override public void header(int format, long g, long carriedBytes) {}
-      @Override public void batch(String w, long number, List<Journal.Record> records) {}
-      @Override public boolean seal(long fileOffset, long g, String w) {
-        if (g == generation && writer.equals(w)) {
-          found[0] = fileOffset - 1; // the unit's leading line break
-          return true;
-        }
-        return false;
+  /**
+   * Where {@code seal} starts in {@code tail}, searched from the end: only processes appending since
+   * follow it. Its bytes name this process's random writer id, and a record's line holds no raw line
+   * break, so they match nowhere but at the unit this process appended: no need to parse the records.
+   */
+  private static int lastIndexOf(byte[] tail, byte[] seal) {
+    for (int at = tail.length - seal.length; at >= 0; at--) {
+      if (Arrays.equals(tail, at, at + seal.length, seal, 0, seal.length)) {
+        return at;
       }
-      @Override public void corrupt(long fileOffset, String reason) {}
-      @Override public void interrupted(long fileOffset, String reason) {}
-    });
-    if (found[0] < from) {
-      throw new IOException("the seal just appended is not in the journal");
     }
-    return found[0];
+    return -1;
   }
 }
