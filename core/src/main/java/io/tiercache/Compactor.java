@@ -1,6 +1,8 @@
 package io.tiercache;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
@@ -9,10 +11,11 @@ import org.jspecify.annotations.Nullable;
  * repair change the files.
  *
  * <p>{@link #render} writes the snapshot and its export ({@code <name>.json}, the Python SDK's file)
- * into temporary files, holding no lock: writers in every process go on appending. {@link #commit}
+ * into temporary files, and {@link #carryAhead} starts the new journal with the records appended since
+ * the render began, all forced, holding no lock: writers in every process go on appending. {@link #commit}
  * then switches, under tiercache's lock and the Python SDK's: it announces the switch in the state
- * file, appends a seal to the old journal, copies the records appended since the render began into
- * a new journal, and renames the snapshot, the journal and the export into place. Nothing can fail
+ * file, appends a seal to the old journal, copies the records appended since the carry into the new
+ * journal, and renames the snapshot, the journal and the export into place. Nothing can fail
  * after the seal but the renames; a switch that fails before the snapshot is renamed is abandoned
  * and its seal is void (readers pass a seal whose switch was abandoned); one that fails after is
  * completed by the next process that takes the lock.
@@ -25,13 +28,17 @@ final class Compactor {
     }
   }
 
-  /** A snapshot and its export, written and forced, not yet in place. */
+  /** A snapshot and its export, written and forced, not yet in place; and the new journal once started. */
   static final class Rendered implements AutoCloseable {
     final long generation;
     final boolean fresh;
     final FileOps.Temporary snapshot;
     final FileOps.Temporary export;
     final SnapshotFile mapped;
+    /** The new journal, once {@link #carryAhead} started it. */
+    private FileOps.@Nullable Temporary journal;
+    /** The old journal's bytes it carries so far. */
+    private long carried;
     /** Committed: {@link #mapped} may be given to readers; else closing releases its mapping. */
     private boolean committed;
 
@@ -50,6 +57,9 @@ final class Compactor {
         snapshot.close();
       } finally {
         export.close();
+        if (journal != null) {
+          journal.close();
+        }
         if (!committed) {
           mapped.unmap(); // the temporary file's blocks are freed now, not at a garbage collection
         }
@@ -115,6 +125,25 @@ final class Compactor {
     }
   }
 
+  /**
+   * Starts the new journal of {@code rendered}, holding no lock: its header and, unless the render is
+   * fresh, what was appended to {@code old} since {@code renderedUpTo} so far, forced. {@link #commit}
+   * then copies and forces only what was appended after that, under the locks. Appends only add after a
+   * journal's size, so the bytes below it are final, even those of a write still going on.
+   */
+  void carryAhead(Rendered rendered, @Nullable JournalFile old, long renderedUpTo) {
+    try {
+      rendered.journal = fileOps.createTemporary(files.journal());
+      if (old != null && !rendered.fresh) {
+        long headerLength = Journal.header(rendered.generation, 0).length;
+        rendered.carried = old.copyTo(renderedUpTo, old.size(), rendered.journal.channel, headerLength);
+        rendered.journal.channel.force(true);
+      }
+    } catch (IOException e) {
+      throw new CacheException("cannot write a new journal", files.journal(), e);
+    }
+  }
+
   /** The echo hashes, computed lazily: {@link SnapshotFile#write} asks for them after the live table. */
   private static final class EchoesAfterLive implements SnapshotFile.Echoes {
     private final long[][] pairs;
@@ -174,27 +203,30 @@ final class Compactor {
       state.beginSwitch(next);
       boolean snapshotInPlace = false;
       try {
-        byte[] carried = new byte[0];
+        if (rendered.journal == null) {
+          carryAhead(rendered, old, renderedUpTo);
+        }
+        FileOps.Temporary journal = rendered.journal;
+        long carried = rendered.carried;
+        int headerLength = Journal.header(next, 0).length; // the same for any carried length
         if (old != null) {
           byte[] seal = Journal.seal(next, writer);
           old.append(seal);
-          byte[] tail = old.read(renderedUpTo, old.size());
+          byte[] tail = old.read(renderedUpTo + carried, old.size());
           int sealStart = lastIndexOf(tail, seal);
           if (sealStart < 0) {
             throw new IOException("the seal just appended is not in the journal");
           }
           if (!rendered.fresh) {
-            carried = Arrays.copyOf(tail, sealStart);
+            writeFully(journal.channel, ByteBuffer.wrap(tail, 0, sealStart), headerLength + carried);
+            carried += sealStart;
           }
         }
-        byte[] header = Journal.header(next, carried.length);
-        byte[] journal = Arrays.copyOf(header, header.length + carried.length);
-        System.arraycopy(carried, 0, journal, header.length, carried.length);
-        try (FileOps.Temporary journalTemp = fileOps.writeTemporary(files.journal(), journal, journal.length)) {
-          rendered.snapshot.replace(files.snapshot());
-          snapshotInPlace = true;
-          journalTemp.replace(files.journal());
-        }
+        writeFully(journal.channel, ByteBuffer.wrap(Journal.header(next, carried)), 0);
+        journal.channel.force(true);
+        rendered.snapshot.replace(files.snapshot());
+        snapshotInPlace = true;
+        journal.replace(files.journal());
         state.endSwitch(next);
       } catch (IOException | RuntimeException | Error e) {
         if (!snapshotInPlace) {
@@ -208,6 +240,12 @@ final class Compactor {
       return opened;
     } finally {
       pythonLock.unlock();
+    }
+  }
+
+  private static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
+    while (bytes.hasRemaining()) {
+      at += channel.write(bytes, at);
     }
   }
 

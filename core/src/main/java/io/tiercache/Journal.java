@@ -58,7 +58,10 @@ final class Journal {
   // ---------------------------------------------------------------- writing
 
   static byte[] header(long generation, long carriedBytes) {
-    return line("[\"h\"," + FORMAT + "," + generation + (carriedBytes > 0 ? "," + carriedBytes : "") + "]");
+    // The carried length is padded to a fixed width: a compactor writes the carried records while they
+    // are still being appended, and the header last, in the space it left for it.
+    String carried = Long.toString(carriedBytes);
+    return line("[\"h\"," + FORMAT + "," + generation + "," + carried + " ".repeat(19 - carried.length()) + "]");
   }
 
   /** The seal, with its leading line break: the whole unit a compactor appends. */

@@ -164,6 +164,20 @@ final class JournalFile implements AutoCloseable {
     return reader.size();
   }
 
+  /** Copies {@code [from, to)} into {@code out} at {@code at}, in the kernel; returns the bytes copied. */
+  long copyTo(long from, long to, FileChannel out, long at) throws IOException {
+    out.position(at);
+    long done = 0;
+    while (from + done < to) {
+      long n = reader.transferTo(from + done, to - from - done, out);
+      if (n <= 0) {
+        break; // the file is shorter
+      }
+      done += n;
+    }
+    return done;
+  }
+
   /** Reads {@code [from, to)}; fewer bytes only if the file is shorter. */
   byte[] read(long from, long to) throws IOException {
     long length = to - from;

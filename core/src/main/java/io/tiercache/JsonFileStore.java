@@ -1677,8 +1677,16 @@ final class JsonFileStore implements PersistentStore {
     long generation = nextGeneration();
     long[] echoes = echoes();
     boolean done = false;
-    try (Compactor.Rendered r = renderReleasingIo(
-        () -> compactor.render(generation, false, sourceOf(frozen, count), staleSource, echoes))) {
+    try (Compactor.Rendered r = renderReleasingIo(() -> {
+      Compactor.Rendered rendered = compactor.render(generation, false, sourceOf(frozen, count), staleSource, echoes);
+      try {
+        compactor.carryAhead(rendered, old, renderedUpTo); // what was appended during the render
+      } catch (RuntimeException | Error e) {
+        rendered.close();
+        throw e;
+      }
+      return rendered;
+    })) {
       JournalFile next = compactor.commit(r, old, renderedUpTo);
       if (damaged) {
         keepDamagedCopy(old);
@@ -1711,9 +1719,9 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
-   * Renders with the I/O lock released, so that this process's appends go on meanwhile, as other
-   * processes' do: the switch carries the records appended since the render began into the new
-   * journal. Everything else waits ({@link #lockIo}); tiercache's lock on the files stays held, so
+   * Renders (and carries ahead, see {@link Compactor#carryAhead}) with the I/O lock released, so that
+   * this process's appends go on meanwhile, as other processes' do: the switch carries the records
+   * appended since the render began into the new journal. Everything else waits ({@link #lockIo}); tiercache's lock on the files stays held, so
    * no other process switches meanwhile. The I/O lock is held again when this returns or throws.
    */
   @GuardedBy("ioLock")

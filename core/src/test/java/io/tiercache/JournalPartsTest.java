@@ -33,6 +33,38 @@ class JournalPartsTest {
   // ---------------------------------------------------------------- JournalFile
 
   @Test
+  void aHeaderHasTheSameLengthForAnyCarriedLengthAndReadsBackWhatItSays() throws Exception {
+    // A compactor writes the carried records first and the header last, into the space left for it.
+    assertThat(Journal.header(9, 0)).hasSize(Journal.header(9, Long.MAX_VALUE).length);
+    Path p = newJournal(9);
+    byte[] carried = SnapshotAndJournalTest.batch("w", 1, put("a", "1"));
+    try (var out = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+      out.write(java.nio.ByteBuffer.wrap(carried), Journal.header(9, 0).length);
+      out.write(java.nio.ByteBuffer.wrap(Journal.header(9, carried.length)), 0);
+    }
+    try (JournalFile j = JournalFile.open(p, files)) {
+      assertThat(j.generation).isEqualTo(9);
+      assertThat(j.carriedBytes).isEqualTo(carried.length);
+      assertThat(j.headerLength + j.carriedBytes).isEqualTo(j.size());
+    }
+  }
+
+  @Test
+  void aJournalFileCopiesARangeIntoAnotherFileAtAGivenOffset() throws Exception {
+    Path p = newJournal(2);
+    try (JournalFile j = JournalFile.open(p, files);
+        var out = java.nio.channels.FileChannel.open(dir.resolve("copy"), java.nio.file.StandardOpenOption.CREATE,
+            java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+      j.append(SnapshotAndJournalTest.batch("w", 1, put("a", "1")));
+      long from = j.headerLength;
+      assertThat(j.copyTo(from, j.size(), out, 5)).isEqualTo(j.size() - from);
+      assertThat(j.copyTo(from, j.size() + 100, out, 5)).as("past the end: what there is").isEqualTo(j.size() - from);
+      byte[] copied = Files.readAllBytes(dir.resolve("copy"));
+      assertThat(java.util.Arrays.copyOfRange(copied, 5, copied.length)).isEqualTo(j.read(from, j.size()));
+    }
+  }
+
+  @Test
   void aJournalFileAppendsWholeUnitsAndReadsTheSameFileEvenAfterItsNameMoves() throws Exception {
     Path p = newJournal(4);
     try (JournalFile j = JournalFile.open(p, files)) {
