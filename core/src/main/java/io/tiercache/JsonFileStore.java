@@ -56,8 +56,9 @@ import org.jspecify.annotations.Nullable;
  * When the journal outgrows the snapshot, the top layer of changes is frozen and rendered with the
  * snapshot into a new one by the {@link Compactor}, under tiercache's lock but while every process,
  * this one included, goes on appending (only the switch holds this process's I/O lock); the switch
- * seals the old journal and carries the records appended meanwhile into the new one. An appender whose write raced the switch sees it in the state page and makes sure its
- * batch is in the journal that stays before its write returns.
+ * seals the old journal and carries the records appended meanwhile into the new one. An appender
+ * whose write raced the switch sees it in the state page and makes sure its batch is in the journal
+ * that stays before its write returns.
  */
 final class JsonFileStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(JsonFileStore.class.getName());
@@ -1721,8 +1722,9 @@ final class JsonFileStore implements PersistentStore {
   /**
    * Renders (and carries ahead, see {@link Compactor#carryAhead}) with the I/O lock released, so that
    * this process's appends go on meanwhile, as other processes' do: the switch carries the records
-   * appended since the render began into the new journal. Everything else waits ({@link #lockIo}); tiercache's lock on the files stays held, so
-   * no other process switches meanwhile. The I/O lock is held again when this returns or throws.
+   * appended since the render began into the new journal. Everything else waits ({@link #lockIo});
+   * tiercache's lock on the files stays held, so no other process switches meanwhile. The I/O lock is
+   * held again when this returns or throws.
    */
   @GuardedBy("ioLock")
   private Compactor.Rendered renderReleasingIo(java.util.function.Supplier<Compactor.Rendered> render) {
