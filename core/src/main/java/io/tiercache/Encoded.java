@@ -17,26 +17,47 @@ final class Encoded {
   /** The local write sequence that produced it, or 0 for a value read from a file. */
   final long seq;
   private final boolean removed;
+  /** Read from a snapshot's table: laid out as a member of {@code "data"} already. */
+  private final boolean laidOut;
 
   Encoded(byte[] buf, int offset, int length, long seq) {
-    this(buf, offset, length, seq, false);
+    this(buf, offset, length, seq, false, false);
   }
 
-  private Encoded(byte[] buf, int offset, int length, long seq, boolean removed) {
+  private Encoded(byte[] buf, int offset, int length, long seq, boolean removed, boolean laidOut) {
     this.buf = buf;
     this.offset = offset;
     this.length = length;
     this.seq = seq;
     this.removed = removed;
+    this.laidOut = laidOut;
   }
 
   static Encoded of(byte[] bytes, long seq) {
     return new Encoded(bytes, 0, bytes.length, seq);
   }
 
+  /** A value as a snapshot's table holds it: written by {@link #writeAsEntry}. */
+  static Encoded laidOut(byte[] bytes) {
+    return new Encoded(bytes, 0, bytes.length, 0, false, true);
+  }
+
   /** The removal of a key, written by local write {@code seq} (0: read from a file). */
   static Encoded removal(long seq) {
-    return new Encoded(NONE, 0, 0, seq, true);
+    return new Encoded(NONE, 0, 0, seq, true, false);
+  }
+
+  /**
+   * Writes the value as a member of the snapshot's {@code "data"} (Python's {@code indent=4} at depth
+   * 2). A value read from a snapshot is laid out so already, and the layout is a function of the
+   * value and its depth: it is copied as it stands, not laid out again.
+   */
+  void writeAsEntry(ByteSink out) {
+    if (laidOut) {
+      out.write(buf, offset, length);
+    } else {
+      JsonText.writeIndented(out, buf, offset, offset + length, 2);
+    }
   }
 
   boolean removed() {

@@ -174,8 +174,7 @@ final class Snapshot {
       first = false;
       JsonText.writeString(out, e.getKey());
       out.writeAscii(": ");
-      Encoded v = e.getValue();
-      JsonText.writeIndented(out, v.buf, v.offset, v.offset + v.length, 2);
+      e.getValue().writeAsEntry(out);
     }
     out.writeAscii(first ? "}" : "\n    }");
     out.writeAscii(",\n    \"tiercache\": {\n        \"version\": " + FORMAT_VERSION

@@ -186,7 +186,7 @@ final class SnapshotFile {
         throw new DamagedEntryException("the value at byte " + valueOffset + " fails its checksum: the file is"
             + " damaged", path, generation);
       }
-      return Encoded.of(bytes, 0);
+      return Encoded.laidOut(bytes);
     }
 
     /**
@@ -331,7 +331,7 @@ final class SnapshotFile {
     ByteSink sink = new ByteSink(key.length() + value.length + 64);
     JsonText.writeString(sink, key);
     sink.writeAscii(": ");
-    JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
+    value.writeAsEntry(sink);
     return hash64(sink.array(), 0, sink.size());
   }
 
@@ -452,7 +452,7 @@ final class SnapshotFile {
           int hash = hash(sink.array(), keyStart, sink.size() - keyStart);
           sink.writeAscii(": ");
           long valueOffset = pos + sink.size();
-          JsonText.writeIndented(sink, value.buf, value.offset, value.offset + value.length, 2);
+          value.writeAsEntry(sink);
           long valueLength = pos + sink.size() - valueOffset;
           pairHashes.accept(hash64(sink.array(), keyStart, sink.size() - keyStart));
           if (valueLength > Integer.MAX_VALUE) {

@@ -119,6 +119,47 @@ class SnapshotFileTest {
   }
 
   @Test
+  void aSnapshotWrittenFromAnotherSnapshotsValuesIsTheSameByteForByte() throws Exception {
+    // A compaction copies the values it reads from the snapshot as they stand instead of laying them
+    // out again: that must give the bytes laying them out gives, and the same pair hashes.
+    Map<String, String> live = new LinkedHashMap<>();
+    live.put("nested", "{\"a\":[1,{\"b\":\"c, d: {e}\"},[]],\"f\":{},\"g\":\"\\\"q\\\" \\u00e9\"}");
+    live.put("scalars", "[1,2.5e-3,null,true,false,\"\"]");
+    live.put("number", "-0.5");
+    live.put("deep", "[".repeat(JsonText.MAX_INDENTED_DEPTH + 3) + "1" + "]".repeat(JsonText.MAX_INDENTED_DEPTH + 3));
+    SnapshotFile first = write(dir.resolve("first.snapshot"), 1, false, live, null, new long[0], new ArrayList<>());
+    Map<String, String> inTableOrder = new LinkedHashMap<>();
+    first.live.forEach((k, v) -> inTableOrder.put(k, live.get(k)));
+    List<Long> laidOutHashes = new ArrayList<>();
+    write(dir.resolve("laid-out.snapshot"), 2, false, inTableOrder, null, new long[0], laidOutHashes);
+    List<Long> copiedHashes = new ArrayList<>();
+    try (FileChannel ch = FileChannel.open(dir.resolve("copied.snapshot"), StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      SnapshotFile.Source fromFirst = new SnapshotFile.Source() {
+        @Override public long expiryMillis() {
+          return first.live.expiryMillis;
+        }
+
+        @Override public long count() {
+          return first.live.count;
+        }
+
+        @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+          first.live.forEach(visitor);
+        }
+      };
+      SnapshotFile.write(ch, 2, false, fromFirst, null, () -> new long[0], copiedHashes::add);
+    }
+    assertThat(Files.readAllBytes(dir.resolve("copied.snapshot")))
+        .isEqualTo(Files.readAllBytes(dir.resolve("laid-out.snapshot")));
+    assertThat(copiedHashes).isEqualTo(laidOutHashes);
+    for (String key : live.keySet()) {
+      assertThat(SnapshotFile.pairHash(key, find(first.live, key))).as(key)
+          .isEqualTo(SnapshotFile.pairHash(key, Encoded.of(live.get(key).getBytes(UTF_8), 0)));
+    }
+  }
+
+  @Test
   void aPairHashIsTheSameForAValueWhateverItsLayout() {
     Encoded compact = Encoded.of("{\"a\":[1,{\"b\":\"c d\"}]}".getBytes(UTF_8), 0);
     Encoded indented = Encoded.of("{\n            \"a\": [\n   1, {\"b\":  \"c d\"}]}".getBytes(UTF_8), 0);
