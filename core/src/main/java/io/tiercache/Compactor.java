@@ -2,7 +2,6 @@ package io.tiercache;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
@@ -218,11 +217,11 @@ final class Compactor {
             throw new IOException("the seal just appended is not in the journal");
           }
           if (!rendered.fresh) {
-            writeFully(journal.channel, ByteBuffer.wrap(tail, 0, sealStart), headerLength + carried);
+            FileOps.writeFully(journal.channel, ByteBuffer.wrap(tail, 0, sealStart), headerLength + carried);
             carried += sealStart;
           }
         }
-        writeFully(journal.channel, ByteBuffer.wrap(Journal.header(next, carried)), 0);
+        FileOps.writeFully(journal.channel, ByteBuffer.wrap(Journal.header(next, carried)), 0);
         journal.channel.force(true);
         rendered.snapshot.replace(files.snapshot());
         snapshotInPlace = true;
@@ -240,12 +239,6 @@ final class Compactor {
       return opened;
     } finally {
       pythonLock.unlock();
-    }
-  }
-
-  private static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
-    while (bytes.hasRemaining()) {
-      at += channel.write(bytes, at);
     }
   }
 

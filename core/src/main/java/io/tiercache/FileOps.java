@@ -141,6 +141,13 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     }
   }
 
+  /** Writes all of {@code bytes} at file position {@code at}: a positional write may write less. */
+  static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
+    while (bytes.hasRemaining()) {
+      at += channel.write(bytes, at);
+    }
+  }
+
   /**
    * What {@code channel} (open on {@code file}) holds, to its end as it is now.
    *

@@ -401,9 +401,7 @@ final class SnapshotFile {
     crc.update(h.array(), 0, CRC_AT);
     h.putInt(CRC_AT, (int) crc.getValue());
     h.position(0);
-    while (h.hasRemaining()) {
-      out.write(h, h.position());
-    }
+    FileOps.writeFully(out, h, 0);
     out.force(true);
     return w.pos;
   }
@@ -515,9 +513,8 @@ final class SnapshotFile {
       ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
       for (long at = from, end = from + length; at < end; ) {
         zeros.clear().limit((int) Math.min(zeros.capacity(), end - at));
-        while (zeros.hasRemaining()) {
-          at += out.write(zeros, at);
-        }
+        FileOps.writeFully(out, zeros, at);
+        at += zeros.limit();
       }
     }
 
@@ -528,10 +525,8 @@ final class SnapshotFile {
     }
 
     void drain() throws IOException {
-      ByteBuffer b = ByteBuffer.wrap(sink.array(), 0, sink.size());
-      while (b.hasRemaining()) {
-        pos += out.write(b, pos);
-      }
+      FileOps.writeFully(out, ByteBuffer.wrap(sink.array(), 0, sink.size()), pos);
+      pos += sink.size();
       sink.reset();
     }
   }

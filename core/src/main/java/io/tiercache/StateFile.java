@@ -86,10 +86,7 @@ final class StateFile implements AutoCloseable {
     lock.lock();
     try {
       long size = channel.size();
-      ByteBuffer zeros = ByteBuffer.allocate((int) (SIZE - Math.min(size, SIZE)));
-      while (zeros.hasRemaining()) {
-        channel.write(zeros, SIZE - zeros.remaining());
-      }
+      FileOps.writeFully(channel, ByteBuffer.allocate((int) (SIZE - Math.min(size, SIZE))), Math.min(size, SIZE));
       channel.force(true);
     } finally {
       lock.unlock();
