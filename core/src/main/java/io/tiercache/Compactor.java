@@ -10,8 +10,8 @@ import org.jspecify.annotations.Nullable;
  * repair change the files.
  *
  * <p>{@link #render} writes the snapshot and its export ({@code <name>.json}, the Python SDK's file)
- * into temporary files, and {@link #carryAhead} starts the new journal with the records appended since
- * the render began, all forced, holding no lock: writers in every process go on appending. {@link #commit}
+ * into temporary files and starts the new journal with the records appended since the render began,
+ * all forced, holding no lock: writers in every process go on appending. {@link #commit}
  * then switches, under tiercache's lock and the Python SDK's: it announces the switch in the state
  * file, appends a seal to the old journal, copies the records appended since the carry into the new
  * journal, and renames the snapshot, the journal and the export into place. Nothing can fail
@@ -27,27 +27,33 @@ final class Compactor {
     }
   }
 
-  /** A snapshot and its export, written and forced, not yet in place; and the new journal once started. */
+  /** A snapshot, its export and the new journal as far as it goes, written and forced, not yet in place. */
   static final class Rendered implements AutoCloseable {
     final long generation;
     final boolean fresh;
     final FileOps.Temporary snapshot;
     final FileOps.Temporary export;
     final SnapshotFile mapped;
-    /** The new journal, once {@link #carryAhead} started it. */
-    private FileOps.@Nullable Temporary journal;
-    /** The old journal's bytes it carries so far. */
-    private long carried;
+    /** The journal the snapshot extends (null for a cache that has none yet), and where the render began in it. */
+    final @Nullable JournalFile old;
+    final long renderedUpTo;
+    /** The new journal: room for its header, then {@code carried} bytes of {@code old} from {@code renderedUpTo}. */
+    final FileOps.Temporary journal;
+    final long carried;
     /** Committed: {@link #mapped} may be given to readers; else closing releases its mapping. */
     private boolean committed;
 
     Rendered(long generation, boolean fresh, FileOps.Temporary snapshot, FileOps.Temporary export,
-        SnapshotFile mapped) {
+        SnapshotFile mapped, @Nullable JournalFile old, long renderedUpTo, FileOps.Temporary journal, long carried) {
       this.generation = generation;
       this.fresh = fresh;
       this.snapshot = snapshot;
       this.export = export;
       this.mapped = mapped;
+      this.old = old;
+      this.renderedUpTo = renderedUpTo;
+      this.journal = journal;
+      this.carried = carried;
     }
 
     @Override
@@ -56,9 +62,7 @@ final class Compactor {
         snapshot.close();
       } finally {
         export.close();
-        if (journal != null) {
-          journal.close();
-        }
+        journal.close();
         if (!committed) {
           mapped.unmap(); // the temporary file's blocks are freed now, not at a garbage collection
         }
@@ -84,11 +88,17 @@ final class Compactor {
    * Writes snapshot {@code generation} of {@code live} (and of the previous period's content,
    * {@code stale}, when kept) and its export to temporary files. {@code previousEchoes}: the echo
    * hashes of the snapshot being replaced, joined with those of this one's entries.
+   *
+   * <p>Then starts the new journal: unless the snapshot is fresh, what was appended to {@code old}
+   * since {@code renderedUpTo} so far, forced, so that {@link #commit} copies and forces, under the
+   * locks, only what was appended after that. Appends only add after a journal's size, so the bytes
+   * below it are final, even those of a write still going on.
    */
   Rendered render(long generation, boolean fresh, SnapshotFile.Source live, SnapshotFile.@Nullable Source stale,
-      long[] previousEchoes) {
+      long[] previousEchoes, @Nullable JournalFile old, long renderedUpTo) {
     FileOps.Temporary snapshot = fileOps.createTemporary(files.snapshot());
     FileOps.Temporary export = null;
+    FileOps.Temporary journal = null;
     SnapshotFile mapped = null;
     boolean rendered = false;
     try {
@@ -106,7 +116,17 @@ final class Compactor {
       export = fileOps.createTemporary(files.json());
       // Not forced: a copy for the Python SDK; lost or torn by a power loss, it is exported again.
       mapped.exportTo(snapshot.channel, export.channel);
-      Rendered r = new Rendered(generation, fresh, snapshot, export, mapped);
+      journal = fileOps.createTemporary(files.journal());
+      long carried = 0;
+      if (old != null && !fresh) {
+        try {
+          carried = old.copyTo(renderedUpTo, old.size(), journal.channel, Journal.header(generation, 0).length);
+          journal.channel.force(true);
+        } catch (IOException e) {
+          throw new CacheException("cannot write a new journal", files.journal(), e);
+        }
+      }
+      Rendered r = new Rendered(generation, fresh, snapshot, export, mapped, old, renderedUpTo, journal, carried);
       rendered = true;
       return r;
     } catch (IOException e) {
@@ -117,29 +137,13 @@ final class Compactor {
         if (export != null) {
           export.close();
         }
+        if (journal != null) {
+          journal.close();
+        }
         if (mapped != null) {
           mapped.unmap(); // the temporary file's blocks are freed now, not at a garbage collection
         }
       }
-    }
-  }
-
-  /**
-   * Starts the new journal of {@code rendered}, holding no lock: its header and, unless the render is
-   * fresh, what was appended to {@code old} since {@code renderedUpTo} so far, forced. {@link #commit}
-   * then copies and forces only what was appended after that, under the locks. Appends only add after a
-   * journal's size, so the bytes below it are final, even those of a write still going on.
-   */
-  void carryAhead(Rendered rendered, @Nullable JournalFile old, long renderedUpTo) {
-    try {
-      rendered.journal = fileOps.createTemporary(files.journal());
-      if (old != null && !rendered.fresh) {
-        long headerLength = Journal.header(rendered.generation, 0).length;
-        rendered.carried = old.copyTo(renderedUpTo, old.size(), rendered.journal.channel, headerLength);
-        rendered.journal.channel.force(true);
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot write a new journal", files.journal(), e);
     }
   }
 
@@ -181,18 +185,16 @@ final class Compactor {
   }
 
   /**
-   * Puts {@code rendered} in place of the snapshot {@code old} extends. Records of {@code old} from
-   * {@code renderedUpTo} to its seal are carried into the new journal, unless the snapshot is fresh
-   * (a replace: what came before it does not apply). Caller holds tiercache's lock ({@link StateFile})
-   * and has checked that {@code old} is the journal in place; {@code old} is null for a cache that
-   * has no journal yet.
+   * Puts {@code rendered} in place of the snapshot its {@code old} journal extends. Records of
+   * {@code old} from where the render began to its seal are carried into the new journal, unless the
+   * snapshot is fresh (a replace: what came before it does not apply). Caller holds tiercache's lock
+   * ({@link StateFile}) and has checked that {@code old} is the journal in place.
    *
    * @return the new journal, opened
    * @throws ExportChangedException if another program rewrote {@code <name>.json} since the last
    *     export: nothing was changed; merge it, then render again
    */
-  JournalFile commit(Rendered rendered, @Nullable JournalFile old, long renderedUpTo)
-      throws IOException, ExportChangedException {
+  JournalFile commit(Rendered rendered) throws IOException, ExportChangedException {
     long next = rendered.generation;
     pythonLock.lock();
     try {
@@ -202,16 +204,14 @@ final class Compactor {
       state.beginSwitch(next);
       boolean snapshotInPlace = false;
       try {
-        if (rendered.journal == null) {
-          carryAhead(rendered, old, renderedUpTo);
-        }
+        JournalFile old = rendered.old;
         FileOps.Temporary journal = rendered.journal;
         long carried = rendered.carried;
         int headerLength = Journal.header(next, 0).length; // the same for any carried length
         if (old != null) {
           byte[] seal = Journal.seal(next, writer);
           old.append(seal);
-          byte[] tail = old.read(renderedUpTo + carried, old.size());
+          byte[] tail = old.read(rendered.renderedUpTo + carried, old.size());
           int sealStart = lastIndexOf(tail, seal);
           if (sealStart < 0) {
             throw new IOException("the seal just appended is not in the journal");

@@ -589,10 +589,11 @@ final class JsonFileStore implements PersistentStore {
       recoverSwitchLocked();
       syncLocked();
       while (true) {
-        try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes())) {
+        try (Compactor.Rendered r = compactor.render(nextGeneration(), true, replacement, null, echoes(),
+            follower.journal(), follower.cursor())) {
           JournalFile next;
           try {
-            next = compactor.commit(r, follower.journal(), follower.cursor());
+            next = compactor.commit(r);
           } catch (Compactor.ExportChangedException e) {
             pythonLock.lock();
             try {
@@ -1129,8 +1130,9 @@ final class JsonFileStore implements PersistentStore {
         takeInPythonFile(initial);
       }
       try (Compactor.Rendered r = compactor.render(nextGeneration(previous, journal), false,
-          sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes())) {
-        next = compactor.commit(r, journal, replayedTo);
+          sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes(),
+          journal, replayedTo)) {
+        next = compactor.commit(r);
         Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
         JournalFollower reader = new JournalFollower("", next, next.headerLength);
         readInto(replayed, reader);
@@ -1678,17 +1680,9 @@ final class JsonFileStore implements PersistentStore {
     long generation = nextGeneration();
     long[] echoes = echoes();
     boolean done = false;
-    try (Compactor.Rendered r = renderReleasingIo(() -> {
-      Compactor.Rendered rendered = compactor.render(generation, false, sourceOf(frozen, count), staleSource, echoes);
-      try {
-        compactor.carryAhead(rendered, old, renderedUpTo); // what was appended during the render
-      } catch (RuntimeException | Error e) {
-        rendered.close();
-        throw e;
-      }
-      return rendered;
-    })) {
-      JournalFile next = compactor.commit(r, old, renderedUpTo);
+    try (Compactor.Rendered r = renderReleasingIo(() -> compactor.render(generation, false, sourceOf(frozen, count),
+        staleSource, echoes, old, renderedUpTo))) {
+      JournalFile next = compactor.commit(r);
       if (damaged) {
         keepDamagedCopy(old);
       }
@@ -1720,9 +1714,9 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
-   * Renders (and carries ahead, see {@link Compactor#carryAhead}) with the I/O lock released, so that
-   * this process's appends go on meanwhile, as other processes' do: the switch carries the records
-   * appended since the render began into the new journal. Everything else waits ({@link #lockIo});
+   * Renders with the I/O lock released, so that this process's appends go on meanwhile, as other
+   * processes' do: the render starts the new journal with the records appended since it began, and
+   * the switch adds those appended after that. Everything else waits ({@link #lockIo});
    * tiercache's lock on the files stays held, so no other process switches meanwhile. The I/O lock is
    * held again when this returns or throws.
    */

@@ -38,10 +38,10 @@ class CompactorTest {
 
   JournalFile create(Map<String, String> entries, long generation) throws Exception {
     try (Compactor.Rendered r = compactor.render(generation, false, SnapshotFileTest.source(entries, 9_000_000_000_000L),
-        null, new long[0])) {
+        null, new long[0], null, 0)) {
       state.lock();
       try {
-        return compactor.commit(r, null, 0);
+        return compactor.commit(r);
       } finally {
         state.unlock();
       }
@@ -71,17 +71,21 @@ class CompactorTest {
     long renderedUpTo = old.size();
     old.append(SnapshotAndJournalTest.batch("w", 2, put("c", "3"))); // after the render began
     try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1", "b", "2"),
-        9_000_000_000_000L), null, new long[0])) {
+        9_000_000_000_000L), null, new long[0], old, renderedUpTo)) {
+      assertThat(r.carried).as("carried ahead by the render").isEqualTo(old.size() - renderedUpTo);
+      old.append(SnapshotAndJournalTest.batch("w", 3, put("d", "4"))); // after the render, before the switch
       state.lock();
       JournalFile next;
       try {
-        next = compactor.commit(r, old, renderedUpTo);
+        next = compactor.commit(r);
       } finally {
         state.unlock();
       }
       assertThat(next.generation).isEqualTo(2);
       String carried = new String(next.read(next.headerLength, next.size()), UTF_8);
-      assertThat(carried).contains("[\"p\",\"c\"").doesNotContain("[\"p\",\"b\"");
+      assertThat(carried).contains("[\"p\",\"c\"", "[\"p\",\"d\"").doesNotContain("[\"p\",\"b\"");
+      assertThat(carried.indexOf("[\"p\",\"c\"")).as("in the order appended")
+          .isLessThan(carried.indexOf("[\"p\",\"d\""));
       assertThat(next.carriedBytes).isEqualTo(next.size() - next.headerLength);
       String sealed = new String(old.read(0, old.size()), UTF_8);
       assertThat(sealed).contains("[\"s\",2,\"compactor\"]");
@@ -98,10 +102,10 @@ class CompactorTest {
     long before = old.size();
     Files.writeString(names.json(), "{\"expiry\": 1, \"data\": {\"py\": 1}}"); // the Python SDK's save()
     try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1"),
-        9_000_000_000_000L), null, new long[0])) {
+        9_000_000_000_000L), null, new long[0], old, before)) {
       state.lock();
       try {
-        assertThatThrownBy(() -> compactor.commit(r, old, before))
+        assertThatThrownBy(() -> compactor.commit(r))
             .isInstanceOf(Compactor.ExportChangedException.class);
       } finally {
         state.unlock();
