@@ -141,6 +141,16 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     }
   }
 
+  /**
+   * A descriptor of {@code file} that keeps it, and its blocks, after it is unlinked or renamed over,
+   * until {@link Posix#close}d; -1 when it is gone, is a link, or the platform is not POSIX. Opened
+   * without following a link and without blocking (a FIFO planted there), and never read.
+   */
+  static int holdOpen(Path file) {
+    return POSIX ? Posix.open(file.toString(), Posix.O_RDONLY | Posix.O_NOFOLLOW | Posix.O_NONBLOCK | Posix.O_CLOEXEC)
+        : -1;
+  }
+
   /** Writes all of {@code bytes} at file position {@code at}: a positional write may write less. */
   static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
     while (bytes.hasRemaining()) {

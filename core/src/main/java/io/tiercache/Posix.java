@@ -10,7 +10,8 @@ import com.sun.jna.Platform;
  * the process's user id; {@code access(2)}, whose errno tells a read-only file system from a
  * permission denied; and {@code O_APPEND} writes whose descriptor the journal can also reopen
  * for reading through {@code /proc/self/fd} (a {@code FileChannel} opened for appending cannot be
- * read, and does not tell which file it has open). Not loaded on Windows.
+ * read, and does not tell which file it has open); a descriptor opened without blocking, which a
+ * {@code FileChannel} cannot do on a FIFO. Not loaded on Windows.
  */
 final class Posix {
   static final int O_RDONLY = 0;
@@ -21,6 +22,8 @@ final class Posix {
   /** Differs by architecture: x86 and most others 0400000, ARM and POWER 0100000, macOS 0x100. */
   static final int O_NOFOLLOW = Platform.isMac() ? 0x100
       : Platform.isARM() || Platform.isPPC() ? 0x8000 : 0x20000;
+  /** 04000 on Linux whatever the architecture. */
+  static final int O_NONBLOCK = Platform.isMac() ? 0x4 : 0x800;
   static final int O_CLOEXEC = Platform.isMac() ? 0x1000000 : 0x80000;
   static final int LOCK_EX = 2;
   static final int LOCK_NB = 4;

@@ -139,4 +139,28 @@ class FileOpsTest {
       assertThat(ch.size()).isEqualTo(2);
     }
   }
+  @Test
+  void aHeldFileIsNeverFollowedNorWaitedOnAndOutlivesItsName() throws Exception {
+    // A FIFO planted where a file was expected: an open that blocks would wait for a writer forever.
+    Path fifo = dir.resolve("planted.json");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    int onFifo = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+        () -> FileOps.holdOpen(fifo));
+    assertThat(onFifo).isNotNegative();
+    Posix.close(onFifo);
+
+    Path target = outside.resolve("theirs");
+    Files.writeString(target, "theirs");
+    Path link = Files.createSymbolicLink(dir.resolve("link.json"), target);
+    assertThat(FileOps.holdOpen(link)).as("a link is not followed").isEqualTo(-1);
+    assertThat(FileOps.holdOpen(dir.resolve("missing.json"))).isEqualTo(-1);
+
+    Path file = dir.resolve("c.json");
+    Files.writeString(file, "old");
+    int held = FileOps.holdOpen(file);
+    Path next = Files.writeString(dir.resolve("c.json.tmp"), "new");
+    Files.move(next, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertThat(Files.readString(Path.of("/proc/self/fd/" + held))).as("renamed over, still held").isEqualTo("old");
+    assertThat(Posix.close(held)).isZero();
+  }
 }
