@@ -160,6 +160,15 @@ final class Journal {
     void batch(@Nullable String writer, long number, List<Record> records);
 
     /**
+     * Whether to parse the records of {@code writer}'s batches; when not, they are checked against
+     * their checksums and counted, and {@link #batch} gets an empty list. A process reading back its
+     * own batches has their changes in memory already.
+     */
+    default boolean wantsRecords(String writer) {
+      return true;
+    }
+
+    /**
      * Writer {@code writer} compacted this journal into snapshot {@code generation} and is replacing
      * it; the seal line starts at {@code fileOffset}. Return true to stop the scan after it.
      */
@@ -402,10 +411,16 @@ final class Journal {
           batchOffset = offset;
           batchExpected = lines;
           batchRemaining = lines;
-          records = new ArrayList<>(lines);
+          records = visitor.wantsRecords(writer) ? new ArrayList<>(lines) : null;
           return;
         }
         default:
+          if (batchRemaining > 0 && records == null) {
+            if (--batchRemaining == 0) {
+              visitor.batch(batchWriter, batchNumber, List.of());
+            }
+            return;
+          }
           Record r = change(op, pos, eol);
           if (batchRemaining > 0) {
             records.add(r);

@@ -1,8 +1,10 @@
 package io.tiercache;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.io.IOException;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Iterator;
 import org.jspecify.annotations.Nullable;
 
@@ -37,7 +39,7 @@ final class JournalAppender {
 
   private long nextBatch = 1;
   private long lastWrittenBatch;
-  /** Batches written and not yet read back by this process's follower: {number, last sequence, bytes}. */
+  /** Batches written and not yet read back by this process's follower: {number, last sequence, bytes, records}. */
   private final ArrayDeque<long[]> unread = new ArrayDeque<>();
   private long unreadBytes;
   /** The highest local sequence written to the journal, and forced to disk. */
@@ -123,7 +125,7 @@ final class JournalAppender {
   void written(Batch batch) {
     writtenSeq = batch.lastSeq;
     lastWrittenBatch = batch.number;
-    unread.add(new long[] {batch.number, batch.lastSeq, batch.unit.length});
+    unread.add(new long[] {batch.number, batch.lastSeq, batch.unit.length, batch.records.length});
     unreadBytes += batch.unit.length;
   }
 
@@ -145,6 +147,26 @@ final class JournalAppender {
       unreadBytes -= b[2];
     }
     return seq;
+  }
+
+  /**
+   * The number of the last batch not read back, when {@code journal}'s bytes from {@code from} to
+   * {@code size} are this writer's batches not read back and nothing else; -1 when not. Every batch
+   * goes to the journal the follower reads, in order, so when these bytes open with the first one's
+   * marker, end with the last one, and are as long as all of them, no other writer's unit is among them.
+   */
+  long ownedTail(JournalFile journal, long from, long size) throws IOException {
+    if (unread.isEmpty() || size - from != unreadBytes) {
+      return -1;
+    }
+    long[] first = unread.peekFirst();
+    long[] last = unread.peekLast();
+    return opensWith(journal, from, first) && opensWith(journal, size - last[2], last) ? last[0] : -1;
+  }
+
+  private boolean opensWith(JournalFile journal, long at, long[] batch) throws IOException {
+    byte[] marker = Journal.batch(writer, batch[0], (int) batch[3]);
+    return Arrays.equals(journal.read(at, at + marker.length), marker);
   }
 
   /** Everything written is in the files the follower reloaded: nothing is left to read back. */

@@ -203,6 +203,131 @@ class JournalPartsTest {
     }
   }
 
+  /** The receiver of the test above, as a list of what it got. */
+  static JournalFollower.Receiver recorder(List<String> got) {
+    return new JournalFollower.Receiver() {
+      @Override public void apply(List<Journal.Record> records) {
+        records.forEach(r -> got.add("apply " + r.key() + "=" + new String(r.value().toByteArray(), UTF_8)));
+      }
+
+      @Override public void readBack(long number) {
+        got.add("mine #" + number);
+      }
+
+      @Override public void damaged(long fileOffset, String reason) {
+        got.add("damaged at " + fileOffset);
+      }
+
+      @Override public void interrupted(long fileOffset, String reason) {
+        got.add("interrupted at " + fileOffset);
+      }
+    };
+  }
+
+  @Test
+  void aFollowerReadingInStepsWithoutTheLockSeesWhatOneReadSees() throws Exception {
+    Path p = newJournal(1);
+    try (JournalFile writer = JournalFile.open(p, files); JournalFile reader = JournalFile.open(p, files)) {
+      for (int i = 1; i <= 6; i++) {
+        writer.append(SnapshotAndJournalTest.batch("me", i, put("m" + i, "1")));
+        writer.append(SnapshotAndJournalTest.batch("other", i, put("a" + i, "[" + i + "]"), put("b" + i, "2")));
+      }
+      // A record rotted in the middle of a batch, its last byte too (not a whole line): damaged, as the
+      // record after it shows, though a read that ended after it would take it for a write cut short.
+      byte[] rotten = SnapshotAndJournalTest.batch("other", 7, put("x", "1"), put("y", "22"), put("z", "3"));
+      int y = new String(rotten, UTF_8).indexOf("\"y\"");
+      rotten[y + 1] = 'Y';
+      rotten[new String(rotten, UTF_8).indexOf('\n', y) - 1] = '}';
+      writer.append(rotten);
+      byte[] torn = SnapshotAndJournalTest.batch("other", 8, put("t", "3"));
+      writer.append(java.util.Arrays.copyOf(torn, torn.length - 3));
+      writer.append(SnapshotAndJournalTest.batch("other", 9, put("after", "4")));
+      writer.append(Journal.seal(2, "other"));
+      writer.append(SnapshotAndJournalTest.batch("other", 10, put("late", "5")));
+
+      List<String> whole = new ArrayList<>();
+      JournalFollower once = new JournalFollower("me", reader, reader.headerLength);
+      assertThat(once.read(recorder(whole))).isTrue();
+      assertThat(whole).contains("mine #6", "apply a6=[6]", "apply after=4").doesNotContain("apply late=5")
+          .anyMatch(e -> e.startsWith("damaged")).anyMatch(e -> e.startsWith("interrupted"));
+
+      long size = reader.size();
+      for (int step = 1; step < size; step += 7) {
+        List<String> got = new ArrayList<>();
+        JournalFollower f = new JournalFollower("me", reader, reader.headerLength);
+        for (long s = step; ; ) { // as the store's catch-up does
+          JournalFollower.Pending pending = f.pending();
+          if (f.sealed() || reader.size() - f.cursor() <= s) {
+            f.read(recorder(got));
+            break;
+          }
+          if (!pending.read(s)) {
+            s *= 2;
+            continue;
+          }
+          assertThat(f.deliver(pending, recorder(got))).isTrue();
+        }
+        assertThat(got).as("read in steps of %d bytes", step).isEqualTo(whole);
+        assertThat(f.cursor()).isEqualTo(once.cursor());
+        assertThat(f.damagedLines()).isEqualTo(once.damagedLines());
+        assertThat(f.sealGeneration()).isEqualTo(2);
+      }
+    }
+  }
+
+  @Test
+  void aReadIsNotHandedOverOnceTheFollowerHasMoved() throws Exception {
+    Path p = newJournal(1);
+    try (JournalFile writer = JournalFile.open(p, files); JournalFile reader = JournalFile.open(p, files)) {
+      writer.append(SnapshotAndJournalTest.batch("other", 1, put("a", "1")));
+      JournalFollower f = new JournalFollower("me", reader, reader.headerLength);
+      JournalFollower.Pending early = f.pending();
+      assertThat(early.read(Long.MAX_VALUE)).isTrue();
+      List<String> got = new ArrayList<>();
+      assertThat(f.read(recorder(got))).isTrue(); // under the lock, meanwhile
+      assertThat(f.deliver(early, recorder(got))).as("read from where the follower no longer stands").isFalse();
+      assertThat(got).containsExactly("apply a=1");
+      assertThat(f.cursor()).isEqualTo(reader.size());
+    }
+  }
+
+  @Test
+  void anAppenderOwnsTheTailOnlyWhenItHoldsNothingButItsUnreadBatches() throws Exception {
+    Path p = newJournal(1);
+    try (JournalFile journal = JournalFile.open(p, files)) {
+      JournalAppender mine = new JournalAppender(new Object(), 1 << 20);
+      long from = journal.size();
+      for (int i = 0; i < 3; i++) {
+        mine.enqueue(put("k" + i, "{\"v\":" + i + "}"), i + 1);
+        JournalAppender.Batch b = mine.take();
+        journal.append(b.unit());
+        mine.written(b);
+      }
+      assertThat(mine.ownedTail(journal, from, journal.size())).isEqualTo(3);
+      assertThat(mine.ownedTail(journal, from + 1, journal.size())).as("not from a unit of its own").isEqualTo(-1);
+
+      journal.append(SnapshotAndJournalTest.batch("other", 1, put("theirs", "1")));
+      assertThat(mine.ownedTail(journal, from, journal.size())).as("another writer's unit at the end").isEqualTo(-1);
+      mine.enqueue(put("k3", "3"), 4);
+      JournalAppender.Batch last = mine.take();
+      journal.append(last.unit());
+      mine.written(last);
+      assertThat(mine.ownedTail(journal, from, journal.size())).as("another writer's unit amid them").isEqualTo(-1);
+
+      assertThat(mine.readBack(4)).isEqualTo(4);
+      assertThat(mine.ownedTail(journal, journal.size(), journal.size())).as("nothing unread").isEqualTo(-1);
+
+      // Counted as written though not in this journal, and another writer's unit of the same length is:
+      // the length alone would take the tail for its own.
+      long at = journal.size();
+      byte[] record = put("k5", "5");
+      mine.enqueue(record, 5);
+      mine.written(mine.take());
+      journal.append(SnapshotAndJournalTest.batch("x".repeat(mine.writer.length()), 5, record));
+      assertThat(mine.ownedTail(journal, at, journal.size())).as("another writer's unit, as long").isEqualTo(-1);
+    }
+  }
+
   // ---------------------------------------------------------------- StateFile
 
   @Test

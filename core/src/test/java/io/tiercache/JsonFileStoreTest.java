@@ -553,6 +553,65 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void aBacklogReadInStepsBesideAnotherProcesssCompactionsLosesAndReordersNothing() throws Exception {
+    JsonFileStore a = otherProcess("shared");
+    JsonFileStore b = otherProcess("shared", x -> x.compactionMinBytes(256 << 10));
+    String pad = "x".repeat(300);
+    java.util.concurrent.atomic.AtomicInteger written = new java.util.concurrent.atomic.AtomicInteger();
+    Thread writer = new Thread(() -> {
+      // Overwrites the same 64 keys: a record applied out of order, or twice from a stale read, shows.
+      for (int i = 0; i < 12_000; i++) {
+        b.await(b.put("k" + (i % 64), json("{\"i\":" + i + ",\"pad\":\"" + pad + "\"}")));
+        written.set(i + 1);
+      }
+    });
+    writer.start();
+    int refreshes = 0;
+    for (int seen = 0; writer.isAlive(); refreshes++) {
+      a.await(a.put("a" + refreshes, json("1"))); // its own batches amid b's: the backlog is read, not skipped
+      while (writer.isAlive() && written.get() < seen + 1_000) {
+        Thread.sleep(1); // a backlog of ~330 KB: more than one read step
+      }
+      seen = written.get();
+      a.refresh(); // catches up in steps, without the lock, while b compacts and switches journals
+    }
+    writer.join();
+    a.refresh();
+    int n = written.get();
+    assertThat(n).isEqualTo(12_000);
+    assertThat(refreshes).isGreaterThan(5);
+    for (int k = 0; k < 64; k++) {
+      int last = n - 1 - Math.floorMod(n - 1 - k, 64);
+      assertThat(new String(a.get("k" + k).bytes.toByteArray(), UTF_8)).as("k" + k).startsWith("{\"i\":" + last + ",");
+    }
+    for (int i = 0; i < refreshes; i++) {
+      assertThat(a.get("a" + i)).as("a" + i).isNotNull();
+    }
+  }
+
+  @Test
+  void compactionsReleaseTheFilesTheyReplace() throws Exception {
+    JsonFileStore store = otherProcess("c");
+    for (int round = 0; round < 5; round++) {
+      store.await(store.put("k" + round, json("1")));
+      store.flush(); // replaces the journal and the export; their last descriptors are closed later
+    }
+    Maintenance.COMPACTOR.submit(() -> { }).get(); // after the closes queued on the compaction thread
+    List<String> held;
+    try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+      held = fds.map(fd -> {
+        try {
+          return Files.readSymbolicLink(fd).toString();
+        } catch (IOException gone) {
+          return "";
+        }
+      }).filter(f -> f.startsWith(dir.toString()) && f.endsWith("(deleted)")).toList();
+    }
+    assertThat(held).as("descriptors of replaced cache files").isEmpty();
+    assertThat(store.get("k4")).isNotNull();
+  }
+
+  @Test
   void aFollowerOfAnotherProcesssCompactionIsToldOnlyOfRealChanges() {
     JsonFileStore a = otherProcess("shared");
     JsonFileStore b = otherProcess("shared");
