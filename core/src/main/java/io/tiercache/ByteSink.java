@@ -26,6 +26,15 @@ final class ByteSink {
     size += len;
   }
 
+  /** Appends {@code length} bytes of {@code src} from {@code pos}. */
+  void write(Mapped src, long pos, int length) {
+    if (size + length > buf.length) {
+      grow(length);
+    }
+    src.get(pos, buf, size, length);
+    size += length;
+  }
+
   void write(byte[] src) {
     write(src, 0, src.length);
   }

@@ -102,11 +102,7 @@ final class Content {
         }
       }
       if (base != null) {
-        base.live.forEach((key, value) -> {
-          if (!seen.contains(key)) {
-            visitor.visit(key, value);
-          }
-        });
+        base.live.forEach(visitor, seen);
       }
     }
   }

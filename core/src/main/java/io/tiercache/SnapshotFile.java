@@ -214,14 +214,61 @@ final class SnapshotFile {
       return damaged[0];
     }
 
-    /** Visits every entry; keys are decoded, values copied. */
+    /** Visits every entry ({@link EntryVisitor#visitSlot}). */
     void forEach(EntryVisitor visitor) throws IOException {
-      for (long i = 0; i < slots; i++) {
-        long slot = indexOffset + i * SLOT_BYTES;
-        if (map.getInt(slot) != 0) {
-          visitor.visit(key(slot), value(slot));
+      forEach(visitor, java.util.Set.of());
+    }
+
+    /**
+     * Visits every entry but those of {@code except}'s keys ({@link EntryVisitor#visitSlot}). They are
+     * found by probing the index for each: the entries visited are never decoded to be compared.
+     */
+    void forEach(EntryVisitor visitor, java.util.Collection<String> except) throws IOException {
+      java.util.BitSet skip = new java.util.BitSet();
+      for (String key : except) {
+        byte[] quoted = quoted(key);
+        long slot = find(quoted, quoted.length, hash(quoted, 0, quoted.length));
+        if (slot >= 0) {
+          skip.set((int) ((slot - indexOffset) / SLOT_BYTES));
         }
       }
+      for (long i = 0; i < slots; i++) {
+        long slot = indexOffset + i * SLOT_BYTES;
+        if (map.getInt(slot) != 0 && !skip.get((int) i)) {
+          visitor.visitSlot(this, slot);
+        }
+      }
+    }
+
+    /**
+     * Appends the entry of {@code slot} as the table holds it, {@code "key": value}, to {@code sink},
+     * checked as {@link #key} and {@link #value} check it; returns where its value starts in the sink.
+     *
+     * @throws DamagedEntryException if the file is damaged there
+     */
+    int copyEntry(long slot, ByteSink sink) {
+      long keyOffset = checked(map.getLong(slot + 8));
+      int room = map.getInt(slot + 16); // the quoted key and the ": " after it
+      int length = map.getInt(slot + 4);
+      if (room < 4 || length < 0) {
+        throw new DamagedEntryException("the entry at byte " + keyOffset + " has a negative length: the file is"
+            + " damaged", path, generation);
+      }
+      checked(keyOffset + room + length);
+      int keyStart = sink.size();
+      sink.write(map, keyOffset, room + length);
+      byte[] b = sink.array();
+      if (hash(b, keyStart, room - 2) != map.getInt(slot)) {
+        throw new DamagedEntryException("the key at byte " + keyOffset + " does not match its index entry: the file"
+            + " is damaged", path, generation);
+      }
+      CRC32C crc = new CRC32C();
+      crc.update(b, keyStart + room, length);
+      if ((int) crc.getValue() != map.getInt(slot + 20)) {
+        throw new DamagedEntryException("the value at byte " + (keyOffset + room) + " fails its checksum: the file"
+            + " is damaged", path, generation);
+      }
+      return keyStart + room;
     }
 
     /**
@@ -261,6 +308,11 @@ final class SnapshotFile {
 
   interface EntryVisitor {
     void visit(String key, Encoded value) throws IOException;
+
+    /** An entry of {@code table}, at index slot {@code slot}: by default decoded and visited. */
+    default void visitSlot(Table table, long slot) throws IOException {
+      visit(table.key(slot), table.value(slot));
+    }
   }
 
   /** Whether {@code hash} is one of the echo hashes (binary search of the sorted array in the file). */
@@ -442,25 +494,39 @@ final class SnapshotFile {
         sink.writeAscii(Snapshot.formatSeconds(source.expiryMillis()));
         sink.writeAscii(",\n    \"data\": {");
         long[] written = {0};
-        source.forEach((key, value) -> {
-          sink.writeAscii(written[0] == 0 ? "\n        " : ",\n        ");
-          long keyOffset = pos + sink.size();
-          int keyStart = sink.size();
-          JsonText.writeString(sink, key);
-          int hash = hash(sink.array(), keyStart, sink.size() - keyStart);
-          sink.writeAscii(": ");
-          long valueOffset = pos + sink.size();
-          value.writeAsEntry(sink);
-          long valueLength = pos + sink.size() - valueOffset;
-          pairHashes.accept(hash64(sink.array(), keyStart, sink.size() - keyStart));
-          if (valueLength > Integer.MAX_VALUE) {
-            throw new IOException("value of '" + key + "' over 2 GB");
+        source.forEach(new EntryVisitor() {
+          @Override public void visit(String key, Encoded value) throws IOException {
+            int keyStart = separate(written[0]++);
+            JsonText.writeString(sink, key);
+            sink.writeAscii(": ");
+            int valueStart = sink.size();
+            value.writeAsEntry(sink);
+            entry(keyStart, valueStart);
           }
-          CRC32C crc = new CRC32C();
-          crc.update(sink.array(), (int) (valueOffset - pos), (int) valueLength);
-          insert(index, slots, hash, (int) valueLength, keyOffset, (int) (valueOffset - keyOffset), (int) crc.getValue());
-          written[0]++;
-          drainIfFull();
+
+          /** An unchanged entry of the snapshot being replaced: copied as it stands, its key not decoded. */
+          @Override public void visitSlot(Table table, long slot) throws IOException {
+            int keyStart = separate(written[0]++);
+            entry(keyStart, table.copyEntry(slot, sink));
+          }
+
+          private int separate(long before) {
+            sink.writeAscii(before == 0 ? "\n        " : ",\n        ");
+            return sink.size();
+          }
+
+          /** Indexes the entry at {@code [keyStart, sink.size())}, whose value starts at {@code valueStart}. */
+          private void entry(int keyStart, int valueStart) throws IOException { // the sink holds it: under 2 GB
+            byte[] b = sink.array();
+            int end = sink.size();
+            CRC32C crc = new CRC32C();
+            crc.update(b, valueStart, end - valueStart);
+            // The key's room holds the ": " after it.
+            insert(index, slots, hash(b, keyStart, valueStart - 2 - keyStart), end - valueStart, pos + keyStart,
+                valueStart - keyStart, (int) crc.getValue());
+            pairHashes.accept(hash64(b, keyStart, end - keyStart));
+            drainIfFull();
+          }
         });
         if (written[0] != count) {
           throw new IllegalStateException("the content changed while it was written: " + written[0]

@@ -49,6 +49,47 @@ class SnapshotFileTest {
     }
   }
 
+  /** The entries of {@code table} but those of {@code except}, as a compaction writes them from it. */
+  static SnapshotFile.Source source(SnapshotFile.Table table, java.util.Collection<String> except) {
+    return new SnapshotFile.Source() {
+      @Override public long expiryMillis() {
+        return table.expiryMillis;
+      }
+
+      @Override public long count() {
+        long[] n = {0};
+        try {
+          table.forEach(new SnapshotFile.EntryVisitor() {
+            @Override public void visit(String key, Encoded value) {
+              throw new AssertionError("decoded");
+            }
+
+            @Override public void visitSlot(SnapshotFile.Table t, long slot) {
+              n[0]++; // counted without reading the entry: the copy is what must find a damage
+            }
+          }, except);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        return n[0];
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        table.forEach(visitor, except);
+      }
+    };
+  }
+
+  /** Writes a snapshot of {@code source} to {@code file}; returns its pair hashes. */
+  static List<Long> rewrite(Path file, SnapshotFile.Source source) throws IOException {
+    List<Long> hashes = new ArrayList<>();
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      SnapshotFile.write(ch, 2, false, source, null, () -> new long[0], hashes::add);
+    }
+    return hashes;
+  }
+
   static String text(Encoded e) {
     return new String(e.buf, e.offset, e.length, UTF_8);
   }
@@ -132,27 +173,17 @@ class SnapshotFileTest {
     first.live.forEach((k, v) -> inTableOrder.put(k, live.get(k)));
     List<Long> laidOutHashes = new ArrayList<>();
     write(dir.resolve("laid-out.snapshot"), 2, false, inTableOrder, null, new long[0], laidOutHashes);
-    List<Long> copiedHashes = new ArrayList<>();
-    try (FileChannel ch = FileChannel.open(dir.resolve("copied.snapshot"), StandardOpenOption.CREATE_NEW,
-        StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-      SnapshotFile.Source fromFirst = new SnapshotFile.Source() {
-        @Override public long expiryMillis() {
-          return first.live.expiryMillis;
-        }
-
-        @Override public long count() {
-          return first.live.count;
-        }
-
-        @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
-          first.live.forEach(visitor);
-        }
-      };
-      SnapshotFile.write(ch, 2, false, fromFirst, null, () -> new long[0], copiedHashes::add);
-    }
+    // Its entries copied as they stand, keys and all (SnapshotFile.Table.copyEntry), not decoded.
+    List<Long> copiedHashes = rewrite(dir.resolve("copied.snapshot"), source(first.live, List.of()));
     assertThat(Files.readAllBytes(dir.resolve("copied.snapshot")))
         .isEqualTo(Files.readAllBytes(dir.resolve("laid-out.snapshot")));
     assertThat(copiedHashes).isEqualTo(laidOutHashes);
+    // Less the entries a newer change shadows: found by probing for their keys.
+    inTableOrder.remove("scalars");
+    write(dir.resolve("laid-out-less.snapshot"), 2, false, inTableOrder, null, new long[0], new ArrayList<>());
+    rewrite(dir.resolve("copied-less.snapshot"), source(first.live, List.of("scalars", "absent")));
+    assertThat(Files.readAllBytes(dir.resolve("copied-less.snapshot")))
+        .isEqualTo(Files.readAllBytes(dir.resolve("laid-out-less.snapshot")));
     for (String key : live.keySet()) {
       assertThat(SnapshotFile.pairHash(key, find(first.live, key))).as(key)
           .isEqualTo(SnapshotFile.pairHash(key, Encoded.of(live.get(key).getBytes(UTF_8), 0)));
@@ -240,6 +271,9 @@ class SnapshotFileTest {
     Map<String, String> intact = new LinkedHashMap<>();
     assertThat(damaged.live.forEachIntact((k, v) -> intact.put(k, text(v)))).isEqualTo(1);
     assertThat(intact).containsOnlyKeys("b");
+    assertThatThrownBy(() -> rewrite(dir.resolve("from-damaged.snapshot"), source(damaged.live, List.of())))
+        .as("a compaction copying it as it stands").isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("fails its checksum");
   }
 
   @Test
@@ -255,6 +289,9 @@ class SnapshotFileTest {
     Map<String, String> intact = new LinkedHashMap<>();
     assertThat(damaged.live.forEachIntact((k, v) -> intact.put(k, text(v)))).isEqualTo(1);
     assertThat(intact).containsOnlyKeys("key-b");
+    assertThatThrownBy(() -> rewrite(dir.resolve("from-damaged.snapshot"), source(damaged.live, List.of())))
+        .as("a compaction copying it as it stands").isInstanceOf(SnapshotFile.DamagedEntryException.class)
+        .hasMessageContaining("does not match its index entry");
     b[at] = '"'; // "key-": a key that is no longer a JSON string of its length
     SnapshotFile broken = map(b);
     assertThatThrownBy(() -> broken.live.forEach((k, v) -> { }))
