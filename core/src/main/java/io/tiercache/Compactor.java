@@ -167,23 +167,37 @@ final class Compactor {
     @Override
     public long[] get() {
       long[] mine = Arrays.copyOf(pairs[0], n[0]);
+      Arrays.sort(mine);
       // A Python process's view is rarely older than a few exports: past a bound, keep this export's only.
       long bound = Math.max(65_536, 2 * count);
-      long[] all = previous.length + mine.length <= bound ? concat(previous, mine) : mine;
-      Arrays.sort(all);
-      int unique = 0;
-      for (int i = 0; i < all.length; i++) {
-        if (i == 0 || all[i] != all[i - 1]) {
-          all[unique++] = all[i];
-        }
-      }
-      return Arrays.copyOf(all, unique);
+      return previous.length + mine.length <= bound ? union(sorted(previous), mine) : union(mine, new long[0]);
     }
 
-    private static long[] concat(long[] a, long[] b) {
-      long[] c = Arrays.copyOf(a, a.length + b.length);
-      System.arraycopy(b, 0, c, a.length, b.length);
-      return c;
+    /** {@code a} sorted: as the file it was read from holds it, unless that file is damaged there. */
+    private static long[] sorted(long[] a) {
+      for (int i = 1; i < a.length; i++) {
+        if (a[i - 1] > a[i]) {
+          long[] copy = a.clone();
+          Arrays.sort(copy);
+          return copy;
+        }
+      }
+      return a;
+    }
+
+    /** The sorted values of two sorted arrays, each once: a merge, not a sort of both. */
+    private static long[] union(long[] a, long[] b) {
+      long[] out = new long[a.length + b.length];
+      int i = 0;
+      int j = 0;
+      int n = 0;
+      while (i < a.length || j < b.length) {
+        long next = j == b.length || i < a.length && a[i] <= b[j] ? a[i++] : b[j++];
+        if (n == 0 || out[n - 1] != next) {
+          out[n++] = next;
+        }
+      }
+      return Arrays.copyOf(out, n);
     }
   }
 

@@ -65,6 +65,26 @@ class CompactorTest {
   }
 
   @Test
+  void theEchoesAreThisExportsPairsJoinedWithThePreviousOnesSortedAndEachOnce() throws Exception {
+    Map<String, String> entries = Map.of("a", "1", "b", "[2]", "c", "{\"d\":3}");
+    java.util.TreeSet<Long> expected = new java.util.TreeSet<>();
+    entries.forEach((k, v) -> expected.add(SnapshotFile.pairHash(k, Encoded.of(v.getBytes(UTF_8), 0))));
+    long mine = expected.first();
+    long[] previous = {Long.MAX_VALUE, -7, 42, 42, mine}; // unsorted and repeated: a damaged file's
+    java.util.Collections.addAll(expected, Long.MAX_VALUE, -7L, 42L);
+    try (Compactor.Rendered r = compactor.render(1, false, SnapshotFileTest.source(entries, 9_000_000_000_000L), null,
+        previous, null, 0)) {
+      assertThat(r.mapped.echoes()).containsExactly(expected.stream().mapToLong(Long::longValue).toArray());
+    }
+    // Past the bound (twice the entries, at least 65,536), the previous exports' are dropped.
+    long[] many = java.util.stream.LongStream.range(0, 70_000).map(i -> i * 3 + 1).toArray();
+    try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(entries, 9_000_000_000_000L), null,
+        many, null, 0)) {
+      assertThat(r.mapped.echoes()).hasSize(3).doesNotContain(1L, 4L);
+    }
+  }
+
+  @Test
   void recordsAppendedAfterTheRenderAreCarriedAndTheOldJournalIsSealed() throws Exception {
     JournalFile old = create(Map.of("a", "1"), 1);
     old.append(SnapshotAndJournalTest.batch("w", 1, put("b", "2")));
