@@ -66,7 +66,7 @@ final class JsonFileStore implements PersistentStore {
   static final int MAX_BATCH_BYTES = 1 << 20;
   /** Past this backlog, an ASYNC write waits for the backlog to be written: the queue is bounded. */
   private static final long MAX_QUEUED_BYTES = 64L << 20;
-  /** What {@link #catchUp} reads under the I/O lock at a time: well under a millisecond's work. */
+  /** What {@link #catchUp} reads and parses at a time without the I/O lock, then applies under it. */
   private static final long READ_STEP = 256 << 10;
 
   /** The default store: {@code <name>.json}, {@code .snapshot}, {@code .journal}, {@code .state}, {@code .lock}. */
@@ -1048,11 +1048,11 @@ final class JsonFileStore implements PersistentStore {
       try {
         if (closed || follower.sealed() || follower.journal().size() - follower.cursor() <= step
             || skipOwnTailLocked()) {
-          return; // the rest, and a seal, are the sync's
+          return; // what is left, a seal, or nothing (all of it was this process's own): the sync's
         }
         read = follower.pending();
       } catch (IOException e) {
-        return;
+        return; // the sync that follows meets it again, and reports it
       } finally {
         ioLock.unlock();
       }
