@@ -269,7 +269,7 @@ final class Compactor {
       if (replaced >= 0) {
         Maintenance.closeLater(() -> {
           if (Posix.close(replaced) != 0) {
-            throw new java.io.IOException(Posix.lastError());
+            throw new IOException(Posix.lastError());
           }
         }, files.json());
       }

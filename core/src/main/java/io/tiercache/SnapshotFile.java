@@ -7,6 +7,9 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.BitSet;
+import java.util.Collection;
+import java.util.Set;
 import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
@@ -216,15 +219,15 @@ final class SnapshotFile {
 
     /** Visits every entry ({@link EntryVisitor#visitSlot}). */
     void forEach(EntryVisitor visitor) throws IOException {
-      forEach(visitor, java.util.Set.of());
+      forEach(visitor, Set.of());
     }
 
     /**
      * Visits every entry but those of {@code except}'s keys ({@link EntryVisitor#visitSlot}). They are
      * found by probing the index for each: the entries visited are never decoded to be compared.
      */
-    void forEach(EntryVisitor visitor, java.util.Collection<String> except) throws IOException {
-      java.util.BitSet skip = new java.util.BitSet();
+    void forEach(EntryVisitor visitor, Collection<String> except) throws IOException {
+      BitSet skip = new BitSet();
       for (String key : except) {
         byte[] quoted = quoted(key);
         long slot = find(quoted, quoted.length, hash(quoted, 0, quoted.length));
@@ -241,8 +244,9 @@ final class SnapshotFile {
     }
 
     /**
-     * Appends the entry of {@code slot} as the table holds it, {@code "key": value}, to {@code sink},
-     * checked as {@link #key} and {@link #value} check it; returns where its value starts in the sink.
+     * Appends the entry of {@code slot} as the table holds it, {@code "key": value}, to {@code sink};
+     * returns where its value starts in the sink. Only its bounds are checked here: the caller checks
+     * its key hash and checksum with {@link #checkCopied}, once it has computed them for its own index.
      *
      * @throws DamagedEntryException if the file is damaged there
      */
@@ -251,24 +255,31 @@ final class SnapshotFile {
       int room = map.getInt(slot + 16); // the quoted key and the ": " after it
       int length = map.getInt(slot + 4);
       if (room < 4 || length < 0) {
-        throw new DamagedEntryException("the entry at byte " + keyOffset + " has a negative length: the file is"
-            + " damaged", path, generation);
+        throw new DamagedEntryException("the entry at byte " + keyOffset + " has no room or a negative length:"
+            + " the file is damaged", path, generation);
       }
       checked(keyOffset + room + length);
       int keyStart = sink.size();
       sink.write(map, keyOffset, room + length);
-      byte[] b = sink.array();
-      if (hash(b, keyStart, room - 2) != map.getInt(slot)) {
+      return keyStart + room;
+    }
+
+    /**
+     * Checks the entry of {@code slot}, copied by {@link #copyEntry}, as {@link #key} and {@link #value}
+     * check it: {@code keyHash} and {@code valueCrc} are those of the bytes copied.
+     *
+     * @throws DamagedEntryException if the file is damaged there
+     */
+    void checkCopied(long slot, int keyHash, int valueCrc) {
+      long keyOffset = map.getLong(slot + 8);
+      if (keyHash != map.getInt(slot)) {
         throw new DamagedEntryException("the key at byte " + keyOffset + " does not match its index entry: the file"
             + " is damaged", path, generation);
       }
-      CRC32C crc = new CRC32C();
-      crc.update(b, keyStart + room, length);
-      if ((int) crc.getValue() != map.getInt(slot + 20)) {
-        throw new DamagedEntryException("the value at byte " + (keyOffset + room) + " fails its checksum: the file"
-            + " is damaged", path, generation);
+      if (valueCrc != map.getInt(slot + 20)) {
+        throw new DamagedEntryException("the value at byte " + (keyOffset + map.getInt(slot + 16)) + " fails its"
+            + " checksum: the file is damaged", path, generation);
       }
-      return keyStart + room;
     }
 
     /**
@@ -501,13 +512,13 @@ final class SnapshotFile {
             sink.writeAscii(": ");
             int valueStart = sink.size();
             value.writeAsEntry(sink);
-            entry(keyStart, valueStart);
+            entry(keyStart, valueStart, null, 0);
           }
 
           /** An unchanged entry of the snapshot being replaced: copied as it stands, its key not decoded. */
           @Override public void visitSlot(Table table, long slot) throws IOException {
             int keyStart = separate(written[0]++);
-            entry(keyStart, table.copyEntry(slot, sink));
+            entry(keyStart, table.copyEntry(slot, sink), table, slot);
           }
 
           private int separate(long before) {
@@ -515,15 +526,21 @@ final class SnapshotFile {
             return sink.size();
           }
 
-          /** Indexes the entry at {@code [keyStart, sink.size())}, whose value starts at {@code valueStart}. */
-          private void entry(int keyStart, int valueStart) throws IOException { // the sink holds it: under 2 GB
-            byte[] b = sink.array();
+          /**
+           * Indexes the entry at {@code [keyStart, sink.size())}, whose value starts at {@code valueStart};
+           * one copied from {@code from}'s {@code slot} is checked against it with the same hash and checksum.
+           */
+          private void entry(int keyStart, int valueStart, @Nullable Table from, long slot) throws IOException {
+            byte[] b = sink.array(); // it holds the entry: under 2 GB
             int end = sink.size();
             CRC32C crc = new CRC32C();
             crc.update(b, valueStart, end - valueStart);
-            // The key's room holds the ": " after it.
-            insert(index, slots, hash(b, keyStart, valueStart - 2 - keyStart), end - valueStart, pos + keyStart,
-                valueStart - keyStart, (int) crc.getValue());
+            int keyHash = hash(b, keyStart, valueStart - 2 - keyStart); // the key's room holds the ": " after it
+            if (from != null) {
+              from.checkCopied(slot, keyHash, (int) crc.getValue());
+            }
+            insert(index, slots, keyHash, end - valueStart, pos + keyStart, valueStart - keyStart,
+                (int) crc.getValue());
             pairHashes.accept(hash64(b, keyStart, end - keyStart));
             drainIfFull();
           }

@@ -203,7 +203,7 @@ class JournalPartsTest {
     }
   }
 
-  /** The receiver of the test above, as a list of what it got. */
+  /** A receiver that lists what it gets: values, and where a damaged line is. */
   static JournalFollower.Receiver recorder(List<String> got) {
     return new JournalFollower.Receiver() {
       @Override public void apply(List<Journal.Record> records) {
