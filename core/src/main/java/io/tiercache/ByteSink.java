@@ -46,6 +46,14 @@ final class ByteSink {
     }
   }
 
+  /** Leaves {@code n} bytes to be filled in later through {@link #array}. */
+  void skip(int n) {
+    if (size + n > buf.length) {
+      grow(n);
+    }
+    size += n;
+  }
+
   void writeAscii(String s) {
     for (int i = 0; i < s.length(); i++) {
       write(s.charAt(i));

@@ -66,38 +66,39 @@ final class Journal {
 
   /** The seal, with its leading line break: the whole unit a compactor appends. */
   static byte[] seal(long generation, String writer) {
-    ByteSink body = new ByteSink(48);
-    body.writeAscii("[\"s\"," + generation + ",");
-    JsonText.writeString(body, writer);
-    body.write(']');
-    return unit(body);
+    ByteSink unit = startUnit(48);
+    unit.writeAscii("[\"s\"," + generation + ",");
+    JsonText.writeString(unit, writer);
+    unit.write(']');
+    return end(unit, 1);
   }
 
   /** The marker that opens a batch of {@code lines} lines; with its leading line break. */
   static byte[] batch(String writer, long number, int lines) {
-    ByteSink body = new ByteSink(48);
-    body.writeAscii("[\"b\",");
-    JsonText.writeString(body, writer);
-    body.writeAscii("," + number + "," + lines + "]");
-    return unit(body);
+    ByteSink unit = startUnit(48);
+    unit.writeAscii("[\"b\",");
+    JsonText.writeString(unit, writer);
+    unit.writeAscii("," + number + "," + lines + "]");
+    return end(unit, 1);
   }
 
   static byte[] put(String key, byte[] value, int offset, int length) {
-    ByteSink body = new ByteSink(length + key.length() + 16);
-    body.writeAscii("[\"p\",");
-    JsonText.writeString(body, key);
-    body.write(',');
-    body.write(value, offset, length);
-    body.write(']');
-    return line(body);
+    // Sized for a key that needs no escapes: the line is then built in place, the value copied once.
+    ByteSink line = startLine(9 + key.length() + length);
+    line.writeAscii("[\"p\",");
+    JsonText.writeString(line, key);
+    line.write(',');
+    line.write(value, offset, length);
+    line.write(']');
+    return end(line, 0);
   }
 
   static byte[] remove(String key) {
-    ByteSink body = new ByteSink(key.length() + 16);
-    body.writeAscii("[\"r\",");
-    JsonText.writeString(body, key);
-    body.write(']');
-    return line(body);
+    ByteSink line = startLine(8 + key.length());
+    line.writeAscii("[\"r\",");
+    JsonText.writeString(line, key);
+    line.write(']');
+    return end(line, 0);
   }
 
   static byte[] clear(long expiryMillis, boolean keepStale) {
@@ -111,35 +112,40 @@ final class Journal {
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
   private static byte[] line(String body) {
-    ByteSink sink = new ByteSink(body.length());
-    sink.writeAscii(body);
-    return line(sink);
+    ByteSink line = startLine(body.length());
+    line.writeAscii(body);
+    return end(line, 0);
   }
 
-  private static byte[] line(ByteSink body) {
-    byte[] line = new byte[CRC_WIDTH + 1 + body.size() + 1];
-    fill(line, 0, body);
+  /** A line to write the body of: its checksum's room is left first, filled in by {@link #end}. */
+  private static ByteSink startLine(int bodyCapacity) {
+    ByteSink line = new ByteSink(CRC_WIDTH + 1 + bodyCapacity + 1);
+    line.skip(CRC_WIDTH + 1);
     return line;
   }
 
-  private static byte[] unit(ByteSink body) {
-    byte[] unit = new byte[1 + CRC_WIDTH + 1 + body.size() + 1];
-    unit[0] = '\n';
-    fill(unit, 1, body);
+  /** As {@link #startLine}, after the line break that opens a unit. */
+  private static ByteSink startUnit(int bodyCapacity) {
+    ByteSink unit = new ByteSink(1 + CRC_WIDTH + 1 + bodyCapacity + 1);
+    unit.write('\n');
+    unit.skip(CRC_WIDTH + 1);
     return unit;
   }
 
-  private static void fill(byte[] line, int at, ByteSink body) {
+  /** Ends the line that starts at {@code at}: its line break, then its checksum before the body. */
+  private static byte[] end(ByteSink sink, int at) {
+    sink.write('\n');
+    byte[] line = sink.array();
+    int body = at + CRC_WIDTH + 1;
     CRC32C crc = new CRC32C();
-    crc.update(body.array(), 0, body.size());
+    crc.update(line, body, sink.size() - 1 - body);
     long value = crc.getValue();
     for (int i = CRC_WIDTH - 1; i >= 0; i--) {
       line[at + i] = HEX[(int) (value & 0xf)];
       value >>>= 4;
     }
     line[at + CRC_WIDTH] = ' ';
-    System.arraycopy(body.array(), 0, line, at + CRC_WIDTH + 1, body.size());
-    line[line.length - 1] = '\n';
+    return sink.size() == line.length ? line : sink.toByteArray();
   }
 
   // ---------------------------------------------------------------- reading

@@ -2,6 +2,7 @@ package io.tiercache;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -22,8 +23,15 @@ import org.jspecify.annotations.Nullable;
 final class JournalAppender {
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  /** A batch taken from the queue: its bytes (marker and records) and the local sequences it carries. */
-  record Batch(long number, byte[] unit, long firstSeq, long lastSeq, Pending[] records) {}
+  /**
+   * A batch taken from the queue: its bytes (marker and records, from position 0), valid until the
+   * next {@link #take}, and the local sequences it carries.
+   */
+  record Batch(long number, ByteBuffer unit, long firstSeq, long lastSeq, Pending[] records) {
+    int length() {
+      return unit.limit();
+    }
+  }
 
   record Pending(byte[] line, long seq) {}
 
@@ -36,6 +44,14 @@ final class JournalAppender {
   @GuardedBy("queueLock")
   private long queuedBytes;
   private final Object queueLock;
+
+  /**
+   * The bytes of the last batch taken, reused: a direct buffer goes to {@code write(2)} as it is,
+   * where JNA copies an array in and back out around the call. Batches larger than it is allowed to
+   * grow go through the heap, so an idle store holds at most this much native memory.
+   */
+  private ByteBuffer units = ByteBuffer.allocateDirect(4096);
+  private static final int MAX_RETAINED_UNIT_BYTES = 64 * 1024;
 
   private long nextBatch = 1;
   private long lastWrittenBatch;
@@ -85,7 +101,8 @@ final class JournalAppender {
 
   /**
    * Takes queued records, oldest first, up to about {@code maxBatchBytes} (at least one), as one
-   * batch; null when the queue is empty.
+   * batch; null when the queue is empty. Only one thread at a time may take and write batches (the
+   * store's I/O lock): the batch's bytes are overwritten by the next take.
    */
   @Nullable Batch take() {
     if (queue.isEmpty()) {
@@ -99,18 +116,26 @@ final class JournalAppender {
     }
     long number = nextBatch++;
     byte[] marker = Journal.batch(writer, number, records);
-    byte[] unit = new byte[marker.length + bytes];
-    System.arraycopy(marker, 0, unit, 0, marker.length);
-    int at = marker.length;
+    ByteBuffer unit = unitBuffer(marker.length + bytes);
+    unit.put(marker);
     Pending[] taken = new Pending[records];
     for (int i = 0; i < records; i++) {
       Pending p = queue.pollFirst();
-      System.arraycopy(p.line, 0, unit, at, p.line.length);
-      at += p.line.length;
+      unit.put(p.line);
       taken[i] = p;
     }
     queuedBytes -= bytes;
-    return new Batch(number, unit, taken[0].seq, taken[records - 1].seq, taken);
+    return new Batch(number, unit.flip(), taken[0].seq, taken[records - 1].seq, taken);
+  }
+
+  private ByteBuffer unitBuffer(int length) {
+    if (length > MAX_RETAINED_UNIT_BYTES) {
+      return ByteBuffer.allocate(length);
+    }
+    if (units.capacity() < length) {
+      units = ByteBuffer.allocateDirect(Math.min(MAX_RETAINED_UNIT_BYTES, Math.max(length, 2 * units.capacity())));
+    }
+    return units.clear();
   }
 
   /** Returns a batch that could not be written to the head of the queue, to be written again later. */
@@ -125,8 +150,8 @@ final class JournalAppender {
   void written(Batch batch) {
     writtenSeq = batch.lastSeq;
     lastWrittenBatch = batch.number;
-    unread.add(new long[] {batch.number, batch.lastSeq, batch.unit.length, batch.records.length});
-    unreadBytes += batch.unit.length;
+    unread.add(new long[] {batch.number, batch.lastSeq, batch.length(), batch.records.length});
+    unreadBytes += batch.length();
   }
 
   /** The number of the last batch written; 0 before the first. */

@@ -136,11 +136,20 @@ final class JournalFile implements AutoCloseable {
    * the next unit's leading line break terminates; it is reported as an {@link IOException}.
    */
   void append(byte[] unit) throws IOException {
-    long n = Posix.write(fd, unit, unit.length);
-    if (n != unit.length) {
+    append(ByteBuffer.wrap(unit));
+  }
+
+  /** As above, for the bytes of {@code unit} from position 0 to its limit (JNA passes a direct buffer's start). */
+  void append(ByteBuffer unit) throws IOException {
+    if (unit.position() != 0 || unit.hasArray() && unit.arrayOffset() != 0) {
+      throw new IllegalArgumentException("a unit is written from the start of its buffer");
+    }
+    int length = unit.limit();
+    long n = Posix.write(fd, unit, length);
+    if (n != length) {
       int errno = n < 0 ? Native.getLastError() : 0;
       throw new IOException(n < 0 ? "write failed: " + Posix.strerror(errno) + " (errno " + errno + ")"
-          : "short write: " + n + " of " + unit.length + " bytes (a full disk?)");
+          : "short write: " + n + " of " + length + " bytes (a full disk?)");
     }
   }
 

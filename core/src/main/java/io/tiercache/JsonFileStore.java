@@ -813,7 +813,7 @@ final class JsonFileStore implements PersistentStore {
     // Before writtenSeq moves: whoever sees the batch written sees where (confirmLocked may have moved on).
     lastWritten = new Written(batch.lastSeq(), follower.journal());
     appender.written(batch);
-    journalBytesEstimate += batch.unit().length;
+    journalBytesEstimate += batch.length();
   }
 
   /** What the journal holds past its header: what this process read of it, and wrote since. */

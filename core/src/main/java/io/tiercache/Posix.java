@@ -2,6 +2,7 @@ package io.tiercache;
 
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
+import java.nio.ByteBuffer;
 
 /**
  * The few libc calls Java 17 has no API for, through JNA's direct mapping (a few hundred
@@ -49,8 +50,12 @@ final class Posix {
 
   static native int close(int fd);
 
-  /** {@code ssize_t write(int, const void *, size_t)}: 64-bit platforms only, as JNA maps {@code long}. */
-  static native long write(int fd, byte[] buf, long count);
+  /**
+   * {@code ssize_t write(int, const void *, size_t)}: 64-bit platforms only, as JNA maps {@code long}.
+   * From the start of {@code buf}, whatever its position: a direct buffer's memory as it is, a heap
+   * buffer's array copied in by JNA.
+   */
+  static native long write(int fd, ByteBuffer buf, long count);
 
   static native int fsync(int fd);
 

@@ -129,7 +129,7 @@ class JournalPartsTest {
     assertThat(first.records()).hasSize(2); // ~70 bytes each: the second one passes 100
     assertThat(first.firstSeq()).isEqualTo(1);
     assertThat(first.lastSeq()).isEqualTo(2);
-    assertThat(new String(first.unit(), UTF_8)).startsWith("\n").contains("[\"b\",\"" + a.writer + "\",1,2]");
+    assertThat(new String(bytes(first), UTF_8)).startsWith("\n").contains("[\"b\",\"" + a.writer + "\",1,2]");
     a.putBack(first);
     JournalAppender.Batch again = a.take();
     assertThat(again.firstSeq()).isEqualTo(1);
@@ -154,8 +154,68 @@ class JournalPartsTest {
     a.enqueue(Journal.remove("y"), 2);
     JournalAppender.Batch b = a.take();
     SnapshotAndJournalTest.Recorder r = new SnapshotAndJournalTest.Recorder(false);
-    Journal.scan(b.unit(), b.unit().length, 0, r);
+    byte[] unit = bytes(b);
+    Journal.scan(unit, unit.length, 0, r);
     assertThat(r.seen).containsExactly(a.writer + "#1 px=1 ry");
+  }
+
+  /**
+   * Batches go to the file from one reused direct buffer, grown as needed, or, past its bound, from
+   * the heap: small, growing, oversized and small again, each lands whole and in order.
+   */
+  @Test
+  void batchesOfEverySizeLandInTheFileAsTaken() throws Exception {
+    Path p = newJournal(3);
+    JournalAppender a = new JournalAppender(new Object(), 1 << 20);
+    List<String> expected = new ArrayList<>();
+    try (JournalFile j = JournalFile.open(p, files)) {
+      int seq = 0;
+      for (int size : new int[] {1, 3_000, 9_000, 40_000, 200_000, 2, 70_000, 5}) {
+        String value = "\"" + "v".repeat(size) + "\"";
+        a.enqueue(put("k" + seq, value), ++seq);
+        a.enqueue(put("k" + seq, "[" + size + "]"), ++seq);
+        JournalAppender.Batch b = a.take();
+        assertThat(b.unit().isDirect()).as("batch of %d bytes", b.length()).isEqualTo(b.length() <= 64 * 1024);
+        j.append(b.unit());
+        a.written(b);
+        expected.add(a.writer + "#" + b.number() + " pk" + (seq - 2) + "=" + value + " pk" + (seq - 1) + "=[" + size + "]");
+      }
+      byte[] file = j.read(j.headerLength, j.size());
+      SnapshotAndJournalTest.Recorder r = new SnapshotAndJournalTest.Recorder(false);
+      Journal.scan(file, file.length, 0, r);
+      assertThat(r.seen).containsExactlyElementsOf(expected);
+      assertThat(j.size() - j.headerLength).isEqualTo(a.unreadBytes());
+    }
+  }
+
+  @Test
+  void aUnitIsWrittenFromTheStartOfItsBuffer() throws Exception {
+    try (JournalFile j = JournalFile.open(newJournal(5), files)) {
+      java.nio.ByteBuffer moved = java.nio.ByteBuffer.wrap(Journal.seal(2, "w"));
+      moved.position(1);
+      assertThatThrownBy(() -> j.append(moved)).isInstanceOf(IllegalArgumentException.class);
+      assertThat(j.size()).isEqualTo(j.headerLength);
+    }
+  }
+
+  /** Lines are built in place when the key needs no escapes, and trimmed to their bytes when it does. */
+  @Test
+  void linesReadBackWhateverTheirKeysEscape() {
+    for (String key : new String[] {"plain", "quo\"te", "back\\slash", "tab\tand\nline", "ünïcode", "", "\u0001"}) {
+      byte[] line = put(key, "{\"a\":[1,2]}");
+      assertThat(line[line.length - 1]).as(key).isEqualTo((byte) '\n');
+      assertThat(line).as(key).doesNotContain(0);
+      byte[] unit = SnapshotAndJournalTest.batch("w", 1, line, Journal.remove(key));
+      SnapshotAndJournalTest.Recorder r = new SnapshotAndJournalTest.Recorder(false);
+      Journal.scan(unit, unit.length, 0, r);
+      assertThat(r.seen).as(key).containsExactly("w#1 p" + key + "={\"a\":[1,2]} r" + key);
+    }
+  }
+
+  static byte[] bytes(JournalAppender.Batch b) {
+    byte[] unit = new byte[b.length()];
+    b.unit().duplicate().get(unit);
+    return unit;
   }
 
   // ---------------------------------------------------------------- JournalFollower
