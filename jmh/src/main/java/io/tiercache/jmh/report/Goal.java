@@ -3,6 +3,7 @@ package io.tiercache.jmh.report;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Function;
 
 /**
@@ -16,9 +17,18 @@ final class Goal {
   /** One row: what was compared, the ratio with its interval, and what it says. */
   record Judgement(String label, Ratio ratio, Threshold threshold, Verdict verdict, String note, Row subject,
       Row baseline) {
-    /** Replicates per side likely to decide an INCONCLUSIVE row; see {@link Ratio#replicatesToDecide}. */
+    /**
+     * Replicates per side likely to decide an INCONCLUSIVE row; see {@link Ratio#replicatesToDecide}.
+     * 0 for a side still warming up: more forks of that would not decide it.
+     */
     int replicatesToDecide() {
-      return ratio == null || verdict != Verdict.INCONCLUSIVE ? 0 : ratio.replicatesToDecide(threshold.value());
+      return ratio == null || verdict != Verdict.INCONCLUSIVE || speedUp() >= Row.WARMING ? 0
+          : ratio.replicatesToDecide(threshold.value());
+    }
+
+    /** The larger of the two sides' {@link Row#speedUp}. */
+    double speedUp() {
+      return Math.max(subject == null ? 1 : subject.speedUp(), baseline == null ? 1 : baseline.speedUp());
     }
   }
 
@@ -78,10 +88,18 @@ final class Goal {
       rows.add(new Judgement(label, ratio, bound, Verdict.REPORTED,
           threads + " threads or processes on " + cores + " cores: measures the scheduler, not judged", subject,
           baseline));
-    } else {
-      rows.add(new Judgement(label, ratio, bound, bound.judge(ratio),
-          ratio.hasInterval() ? "" : "fewer than two replicates: no interval", subject, baseline));
+      return this;
     }
+    Judgement judged = new Judgement(label, ratio, bound, bound.judge(ratio),
+        ratio.hasInterval() ? "" : "fewer than two replicates: no interval", subject, baseline);
+    double speedUp = judged.speedUp();
+    if (speedUp >= Row.WARMING) {
+      // Either side may still move past the threshold: its steady state was not measured.
+      judged = new Judgement(label, ratio, bound, Verdict.INCONCLUSIVE, String.format(Locale.ROOT,
+          "still warming up: every fork's last iteration ran at least %.2fx faster than its first", speedUp),
+          subject, baseline);
+    }
+    rows.add(judged);
     return this;
   }
 

@@ -143,7 +143,9 @@ public final class Report {
     md.append("## Goals\n\n").append(env.smoke() ? "Every goal with the ratios this smoke run happened to measure; "
         + "none is judged.\n\n" : "Each goal names its statistic. A row is PASS only when its whole 95% interval clears "
         + "the threshold, MISS only when the whole interval fails it, INCONCLUSIVE otherwise (with the forks per "
-        + "side likely to decide it), NO DATA when a row it needs was not measured. Rows with more threads than "
+        + "side likely to decide it) or when a side was still warming up (every fork's last iteration at least "
+        + String.format(Locale.ROOT, "%.2f", Row.WARMING) + "x faster than its first: the interval would "
+        + "describe the warm-up), NO DATA when a row it needs was not measured. Rows with more threads than "
         + "the machine's " + cores() + " cores are reported, not judged.\n\n")
         .append("| goal | statistic | threshold | rows: ratio [95% interval] | verdict |\n| --- | --- | --- | --- | --- |\n");
     for (Goal g : goals) {
@@ -172,7 +174,8 @@ public final class Report {
       if (j.verdict() == Verdict.INCONCLUSIVE) {
         int n = j.replicatesToDecide();
         s.append(" INCONCLUSIVE").append(n > 0 ? " (~" + n + " forks would decide)"
-            : n < 0 ? " (too close to the threshold: more than 100 forks)" : " (no spread to extrapolate)");
+            : n < 0 ? " (too close to the threshold: more than 100 forks)"
+            : j.note().isEmpty() ? " (no spread to extrapolate)" : "");
       } else {
         s.append(' ').append(j.verdict().label);
       }

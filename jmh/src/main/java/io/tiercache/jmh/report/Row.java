@@ -29,6 +29,33 @@ record Row(String benchmark, String mode, int threads, Map<String, String> param
    */
   record Fork(double[] scores, List<double[][]> histograms) {}
 
+  /**
+   * The least speed-up from the first measurement iteration to the last among the forks: above
+   * {@link #WARMING} every fork was still getting faster, so the JIT (or a cache filling, or a heap
+   * being touched for the first time) was still at work, and the row measures the warm-up, not the
+   * steady state. 1 when a fork has fewer than two iterations, and for single-shot rows, which time
+   * cold operations on purpose.
+   */
+  double speedUp() {
+    if (mode.equals("ss") || forks.isEmpty()) {
+      return 1;
+    }
+    double least = Double.POSITIVE_INFINITY;
+    for (Fork f : forks) {
+      double[] s = f.scores();
+      if (s.length < 2) {
+        return 1;
+      }
+      double first = s[0];
+      double last = s[s.length - 1];
+      least = Math.min(least, isTime() ? first / last : last / first);
+    }
+    return least;
+  }
+
+  /** The speed-up from first to last iteration in every fork above which a row has not warmed up. */
+  static final double WARMING = 1.25;
+
   String param(String name) {
     return params.getOrDefault(name, "");
   }

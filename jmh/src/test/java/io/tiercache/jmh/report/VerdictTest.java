@@ -136,6 +136,53 @@ class VerdictTest {
     assertThat(goal(Jmh.report("full", 4, jmh), "front-tier hit").verdict()).isEqualTo(Verdict.MISS);
   }
 
+  /** The Chronicle get rows of the quick run of 2026-12-01T21:05Z: every fork still getting faster. */
+  private static Jmh chronicle(Jmh jmh, String op, double[][] tiercache, double[][] raw) {
+    jmh.row("StoreBenchmark." + op, "avgt", "us/op", 1, tiercache, "entries", "100000", "target",
+        "tiercache-chronicle");
+    return jmh.row("StoreBenchmark." + op, "avgt", "us/op", 1, raw, "entries", "100000", "target", "raw-chronicle");
+  }
+
+  @Test
+  void aRowStillWarmingUpIsNotJudged(@TempDir Path dir) throws Exception {
+    Jmh jmh = new Jmh();
+    chronicle(jmh, "get", new double[][] {{20.82, 16.69, 13.25}, {37.36, 16.85, 10.31}},
+        new double[][] {{11.75, 6.35, 3.6}, {9.89, 5.24, 3.39}});
+    // Steady: the forks do not agree on a direction, and no fork moves by a quarter.
+    chronicle(jmh, "put", new double[][] {{6.0, 6.6, 6.1}, {6.4, 5.6, 6.3}}, new double[][] {{4.0, 3.7, 4.2}, {3.9, 4.1, 3.8}});
+    Files.writeString(dir.resolve("store.json"), jmh.json().toString());
+    Files.writeString(dir.resolve("env.json"), "{\"mode\":\"quick\",\"cores\":2}");
+    Report report = new Report(Results.read(dir), Environment.read(dir));
+    Goal g = goal(report, "Chronicle store");
+
+    Goal.Judgement get = g.rows.get(0);
+    assertThat(get.threshold().judge(get.ratio())).isEqualTo(Verdict.MISS); // what the report printed then
+    assertThat(get.verdict()).isEqualTo(Verdict.INCONCLUSIVE);
+    assertThat(get.speedUp()).isGreaterThan(Row.WARMING);
+    assertThat(get.replicatesToDecide()).isZero(); // more forks of a warm-up decide nothing
+    Goal.Judgement put = g.rows.get(1);
+    assertThat(put.speedUp()).isLessThan(Row.WARMING);
+    assertThat(put.verdict()).isEqualTo(Verdict.MISS);
+    assertThat(g.verdict()).isEqualTo(Verdict.MISS);
+    report.write(dir);
+    assertThat(Files.readString(dir.resolve("report.md")))
+        .contains("get N=100k: 2.87x", "INCONCLUSIVE (still warming up: every fork's last iteration ran at least 2.92x")
+        .doesNotContain("forks would decide) (still");
+  }
+
+  @Test
+  void oneForkGettingFasterIsNotAWarmUp() {
+    Jmh jmh = new Jmh();
+    // The first fork's throughput rises by half, the second's falls: noise, judged as measured.
+    jmh.row("FrontTierBenchmark.read", "thrpt", "ops/us", 1, new double[][] {{2.0, 2.5, 3.0}, {3.0, 2.6, 2.2}},
+        "cache", "tiercache");
+    front(jmh, "caffeine", 1, 8.0, 8.1);
+    Goal.Judgement one = goal(Jmh.report("quick", 2, jmh), "front-tier hit").rows.get(0);
+    assertThat(one.subject().speedUp()).isLessThan(1);
+    assertThat(one.speedUp()).isLessThan(Row.WARMING);
+    assertThat(one.verdict()).isEqualTo(Verdict.MISS);
+  }
+
   @Test
   void aSmokeRunPrintsNoVerdicts(@TempDir Path dir) throws Exception {
     Jmh jmh = new Jmh();
