@@ -77,6 +77,10 @@ public final class MultiProcess {
     int processes;
     @Option(names = "--adds", defaultValue = "2000", description = "distinct ids per writer (default ${DEFAULT-VALUE})")
     int adds;
+    @Option(names = "--warmup-adds", defaultValue = "0",
+        description = "adds each writer makes to a cache of its own before the start barrier, so that the timed adds"
+            + " run compiled code (default ${DEFAULT-VALUE})")
+    int warmupAdds;
     @Option(names = "--readers", defaultValue = "1", description = "reader JVMs (default ${DEFAULT-VALUE})")
     int readers;
     @Option(names = "--no-reader", description = "no reader JVM (throughput only)")
@@ -100,14 +104,15 @@ public final class MultiProcess {
     public Integer call() throws Exception {
       switch (mode) {
         case WRITER:
-          write(dir, store, writer, adds, broken);
+          write(dir, store, writer, adds, warmupAdds, broken);
           return 0;
         case READER:
           read(dir, store);
           return 0;
         default:
           Path d = dir != null ? dir : Files.createTempDirectory("tiercache-mp");
-          Result r = run(d, store, processes, adds, broken, noReader ? 0 : readers, Duration.ofMinutes(timeoutMinutes));
+          Result r = run(d, store, processes, adds, warmupAdds, broken, noReader ? 0 : readers,
+              Duration.ofMinutes(timeoutMinutes));
           System.out.println(r.line());
           if (json != null) {
             Files.writeString(json, r.jmhJson(store.option()));
@@ -124,15 +129,16 @@ public final class MultiProcess {
   }
 
   public static Result run(Path dir, int processes, int adds, boolean broken, Duration timeout) throws Exception {
-    return run(dir, Args.Store.JSON, processes, adds, broken, 1, timeout);
+    return run(dir, Args.Store.JSON, processes, adds, 0, broken, 1, timeout);
   }
 
   /**
    * {@code processes} writer JVMs of {@code adds} distinct ids each, and {@code readers} reader
-   * JVMs (0: throughput only), on one cache in {@code dir}.
+   * JVMs (0: throughput only), on one cache in {@code dir}; each writer first makes {@code warmupAdds}
+   * untimed adds to a cache of its own.
    */
-  public static Result run(Path dir, Args.Store store, int processes, int adds, boolean broken, int readers,
-      Duration timeout) throws Exception {
+  public static Result run(Path dir, Args.Store store, int processes, int adds, int warmupAdds, boolean broken,
+      int readers, Duration timeout) throws Exception {
     Files.createDirectories(dir);
     Files.deleteIfExists(dir.resolve("go")); // a directory used before must not start the writers early
     Path done = dir.resolve("writers-done");
@@ -147,7 +153,7 @@ public final class MultiProcess {
       List<Process> writers = new ArrayList<>();
       for (int w = 0; w < processes; w++) {
         List<String> args = new ArrayList<>(List.of("--mode", "writer", "--dir", dir.toString(), "--writer", "w" + w,
-            "--adds", Integer.toString(adds), "--store", store.option()));
+            "--adds", Integer.toString(adds), "--warmup-adds", Integer.toString(warmupAdds), "--store", store.option()));
         if (broken) {
           args.add("--broken");
         }
@@ -208,7 +214,8 @@ public final class MultiProcess {
    * A writer: distinct ids through the cache, or, broken, through the Python SDK's algorithm.
    * Prints the wall-clock microseconds of the start barrier and of its last add's return.
    */
-  static void write(Path dir, Args.Store store, String writer, int adds, boolean broken) throws Exception {
+  static void write(Path dir, Args.Store store, String writer, int adds, int warmupAdds, boolean broken)
+      throws Exception {
     if (broken) {
       long start = await(dir, writer);
       for (int i = 0; i < adds; i++) {
@@ -216,6 +223,13 @@ public final class MultiProcess {
       }
       System.out.println("start_us=" + start + " end_us=" + micros());
       return;
+    }
+    if (warmupAdds > 0) { // the same code on files no other writer touches, so the timed adds are not the JIT's
+      try (TieredCache<String, Record> own = open(dir.resolve("warmup-" + writer), store)) {
+        for (int i = 0; i < warmupAdds; i++) {
+          own.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
+        }
+      }
     }
     try (TieredCache<String, Record> cache = open(dir, store)) {
       long start = await(dir, writer);

@@ -23,11 +23,23 @@ class HarnessTest {
 
   @Test
   void manyProcessesLoseNothingAndNeverSeeATornFile() throws Exception {
-    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.JSON, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2,
+    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.JSON, LONG ? 16 : 4, LONG ? 2_000 : 500, 0, false, 2,
         Duration.ofMinutes(10));
     System.out.println(r.line());
     assertThat(r.lost()).as(r.line()).isZero();
     assertThat(r.torn()).as(r.line()).isZero();
+  }
+
+  /** Warm-up adds go to each writer's own cache: the shared one holds the timed adds and nothing else. */
+  @Test
+  void warmUpAddsStayOutOfTheTimedCache() throws Exception {
+    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.JSON, 2, 100, 300, false, 0, Duration.ofMinutes(5));
+    assertThat(r.lost()).as(r.line()).isZero();
+    try (io.tiercache.TieredCache<String, Record> shared = MultiProcess.open(dir, Args.Store.JSON);
+        io.tiercache.TieredCache<String, Record> own = MultiProcess.open(dir.resolve("warmup-w1"), Args.Store.JSON)) {
+      assertThat(shared.asMap()).hasSize(200);
+      assertThat(own.asMap()).hasSize(300).containsKey("w1-299");
+    }
   }
 
   @Test
@@ -90,7 +102,7 @@ class HarnessTest {
 
   @Test
   void chronicleManyProcessesLoseNothingAndReadNoTornValue() throws Exception {
-    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.CHRONICLE, LONG ? 16 : 4, LONG ? 2_000 : 500, false, 2,
+    MultiProcess.Result r = MultiProcess.run(dir, Args.Store.CHRONICLE, LONG ? 16 : 4, LONG ? 2_000 : 500, 0, false, 2,
         Duration.ofMinutes(10));
     System.out.println("chronicle: " + r.line());
     assertThat(r.lost()).as(r.line()).isZero();
