@@ -1678,15 +1678,7 @@ final class JsonFileStore implements PersistentStore {
    * times over, so that small caches written fast do not compact all the time.
    */
   private void maybeScheduleCompaction() {
-    long journalBytes = journalBytesEstimate;
-    if (closed || compactionScheduled.get()) {
-      return;
-    }
-    SnapshotFile base = content.view().base;
-    long threshold = Math.max(compactionMinBytes, base == null ? 0 : base.live.jsonLength);
-    boolean recent = System.nanoTime() - lastCompactionNanos < COMPACTION_SPACING_NANOS;
-    if (journalBytes <= threshold || recent && journalBytes <= 4 * threshold
-        || !compactionScheduled.compareAndSet(false, true)) {
+    if (closed || compactionScheduled.get() || !compactionDue() || !compactionScheduled.compareAndSet(false, true)) {
       return;
     }
     // The flag stays set until the compaction ends: writes made while it renders must not queue a
@@ -1701,8 +1693,22 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
+   * Whether the journal has outgrown the snapshot (or the minimum): its bytes exceed the snapshot's,
+   * or four times that within {@link #COMPACTION_SPACING_NANOS} of this process's last compaction.
+   */
+  private boolean compactionDue() {
+    SnapshotFile base = content.view().base;
+    long threshold = Math.max(compactionMinBytes, base == null ? 0 : base.live.jsonLength);
+    long journalBytes = journalBytesEstimate;
+    boolean recent = System.nanoTime() - lastCompactionNanos < COMPACTION_SPACING_NANOS;
+    return journalBytes > threshold && !(recent && journalBytes <= 4 * threshold);
+  }
+
+  /**
    * Folds the journal into a new snapshot and exports it. In the background ({@code wait} false) it
-   * gives way to another process compacting; {@link #flush} waits for the lock.
+   * gives way to another process compacting, and does nothing when, caught up, the journal is no
+   * longer due (another process compacted it since this one scheduled the compaction); {@link #flush}
+   * waits for the lock and always compacts.
    */
   private void compact(boolean wait) {
     catchUp();
@@ -1721,6 +1727,9 @@ final class JsonFileStore implements PersistentStore {
         syncLocked();
         if (!state.exportUnchanged(files.json())) {
           mergeForeignLocked();
+        }
+        if (!wait && !compactionDue()) {
+          return; // rendering the whole content again would fold in only what was written since
         }
         try {
           compactLocked();

@@ -552,6 +552,39 @@ class JsonFileStoreTest {
     assertThat(v.valid()).as(v.problems().toString()).isTrue();
   }
 
+  /**
+   * A compaction this process scheduled does not render the whole content again once another
+   * process has compacted meanwhile: caught up, it would fold in only what was written since. (Two
+   * writers adding side by side each compacted every round.)
+   */
+  @Test
+  void aCompactionAnotherProcessDidMeanwhileIsNotDoneAgain() throws Exception {
+    JsonFileStore a = otherProcess("shared", x -> x.compactionMinBytes(1L << 40)); // compacts on flush only
+    JsonFileStore b = otherProcess("shared", x -> x.compactionMinBytes(64 << 10));
+    long before = b.counters().compactions();
+    java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.Future<?> held = Maintenance.COMPACTOR.submit(() -> {
+      hold.await();
+      return null;
+    });
+    String pad = "x".repeat(300);
+    try {
+      for (int i = 0; i < 400; i++) { // ~130 KB: b's compaction is due, queued behind the held thread
+        b.await(b.put("b" + i, json("\"" + pad + i + "\"")));
+      }
+      a.flush(); // a folds in everything b wrote
+      b.await(b.put("late", json("1"))); // b moves on to a's snapshot before it acknowledges this
+    } finally {
+      hold.countDown();
+    }
+    held.get();
+    Maintenance.COMPACTOR.submit(() -> { }).get(); // b's compaction has run
+    assertThat(b.counters().compactions()).as("compactions by b").isEqualTo(before);
+    JsonFileStore reopened = otherProcess("shared");
+    assertThat(reopened.size()).isEqualTo(401);
+    assertThat(new String(reopened.get("b399").bytes.toByteArray(), UTF_8)).isEqualTo("\"" + pad + "399\"");
+  }
+
   @Test
   void aBacklogReadInStepsBesideAnotherProcesssCompactionsLosesAndReordersNothing() throws Exception {
     JsonFileStore a = otherProcess("shared");
