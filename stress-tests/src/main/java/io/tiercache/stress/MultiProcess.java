@@ -5,6 +5,8 @@ import com.jsoniter.output.JsonStream;
 import io.tiercache.CacheFiles;
 import io.tiercache.TieredCache;
 import java.io.IOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -78,8 +80,8 @@ public final class MultiProcess {
     @Option(names = "--adds", defaultValue = "2000", description = "distinct ids per writer (default ${DEFAULT-VALUE})")
     int adds;
     @Option(names = "--warmup-adds", defaultValue = "0",
-        description = "adds each writer makes to a cache of its own before the start barrier, so that the timed adds"
-            + " run compiled code (default ${DEFAULT-VALUE})")
+        description = "before the start barrier, each writer adds this many ids to a warm-up cache beside the timed"
+            + " one, and again until a round passes without the JIT compiling (default ${DEFAULT-VALUE})")
     int warmupAdds;
     @Option(names = "--readers", defaultValue = "1", description = "reader JVMs (default ${DEFAULT-VALUE})")
     int readers;
@@ -224,12 +226,8 @@ public final class MultiProcess {
       System.out.println("start_us=" + start + " end_us=" + micros());
       return;
     }
-    if (warmupAdds > 0) { // the same code on files no other writer touches, so the timed adds are not the JIT's
-      try (TieredCache<String, Record> own = open(dir.resolve("warmup-" + writer), store)) {
-        for (int i = 0; i < warmupAdds; i++) {
-          own.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
-        }
-      }
+    if (warmupAdds > 0) {
+      warmUp(dir.resolve("warmup"), store, writer, warmupAdds);
     }
     try (TieredCache<String, Record> cache = open(dir, store)) {
       long start = await(dir, writer);
@@ -237,6 +235,27 @@ public final class MultiProcess {
         cache.put(writer + "-" + i, Record.of(writer + "-" + i, writer, i));
       }
       System.out.println("start_us=" + start + " end_us=" + micros());
+    }
+  }
+
+  /**
+   * Rounds of the same {@code adds} ids to a cache the writers share apart from the timed one (so
+   * that reading each other's writes gets compiled too), until a round passes without the JIT
+   * compiling anything, at most 20 rounds: C2 takes seconds of CPU here, and a process still
+   * compiling takes a core from the others.
+   */
+  private static void warmUp(Path shared, Args.Store store, String writer, int adds) {
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    try (TieredCache<String, Record> cache = open(shared, store)) {
+      for (int round = 0; round < 20; round++) {
+        long compiling = jit.getTotalCompilationTime();
+        for (int i = 0; i < adds; i++) {
+          cache.put(writer + "-" + i, Record.of(writer + "-" + i, writer, round));
+        }
+        if (jit.getTotalCompilationTime() == compiling) {
+          return;
+        }
+      }
     }
   }
 

@@ -30,15 +30,15 @@ class HarnessTest {
     assertThat(r.torn()).as(r.line()).isZero();
   }
 
-  /** Warm-up adds go to each writer's own cache: the shared one holds the timed adds and nothing else. */
+  /** Warm-up adds go to a cache beside the timed one: the timed one holds the timed adds and nothing else. */
   @Test
   void warmUpAddsStayOutOfTheTimedCache() throws Exception {
     MultiProcess.Result r = MultiProcess.run(dir, Args.Store.JSON, 2, 100, 300, false, 0, Duration.ofMinutes(5));
     assertThat(r.lost()).as(r.line()).isZero();
-    try (io.tiercache.TieredCache<String, Record> shared = MultiProcess.open(dir, Args.Store.JSON);
-        io.tiercache.TieredCache<String, Record> own = MultiProcess.open(dir.resolve("warmup-w1"), Args.Store.JSON)) {
-      assertThat(shared.asMap()).hasSize(200);
-      assertThat(own.asMap()).hasSize(300).containsKey("w1-299");
+    try (io.tiercache.TieredCache<String, Record> timed = MultiProcess.open(dir, Args.Store.JSON);
+        io.tiercache.TieredCache<String, Record> warmUp = MultiProcess.open(dir.resolve("warmup"), Args.Store.JSON)) {
+      assertThat(timed.asMap()).hasSize(200);
+      assertThat(warmUp.asMap()).hasSize(600).containsKeys("w0-299", "w1-299"); // the same ids every round
     }
   }
 
