@@ -886,9 +886,11 @@ public final class Report {
       return;
     }
     md.append("## Processes adding distinct ids to one cache (WRITE), adds/s in total\n\n"
-        + "Each child JVM opens the cache, waits at a start barrier, and times its own adds from the barrier to "
-        + "its last add; the total is all adds over the span from the first start to the last end (JVM start-up "
-        + "and open are outside). Each configuration runs several times; the interval is over runs.\n\n"
+        + "Each child JVM first adds to a warm-up cache beside the timed one, with the others, until a round of "
+        + "adds passes without the JIT compiling; then it opens the cache, waits at a start barrier, and times its "
+        + "own adds from the barrier to its last add; the total is all adds over the span from the first start to "
+        + "the last end (JVM start-up, warm-up and open are outside). Each configuration runs several times; the "
+        + "interval is over runs.\n\n"
         + "| processes | JSON store [95%] | Chronicle store [95%] | lost |\n| --- | --- | --- | --- |\n");
     Map<String, List<Estimate>> series = new LinkedHashMap<>();
     for (int p : counts) {
