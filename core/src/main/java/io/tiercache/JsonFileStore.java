@@ -1672,11 +1672,7 @@ final class JsonFileStore implements PersistentStore {
 
   // ---------------------------------------------------------------- compaction
 
-  /**
-   * Schedules a compaction once the journal outgrows the snapshot (and the minimum): amortized, each
-   * write pays O(1) bytes of it. Not more often than every half second unless the journal is four
-   * times over, so that small caches written fast do not compact all the time.
-   */
+  /** Schedules a compaction once one is {@link #compactionDue due}, unless one is scheduled already. */
   private void maybeScheduleCompaction() {
     if (closed || compactionScheduled.get() || !compactionDue() || !compactionScheduled.compareAndSet(false, true)) {
       return;
@@ -1693,8 +1689,9 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
-   * Whether the journal has outgrown the snapshot (or the minimum): its bytes exceed the snapshot's,
-   * or four times that within {@link #COMPACTION_SPACING_NANOS} of this process's last compaction.
+   * Whether the journal has outgrown the snapshot (or the minimum): amortized, each write pays O(1)
+   * bytes of compaction. Within {@link #COMPACTION_SPACING_NANOS} of this process's last compaction,
+   * only at four times that, so that small caches written fast do not compact all the time.
    */
   private boolean compactionDue() {
     SnapshotFile base = content.view().base;
