@@ -49,7 +49,7 @@ public final class LockUnlink extends Scenario {
   Tally run(Path base) throws Exception {
     Tally t = tally("the writers run the Python SDK's algorithm",
         FAILED_CALLS);
-    for (int interval : broken ? List.of(20) : intervals) {
+    for (int interval : broken ? List.of(0) : intervals) { // broken: unlinked every 50 us, so their races are certain
       Path root = base.resolve("every-" + interval + "ms");
       Path cache = Files.createDirectories(root.resolve("cache"));
       Path work = root.resolve("work");
@@ -102,7 +102,7 @@ public final class LockUnlink extends Scenario {
       }
       for (int i = 0; i < writers.size(); i++) { // both are open (broken: both views loaded) before either writes
         if (opened.get(i)) {
-          writers.get(i).send(broken ? "adds " + PREFIXES.get(i) + " 0 300 0" : "go");
+          writers.get(i).send(broken ? "adds " + PREFIXES.get(i) + " 0 1000 0" : "go");
         }
       }
       for (int i = 0; i < writers.size(); i++) {
