@@ -415,6 +415,22 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void anFsyncWriterLeftAloneForcesWithoutWaitingForTheOthers() throws Exception {
+    JsonFileStore store = otherProcess("alone", b -> b.durability(Durability.FSYNC));
+    // The wait for the other writers is bounded (half a force): a writer left alone goes on, whether
+    // the other stopped mid-burst or long before, and forces once per write. Unbounded, it would hang.
+    long forced = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+      writeConcurrently(store, 2, 100, "w"); // the last force carried two writers: the next waits for a second
+      long before = store.forces();
+      for (int i = 0; i < 50; i++) {
+        store.await(store.put("alone" + i, json("1")));
+      }
+      return store.forces() - before;
+    });
+    assertThat(forced).isEqualTo(50);
+  }
+
+  @Test
   void fsyncWritesAcrossAnotherProcesssCompactionsAreAllKept() throws Exception {
     JsonFileStore writer = otherProcess("shared", b -> b.durability(Durability.FSYNC).compactionMinBytes(0));
     JsonFileStore compactor = otherProcess("shared", b -> b.compactionMinBytes(0));
