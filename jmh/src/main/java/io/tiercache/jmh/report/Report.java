@@ -480,6 +480,13 @@ public final class Report {
           for (int t : writers) {
             group.compare(l + ", " + t + " threads", write("tiercache-FSYNC", n, shape, t), fsync1, Report::throughput,
                 t, cores(), Threshold.atLeast(0.75 * t));
+            // The disk's own floor: t threads appending and fsyncing one file, which the kernel lets share a commit.
+            Row rawT = write("raw-append-fsync", n, shape, t);
+            Row raw1 = write("raw-append-fsync", n, shape, 1);
+            if (rawT != null && raw1 != null) {
+              reported.add(new String[] {"raw append + fsync, " + t + " threads vs 1 (the disk's own sharing), " + l,
+                  "mean", interval(Ratio.of(throughput(rawT), throughput(raw1)), "x")});
+            }
           }
           TreeSet<Integer> tails = new TreeSet<>(writers);
           tails.add(1);

@@ -2,6 +2,7 @@ package io.tiercache.jmh.report;
 
 import static io.tiercache.jmh.report.Jmh.around;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,6 +117,24 @@ class VerdictTest {
     Goal.Judgement large = g.rows.stream().filter(j -> j.label().startsWith("N=100k")).findFirst().orElseThrow();
     assertThat(large.verdict()).isEqualTo(Verdict.MISS);
     assertThat(g.verdict()).isEqualTo(Verdict.MISS);
+  }
+
+  @Test
+  void theDisksOwnSharingOfFsyncsIsReportedBesideGroupCommit() {
+    Jmh jmh = new Jmh();
+    for (String target : List.of("tiercache-FSYNC", "raw-append-fsync")) {
+      jmh.sampled("WriteBenchmark.put", 1, new double[][] {around(300, 3, 5), around(302, 3, 5)},
+          "target", target, "entries", "1000", "shape", "small");
+    }
+    jmh.sampled("WriteBenchmark.put", 2, new double[][] {around(400, 3, 5), around(402, 3, 5)},
+        "target", "tiercache-FSYNC", "entries", "1000", "shape", "small");
+    // Two raw writers each take 1.5x one's time per add: together 1.33x the adds/s of one.
+    jmh.sampled("WriteBenchmark.put", 2, new double[][] {around(450, 3, 5), around(453, 3, 5)},
+        "target", "raw-append-fsync", "entries", "1000", "shape", "small");
+    Report report = Jmh.report("quick", 2, jmh);
+    assertThat(report.markdown()).contains("raw append + fsync, 2 threads vs 1 (the disk's own sharing), N=1k | mean"
+        + " | none | 1.33x");
+    assertThat(goal(report, "FSYNC group commit").rows.get(0).ratio().ratio()).isCloseTo(1.5, within(0.01));
   }
 
   @Test
