@@ -472,6 +472,7 @@ public final class Report {
               cores());
         }
         Row fsync1 = write("tiercache-FSYNC", n, shape, 1);
+        Row raw1 = write("raw-append-fsync", n, shape, 1);
         if (twoSizes || fsync1 != null) {
           TreeSet<Integer> writers = results.select("WriteBenchmark.put", r -> r.param("target").equals("tiercache-FSYNC")
               && r.param("entries").equals(n) && r.param("shape").equals(shape) && r.threads() > 1).stream()
@@ -482,7 +483,6 @@ public final class Report {
                 t, cores(), Threshold.atLeast(0.75 * t));
             // The disk's own floor: t threads appending and fsyncing one file, which the kernel lets share a commit.
             Row rawT = write("raw-append-fsync", n, shape, t);
-            Row raw1 = write("raw-append-fsync", n, shape, 1);
             if (rawT != null && raw1 != null) {
               reported.add(new String[] {"raw append + fsync, " + t + " threads vs 1 (the disk's own sharing), " + l,
                   "mean", interval(Ratio.of(throughput(rawT), throughput(raw1)), "x")});
