@@ -156,7 +156,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   private Cache<K, Tagged<V>> buildFront(CacheConfig<K, V> config) {
-    Caffeine<Object, Object> caffeine = Caffeine.newBuilder();
+    Caffeine<Object, Object> caffeine = Caffeine.newBuilder().executor(FrontMaintenance.INSTANCE);
     // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check
     // current() makes, and content expires by deadline and epoch, which Caffeine does not know.
     // No Caffeine statistics either: it would count the computes that order writes as loads.
@@ -171,6 +171,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       return caffeine.evictionListener(this::evicted).build();
     }
     return caffeine.build();
+  }
+
+  /** Every front-tier compute: it runs the maintenance it schedules on this thread (see {@link FrontMaintenance}). */
+  private @Nullable Tagged<V> writeFront(K key,
+      BiFunction<? super K, ? super @Nullable Tagged<V>, ? extends @Nullable Tagged<V>> remapping) {
+    return FrontMaintenance.compute(front.asMap(), key, remapping);
   }
 
   private int weigh(Object key, Object value) {
@@ -238,7 +244,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    */
   private @Nullable Tagged<V> lookup(K key, String name, boolean record) {
     Outcome<V> out = new Outcome<>();
-    Tagged<V> result = front.asMap().compute(key, (k, old) -> {
+    Tagged<V> result = writeFront(key, (k, old) -> {
       if (old != null && current(old)) {
         out.source = Outcome.FRONT;
         return old;
@@ -399,7 +405,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private Tagged<V> storeLoaded(K key, String name, V value, Object owner, Map<K, ?> registry) {
     byte[] encoded = codec.encode(value);
     Outcome<V> out = new Outcome<>();
-    Tagged<V> stored = front.asMap().compute(key, (k, old) -> {
+    Tagged<V> stored = writeFront(key, (k, old) -> {
       if (registry.get(k) != owner) {
         return old;
       }
@@ -451,7 +457,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
         Tagged<V> stored = fromStore(name);
         if (stored != null && clock.millis() - stored.writtenAtMillis < refreshAfterMillis) {
           // Another process refreshed it while we waited for the lease: take its value.
-          front.asMap().computeIfPresent(key, (k, current) -> refreshing.get(k) == token ? stored : current);
+          writeFront(key, (k, current) -> current != null && refreshing.get(k) == token ? stored : current);
           return;
         }
       }
@@ -484,7 +490,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** A refresh that loaded null removes the key, as Caffeine's does, unless a write came first. */
   private void removeIfOwned(K key, String name, Object token) {
     Outcome<V> out = new Outcome<>();
-    front.asMap().compute(key, (k, old) -> {
+    writeFront(key, (k, old) -> {
       if (refreshing.get(k) != token) {
         return old;
       }
@@ -734,7 +740,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       String name = keys.format(key);
       byte[] encoded = codec.encode(value);
       Outcome<V> out = new Outcome<>();
-      Tagged<V> tagged = front.asMap().compute(key, (k, old) -> {
+      Tagged<V> tagged = writeFront(key, (k, old) -> {
         if (owner == null ? loading.containsKey(k) : loading.get(k) != owner) {
           return old;
         }
@@ -812,7 +818,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     Outcome<V> out = new Outcome<>();
     // Writes around a front tier that does not hold the key: the value enters memory on its first
     // read, so that a stream of new keys does not evict (on every write) the entries being read.
-    Tagged<V> tagged = front.asMap().compute(key, (k, old) -> {
+    Tagged<V> tagged = writeFront(key, (k, old) -> {
       supersedeLoads(k);
       out.replaced = previous(old, name);
       out.write = store.put(name, encoded);
@@ -848,7 +854,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   public void invalidate(K key) {
     String name = keys.format(Objects.requireNonNull(key, "key"));
     Outcome<V> out = new Outcome<>();
-    front.asMap().compute(key, (k, old) -> {
+    writeFront(key, (k, old) -> {
       supersedeLoads(k);
       out.replaced = previous(old, name);
       out.write = store.remove(name);
@@ -882,7 +888,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     for (Map.Entry<? extends K, ? extends V> e : map.entrySet()) {
       Tagged<V> warm = new Tagged<>(e.getValue(), write.epoch, write.expiresAtMillis, now,
           encoded.get(keys.format(e.getKey())).length);
-      front.asMap().compute(e.getKey(), (k, old) -> old != null && old.epoch == write.epoch ? old : warm);
+      writeFront(e.getKey(), (k, old) -> old != null && old.epoch == write.epoch ? old : warm);
     }
     reportedUndecodable.clear();
     stats.recordPuts(map.size());
@@ -900,7 +906,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     store.poll();
     Object[] result = new Object[2];
     Outcome<V> out = new Outcome<>();
-    Tagged<V> updated = front.asMap().compute(key, (k, old) -> {
+    Tagged<V> updated = writeFront(key, (k, old) -> {
       Tagged<V> present = old != null && current(old) ? old : fromStore(name);
       V previous = present == null ? null : present.value;
       V next = function.apply(k, previous);

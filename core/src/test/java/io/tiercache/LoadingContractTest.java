@@ -532,6 +532,28 @@ abstract class LoadingContractTest extends CacheContractTest {
   }
 
   @Test
+  void aReadThatOverflowsTheFrontTierEvictsOnTheReadingThreadBeforeItReturns() {
+    Thread reader = Thread.currentThread();
+    List<Thread> evictedOn = new CopyOnWriteArrayList<>();
+    TieredCache<String, Model> cache = track(models().maximumSize(10).recordStats().executor(Runnable::run)
+        .removalListener((k, v, cause) -> {
+          if (cause == RemovalCause.SIZE) {
+            evictedOn.add(Thread.currentThread());
+          }
+        }).build());
+    for (int i = 0; i < 30; i++) {
+      String key = String.format("k%02d", i);
+      cache.put(key, Model.of(key)); // written around the front tier
+    }
+    for (int i = 0; i < 30; i++) {
+      cache.getIfPresent(String.format("k%02d", i)); // a value read from the store is kept in memory
+      assertThat(evictedOn).as("evictions once read %d returned", i).hasSize(Math.max(0, i - 9));
+    }
+    assertThat(cache.stats().persistentHitCount()).isEqualTo(30);
+    assertThat(evictedOn).containsOnly(reader);
+  }
+
+  @Test
   void maximumWeightBoundsTheFrontTierByEncodedBytesAndReportsEvictions() {
     List<Event> events = new CopyOnWriteArrayList<>();
     int bytes = Codec.json(Model.class).encode(Model.of("k00")).length;
