@@ -138,6 +138,39 @@ class VerdictTest {
   }
 
   @Test
+  void forksRunInRoundsAreOneRowWithEveryRoundsFork() {
+    // ./bench runs N forks as N JMH runs of one fork each, one file per round.
+    Jmh[] rounds = new Jmh[3];
+    double[] tiercache = {2.0, 2.1, 2.05};
+    for (int i = 0; i < rounds.length; i++) {
+      rounds[i] = new Jmh();
+      front(rounds[i], "tiercache", 1, tiercache[i]);
+      front(rounds[i], "caffeine", 1, 3.0 + i * 0.02);
+    }
+    Goal.Judgement one = goal(Jmh.report("quick", 2, rounds), "front-tier hit").rows.get(0);
+    assertThat(one.ratio().numerator().replicates()).isEqualTo(3);
+    assertThat(one.ratio().denominator().replicates()).isEqualTo(3);
+    assertThat(one.ratio().ratio()).isCloseTo(2.05 / 3.02, within(0.001));
+    assertThat(one.verdict()).isEqualTo(Verdict.MISS);
+  }
+
+  @Test
+  void encodingAloneIsReportedAsTheAsyncGoalsFloor() {
+    Jmh jmh = new Jmh();
+    double[][] us = {{1.5, 1.52}, {12.0, 12.1}, {4.0, 4.04}};
+    String[] targets = {"encode", "ehcache-disk", "tiercache-WRITE"};
+    for (int t = 0; t < targets.length; t++) {
+      jmh.sampled("WriteBenchmark.put", 1, new double[][] {around(us[t][0], 0.01, 5), around(us[t][1], 0.01, 5)},
+          "target", targets[t], "entries", "100000", "shape", "small");
+    }
+    String md = Jmh.report("quick", 2, jmh).markdown();
+    assertThat(md).contains("encoding the value alone (every target's first step) vs Ehcache 3 disk put, N=100k (an"
+        + " ASYNC goal asks for ASYNC's time <= 0.1x) | mean | none | 0.125x [");
+    assertThat(md).contains("encoding the value alone (every target's first step) vs an add under WRITE, N=100k (an"
+        + " ASYNC goal asks for ASYNC's time <= 0.333x) | mean | none | 0.376x [");
+  }
+
+  @Test
   void threadCountsAboveTheCoresAreReportedNotJudged() {
     Jmh jmh = new Jmh();
     front(jmh, "tiercache", 1, 3.0, 3.01);
