@@ -607,9 +607,13 @@ class JsonFileStoreTest {
     JsonFileStore b = otherProcess("shared", x -> x.compactionMinBytes(256 << 10));
     String pad = "x".repeat(300);
     java.util.concurrent.atomic.AtomicInteger written = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger refreshedTo = new java.util.concurrent.atomic.AtomicInteger();
     Thread writer = new Thread(() -> {
       // Overwrites the same 64 keys: a record applied out of order, or twice from a stale read, shows.
       for (int i = 0; i < 12_000; i++) {
+        while (i - refreshedTo.get() > 1_500) {
+          java.util.concurrent.locks.LockSupport.parkNanos(100_000); // at most 1,500 ahead: every step is a backlog
+        }
         b.await(b.put("k" + (i % 64), json("{\"i\":" + i + ",\"pad\":\"" + pad + "\"}")));
         written.set(i + 1);
       }
@@ -623,6 +627,7 @@ class JsonFileStoreTest {
       }
       seen = written.get();
       a.refresh(); // catches up in steps, without the lock, while b compacts and switches journals
+      refreshedTo.set(seen);
     }
     writer.join();
     a.refresh();
