@@ -90,6 +90,14 @@ class JsonFileStoreTest {
     return Files.readString(dir.resolve(file), UTF_8);
   }
 
+  /**
+   * A stored value's JSON without whitespace: compact as written when read from the journal, indented
+   * as the Python SDK's text once a compaction folded it into the snapshot.
+   */
+  static String compactJson(PersistentStore.Value value) {
+    return new String(value.bytes.toByteArray(), UTF_8).replaceAll("\\s", "");
+  }
+
   // ---------------------------------------------------------------- the Python SDK's format
 
   /** Written by hand exactly as Python's json.dump(store, f, indent=4) lays it out. */
@@ -564,9 +572,9 @@ class JsonFileStoreTest {
     int written = acked.get();
     for (int i = Math.max(0, written - keys); i < written; i++) { // each key's last write
       String key = "b" + i % keys;
-      assertThat(reopened.get(key)).as(key).isNotNull();
-      assertThat(new String(reopened.get(key).bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).as(key)
-          .isEqualTo("{\"i\":" + i + "}"); // compacted values read back in the Python SDK's indented text
+      PersistentStore.Value value = reopened.get(key);
+      assertThat(value).as(key).isNotNull();
+      assertThat(compactJson(value)).as(key).isEqualTo("{\"i\":" + i + "}");
     }
     for (int i = 0; i < compactions; i++) {
       assertThat(reopened.get("a" + i)).as("a" + i).isNotNull();
@@ -643,10 +651,7 @@ class JsonFileStoreTest {
     assertThat(refreshes).isGreaterThan(5);
     for (int k = 0; k < 64; k++) {
       int last = n - 1 - Math.floorMod(n - 1 - k, 64);
-      // Compact as written when read from the journal, indented as the Python SDK's text once a compaction
-      // folded it into the snapshot: the number decides.
-      String value = new String(a.get("k" + k).bytes.toByteArray(), UTF_8).replaceAll("\\s", "");
-      assertThat(value).as("k" + k).startsWith("{\"i\":" + last + ",");
+      assertThat(compactJson(a.get("k" + k))).as("k" + k).startsWith("{\"i\":" + last + ",");
     }
     for (int i = 0; i < refreshes; i++) {
       assertThat(a.get("a" + i)).as("a" + i).isNotNull();
@@ -765,7 +770,7 @@ class JsonFileStoreTest {
     assertThat(reopened.get("p1")).as("the Python SDK's own add").isNotNull();
     assertThat(reopened.get("j2")).as("acknowledged, missing from the stale view").isNotNull();
     assertThat(reopened.get("j3")).isNotNull();
-    assertThat(new String(reopened.get("j1").bytes.toByteArray(), UTF_8).replaceAll("\\s", ""))
+    assertThat(compactJson(reopened.get("j1")))
         .as("the stale view's old value is an echo of an earlier export, not a write").isEqualTo("{\"v\":2}");
     reopened.flush();
     assertThat(text("shared.json")).contains("\"p1\"", "\"j2\"", "\"j3\"");
@@ -1034,7 +1039,7 @@ class JsonFileStoreTest {
       reopened.refresh();
       return reopened.get("k7") != null;
     });
-    assertThat(new String(reopened.get("k7").bytes.toByteArray(), UTF_8).replaceAll("\\s", "")).isEqualTo("{\"n\":1007}");
+    assertThat(compactJson(reopened.get("k7"))).isEqualTo("{\"n\":1007}");
     assertThat(reopened.size()).isEqualTo(51);
     assertThat(corruptCopies("shared.snapshot.corrupt-")).hasSize(1);
     assertThat(Files.readAllBytes(corruptCopies("shared.snapshot.corrupt-").get(0))).isEqualTo(b);
