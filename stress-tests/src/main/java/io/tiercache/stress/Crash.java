@@ -11,33 +11,48 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * A child JVM adds in a loop and prints each id once {@code put} has returned; the harness
- * SIGKILLs it at a random moment, then opens the cache and checks that the files are valid (no
- * damaged file moved aside, no temporary file left) and that every acknowledged id is there.
- * Each round adds to the same cache, so kills land in appends, lock leases and compactions.
+ * A child JVM puts in a loop, cycling over a bounded set of ids of its round, and prints each id
+ * and sequence number once {@code put} has returned; the harness SIGKILLs it at a random moment,
+ * then opens the cache and checks that the files are valid (no damaged file moved aside, no
+ * temporary file left) and that every id holds its last acknowledged write or a later one: an id
+ * missing counts as lost, an id holding an earlier write as older. Each round adds to the same
+ * cache and overwrites its own ids many times, so kills land in appends, lock leases and
+ * compactions while the cache grows by a bounded amount a round, however fast the machine.
  *
- * <pre>rounds=100 corrupt=0 lostAcked=0 acked=123456</pre>
+ * <pre>rounds=100 corrupt=0 lostAcked=0 older=0 acked=123456</pre>
  *
  * With {@code --durability ASYNC --async-delay-ms 5000} the child acknowledges writes that are
- * still in memory: the harness must then report lost acknowledged ids.
+ * still in memory: the harness must then report lost acknowledged ids; with a delay shorter
+ * than the round, older ones.
  */
 public final class Crash {
-  public record Result(int rounds, long corrupt, long lostAcked, long acked) {
+  /** Distinct ids a round cycles over: bounds the cache at {@code rounds * IDS_PER_ROUND} entries. */
+  public static final int IDS_PER_ROUND = 3_000;
+
+  /**
+   * {@code lostAcked}: ids whose acknowledged write is missing; {@code older}: ids holding a write
+   * older than their last acknowledged one; {@code acked}: acknowledged puts.
+   */
+  public record Result(int rounds, long corrupt, long lostAcked, long older, long acked) {
     public String line() {
-      return "rounds=" + rounds + " corrupt=" + corrupt + " lostAcked=" + lostAcked + " acked=" + acked;
+      return "rounds=" + rounds + " corrupt=" + corrupt + " lostAcked=" + lostAcked + " older=" + older
+          + " acked=" + acked;
     }
   }
 
@@ -46,7 +61,7 @@ public final class Crash {
   }
 
   @Command(name = "Crash", sortOptions = false,
-      description = "SIGKILLs a writer JVM at random moments; exits 1 when an acknowledged id was lost or a file damaged.")
+      description = "SIGKILLs a writer JVM at random moments; exits 1 when an acknowledged write was lost or a file damaged.")
   static final class Arguments implements Callable<Integer> {
     @Mixin Cli.Help help;
     enum Mode { HARNESS, VICTIM }
@@ -61,6 +76,9 @@ public final class Crash {
     Args.Store store;
     @Option(names = "--seed", defaultValue = "1", description = "random seed of the kill times")
     long seed;
+    @Option(names = "--ids-per-round", defaultValue = "" + IDS_PER_ROUND,
+        description = "distinct ids a round cycles over (default ${DEFAULT-VALUE})")
+    int idsPerRound;
     @Option(names = "--dir", description = "the cache directory (default: a new temporary directory)")
     Path dir;
     @Option(names = "--mode", defaultValue = "harness", hidden = true)
@@ -71,13 +89,13 @@ public final class Crash {
     @Override
     public Integer call() throws Exception {
       if (mode == Mode.VICTIM) {
-        victim(dir, store, prefix, durability, asyncDelay);
+        victim(dir, store, prefix, idsPerRound, durability, asyncDelay);
         return 0;
       }
       Path d = dir != null ? dir : Files.createTempDirectory("tiercache-crash");
-      Result r = run(d, store, rounds, durability, asyncDelay, new Random(seed));
+      Result r = run(d, store, rounds, idsPerRound, durability, asyncDelay, new Random(seed));
       System.out.println(r.line());
-      return r.corrupt() == 0 && r.lostAcked() == 0 ? 0 : Cli.BROKEN;
+      return r.corrupt() == 0 && r.lostAcked() == 0 && r.older() == 0 ? 0 : Cli.BROKEN;
     }
   }
 
@@ -87,39 +105,53 @@ public final class Crash {
         .lockTimeout(Duration.ofSeconds(30))).build();
   }
 
-  /** Adds until killed; an id is printed only after its put returned. */
-  static void victim(Path dir, Args.Store store, String prefix, Durability durability, long asyncDelay) {
+  /** Puts until killed; {@code id sequence} is printed only after its put returned. */
+  static void victim(Path dir, Args.Store store, String prefix, int idsPerRound, Durability durability,
+      long asyncDelay) {
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
     TieredCache<String, Record> cache = open(dir, store, durability, asyncDelay);
     for (long i = 0; ; i++) {
-      String id = prefix + "-" + i;
+      String id = prefix + "-" + (i % idsPerRound);
       cache.put(id, Record.of(id, prefix, i));
-      out.println(id);
+      out.println(id + " " + i);
       out.flush();
     }
   }
 
   public static Result run(Path dir, int rounds, Durability durability, long asyncDelay, Random random)
       throws Exception {
-    return run(dir, Args.Store.JSON, rounds, durability, asyncDelay, random);
+    return run(dir, Args.Store.JSON, rounds, IDS_PER_ROUND, durability, asyncDelay, random);
   }
 
-  /** As above on the given store. */
   public static Result run(Path dir, Args.Store store, int rounds, Durability durability, long asyncDelay,
       Random random) throws Exception {
+    return run(dir, store, rounds, IDS_PER_ROUND, durability, asyncDelay, random);
+  }
+
+  /** As above with {@code idsPerRound} distinct ids a round. */
+  public static Result run(Path dir, Args.Store store, int rounds, int idsPerRound, Durability durability,
+      long asyncDelay, Random random) throws Exception {
+    if (idsPerRound <= 0) {
+      throw new IllegalArgumentException("idsPerRound must be positive: " + idsPerRound);
+    }
     Files.createDirectories(dir);
-    Set<String> acked = ConcurrentHashMap.newKeySet();
-    Set<String> lost = new java.util.HashSet<>(); // distinct ids: each round re-checks every earlier one
+    // id -> the last acknowledged sequence: one victim puts each id in order, so the cache must
+    // hold that write or a later, unacknowledged one.
+    Map<String, Long> acked = new ConcurrentHashMap<>();
+    LongAdder acknowledgedPuts = new LongAdder();
+    Set<String> lost = new HashSet<>(); // distinct ids: each round re-checks every earlier one
+    Set<String> older = new HashSet<>();
     long corrupt = 0;
     for (int round = 0; round < rounds; round++) {
-      // The cache grows every round (200 rounds: ~600k entries): the victim's heap must hold it.
+      // The cache grows by at most idsPerRound entries a round: the victim's heap must hold it.
       Path errors = Files.createTempFile("tiercache-victim", ".err");
       Process child = Children.start(Crash.class, List.of("--mode", "victim", "--dir", dir.toString(),
-          "--prefix", "r" + round, "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay),
+          "--prefix", "r" + round, "--ids-per-round", Integer.toString(idsPerRound),
+          "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay),
           "--store", store.option()),
           "2g", errors);
       CountDownLatch firstAck = new CountDownLatch(1);
-      Thread collector = new Thread(() -> collect(child.getInputStream(), acked, firstAck), "acks");
+      Thread collector = new Thread(() -> collect(child.getInputStream(), acked, acknowledgedPuts, firstAck), "acks");
       collector.start();
       try {
         long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -152,9 +184,12 @@ public final class Crash {
         }
       }
       try (TieredCache<String, Record> cache = open(dir, store, Durability.WRITE, asyncDelay)) {
-        for (String id : acked) {
-          if (cache.getIfPresent(id) == null) {
-            lost.add(id);
+        for (Map.Entry<String, Long> ack : acked.entrySet()) {
+          Record held = cache.getIfPresent(ack.getKey());
+          if (held == null) {
+            lost.add(ack.getKey());
+          } else if (held.sequence() < ack.getValue()) {
+            older.add(ack.getKey());
           }
         }
       } catch (CacheException e) {
@@ -169,18 +204,20 @@ public final class Crash {
         corrupt++; // rounds that left damage
       }
     }
-    return new Result(rounds, corrupt, lost.size(), acked.size());
+    return new Result(rounds, corrupt, lost.size(), older.size(), acknowledgedPuts.sum());
   }
 
   /** Counts complete lines only: a line cut by the kill was never acknowledged. */
-  static void collect(InputStream in, Set<String> acked, CountDownLatch firstAck) {
+  static void collect(InputStream in, Map<String, Long> acked, LongAdder acknowledgedPuts, CountDownLatch firstAck) {
     StringBuilder line = new StringBuilder();
     byte[] buf = new byte[8192];
     try {
       for (int n; (n = in.read(buf)) > 0; ) {
         for (int i = 0; i < n; i++) {
           if (buf[i] == '\n') {
-            acked.add(line.toString());
+            int space = line.indexOf(" ");
+            acked.merge(line.substring(0, space), Long.parseLong(line, space + 1, line.length(), 10), Math::max);
+            acknowledgedPuts.increment();
             firstAck.countDown();
             line.setLength(0);
           } else {
