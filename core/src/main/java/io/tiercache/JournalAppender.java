@@ -18,14 +18,15 @@ import org.jspecify.annotations.Nullable;
  * I/O lock, so the batches written while one force runs share the next.
  *
  * <p>The queue is guarded by the store's content lock, so records are queued in the order their
- * changes were made; batches are taken, written and accounted under the store's I/O lock.
+ * changes were made; batches are taken, framed, written and accounted under the store's I/O lock,
+ * and only taking also holds the content lock.
  */
 final class JournalAppender {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   /**
    * A batch taken from the queue: its bytes (marker and records, from position 0), valid until the
-   * next {@link #take}, and the local sequences it carries.
+   * next {@link #frame}, and the local sequences it carries.
    */
   record Batch(long number, ByteBuffer unit, long firstSeq, long lastSeq, Pending[] records) {
     int length() {
@@ -100,11 +101,11 @@ final class JournalAppender {
   }
 
   /**
-   * Takes queued records, oldest first, up to about {@code maxBatchBytes} (at least one), as one
-   * batch; null when the queue is empty. Only one thread at a time may take and write batches (the
-   * store's I/O lock): the batch's bytes are overwritten by the next take.
+   * Takes queued records, oldest first, up to about {@code maxBatchBytes} (at least one); null when
+   * the queue is empty. Runs under the queue lock, which every write needs to queue its record: it
+   * moves references only, and {@link #frame} copies the bytes after the lock is released.
    */
-  @Nullable Batch take() {
+  Pending @Nullable [] take() {
     if (queue.isEmpty()) {
       return null;
     }
@@ -114,18 +115,31 @@ final class JournalAppender {
       bytes += it.next().line.length;
       records++;
     }
-    long number = nextBatch++;
-    byte[] marker = Journal.batch(writer, number, records);
-    ByteBuffer unit = unitBuffer(marker.length + bytes);
-    unit.put(marker);
     Pending[] taken = new Pending[records];
     for (int i = 0; i < records; i++) {
-      Pending p = queue.pollFirst();
-      unit.put(p.line);
-      taken[i] = p;
+      taken[i] = queue.pollFirst();
     }
     queuedBytes -= bytes;
-    return new Batch(number, unit.flip(), taken[0].seq, taken[records - 1].seq, taken);
+    return taken;
+  }
+
+  /**
+   * The records taken as one batch: a marker and their lines in one buffer, valid until the next
+   * {@code frame}. Only one thread at a time may frame and write batches (the store's I/O lock).
+   */
+  Batch frame(Pending[] records) {
+    int bytes = 0;
+    for (Pending p : records) {
+      bytes += p.line.length;
+    }
+    long number = nextBatch++;
+    byte[] marker = Journal.batch(writer, number, records.length);
+    ByteBuffer unit = unitBuffer(marker.length + bytes);
+    unit.put(marker);
+    for (Pending p : records) {
+      unit.put(p.line);
+    }
+    return new Batch(number, unit.flip(), records[0].seq, records[records.length - 1].seq, records);
   }
 
   private ByteBuffer unitBuffer(int length) {

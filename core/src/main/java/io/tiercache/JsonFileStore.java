@@ -786,17 +786,17 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("ioLock")
   private void writePendingLocked(long seq) {
     while (appender.writtenSeq() < seq) {
-      JournalAppender.Batch batch;
+      JournalAppender.Pending[] records;
       content.lock.lock();
       try {
-        batch = appender.take();
+        records = appender.take();
       } finally {
         content.lock.unlock();
       }
-      if (batch == null) {
+      if (records == null) {
         return;
       }
-      appendLocked(batch);
+      appendLocked(appender.frame(records)); // copied without the content lock: writes go on queuing
     }
   }
 

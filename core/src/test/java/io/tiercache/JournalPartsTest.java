@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -118,6 +119,12 @@ class JournalPartsTest {
 
   // ---------------------------------------------------------------- JournalAppender
 
+  /** Takes and frames the next batch, as the store does (under its locks); null when nothing is queued. */
+  private static JournalAppender.@Nullable Batch take(JournalAppender appender) {
+    JournalAppender.Pending[] records = appender.take();
+    return records == null ? null : appender.frame(records);
+  }
+
   @Test
   void theAppenderCutsTheQueueIntoBatchesOfBoundedSizeAndPutsAFailedOneBack() {
     Object lock = new Object();
@@ -125,26 +132,44 @@ class JournalPartsTest {
     for (int i = 1; i <= 5; i++) {
       a.enqueue(put("k" + i, "\"0123456789012345678901234567890123456789\""), i);
     }
-    JournalAppender.Batch first = a.take();
+    JournalAppender.Batch first = take(a);
     assertThat(first.records()).hasSize(2); // ~70 bytes each: the second one passes 100
     assertThat(first.firstSeq()).isEqualTo(1);
     assertThat(first.lastSeq()).isEqualTo(2);
     assertThat(new String(bytes(first), UTF_8)).startsWith("\n").contains("[\"b\",\"" + a.writer + "\",1,2]");
     a.putBack(first);
-    JournalAppender.Batch again = a.take();
+    JournalAppender.Batch again = take(a);
     assertThat(again.firstSeq()).isEqualTo(1);
     assertThat(again.number()).isEqualTo(2); // a new number: a torn copy of 1 may be in the file
     a.written(again);
     assertThat(a.writtenSeq()).isEqualTo(2);
     assertThat(a.lastWrittenBatch()).isEqualTo(2);
-    JournalAppender.Batch next = a.take();
+    JournalAppender.Batch next = take(a);
     a.written(next);
     assertThat(a.readBack(2)).isEqualTo(2);
     assertThat(a.readBack(next.number())).isEqualTo(next.lastSeq());
-    a.failed(a.take(), new CacheException("disk full", dir));
+    a.failed(take(a), new CacheException("disk full", dir));
     assertThat(a.failureOf(5)).hasMessageContaining("disk full");
     assertThat(a.failureOf(4)).isNull();
-    assertThat(a.take()).isNull();
+    assertThat(take(a)).isNull();
+  }
+
+  /** The store frames a batch after releasing the queue lock: what is queued meanwhile waits for the next one. */
+  @Test
+  void aBatchHoldsWhatWasTakenAndNothingQueuedWhileItIsFramed() {
+    JournalAppender a = new JournalAppender(new Object(), 1 << 20);
+    a.enqueue(put("k1", "1"), 1);
+    a.enqueue(put("k2", "2"), 2);
+    JournalAppender.Pending[] taken = a.take();
+    assertThat(a.queuedBytes()).isZero();
+    a.enqueue(put("k3", "3"), 3);
+    JournalAppender.Batch b = a.frame(taken);
+    assertThat(b.lastSeq()).isEqualTo(2);
+    assertThat(new String(bytes(b), UTF_8)).contains("\"k2\"").doesNotContain("\"k3\"");
+    a.written(b);
+    JournalAppender.Batch next = take(a);
+    assertThat(next.firstSeq()).isEqualTo(3);
+    assertThat(next.number()).isEqualTo(b.number() + 1);
   }
 
   @Test
@@ -152,7 +177,7 @@ class JournalPartsTest {
     JournalAppender a = new JournalAppender(new Object(), 1 << 20);
     a.enqueue(put("x", "1"), 1);
     a.enqueue(Journal.remove("y"), 2);
-    JournalAppender.Batch b = a.take();
+    JournalAppender.Batch b = take(a);
     SnapshotAndJournalTest.Recorder r = new SnapshotAndJournalTest.Recorder(false);
     byte[] unit = bytes(b);
     Journal.scan(unit, unit.length, 0, r);
@@ -174,7 +199,7 @@ class JournalPartsTest {
         String value = "\"" + "v".repeat(size) + "\"";
         a.enqueue(put("k" + seq, value), ++seq);
         a.enqueue(put("k" + seq, "[" + size + "]"), ++seq);
-        JournalAppender.Batch b = a.take();
+        JournalAppender.Batch b = take(a);
         assertThat(b.unit().isDirect()).as("batch of %d bytes", b.length()).isEqualTo(b.length() <= 64 * 1024);
         j.append(b.unit());
         a.written(b);
@@ -359,7 +384,7 @@ class JournalPartsTest {
       long from = journal.size();
       for (int i = 0; i < 3; i++) {
         mine.enqueue(put("k" + i, "{\"v\":" + i + "}"), i + 1);
-        JournalAppender.Batch b = mine.take();
+        JournalAppender.Batch b = take(mine);
         journal.append(b.unit());
         mine.written(b);
       }
@@ -369,7 +394,7 @@ class JournalPartsTest {
       journal.append(SnapshotAndJournalTest.batch("other", 1, put("theirs", "1")));
       assertThat(mine.ownedTail(journal, from, journal.size())).as("another writer's unit at the end").isEqualTo(-1);
       mine.enqueue(put("k3", "3"), 4);
-      JournalAppender.Batch last = mine.take();
+      JournalAppender.Batch last = take(mine);
       journal.append(last.unit());
       mine.written(last);
       assertThat(mine.ownedTail(journal, from, journal.size())).as("another writer's unit amid them").isEqualTo(-1);
@@ -382,7 +407,7 @@ class JournalPartsTest {
       long at = journal.size();
       byte[] record = put("k5", "5");
       mine.enqueue(record, 5);
-      mine.written(mine.take());
+      mine.written(take(mine));
       journal.append(SnapshotAndJournalTest.batch("x".repeat(mine.writer.length()), 5, record));
       assertThat(mine.ownedTail(journal, at, journal.size())).as("another writer's unit, as long").isEqualTo(-1);
     }
