@@ -29,7 +29,9 @@ public sealed interface StoreSpec permits StoreSpec.JsonFiles, StoreSpec.Chronic
    * a put in one process is seen by a get in any other as soon as it returns, with no refresh
    * interval. Each entry expires {@code expireAfter} after its own write (the JSON store expires its
    * content as a whole, as the Python SDK does). {@link Durability#ASYNC} and {@link Durability#WRITE}
-   * both return once the value is in the shared mapping (a killed process loses nothing);
+   * both return once the value is in the shared mapping: a killed process loses no acknowledged
+   * write, except that a key whose value it was replacing when killed may be removed by Chronicle
+   * Map's recovery (its checksum no longer matches), taking the earlier value with it;
    * {@link Durability#FSYNC} also forces the file to disk.
    *
    * <p>The sizes are fixed when the file is created: past them a put throws {@link CacheException}

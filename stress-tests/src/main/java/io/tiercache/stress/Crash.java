@@ -202,8 +202,11 @@ public final class Crash {
         for (Map.Entry<String, Long> ack : acked.entrySet()) {
           Record held = cache.getIfPresent(ack.getKey());
           if (held == null) {
-            if (!interrupted.contains(ack.getKey())) {
-              (ack.getKey().equals(inFlight) && !lost.contains(ack.getKey()) ? interrupted : lost).add(ack.getKey());
+            if (!interrupted.contains(ack.getKey()) && !lost.contains(ack.getKey())) {
+              boolean cut = ack.getKey().equals(inFlight);
+              (cut ? interrupted : lost).add(ack.getKey());
+              System.err.println("round " + round + ": " + ack.getKey() + " is missing (its last acknowledged put: "
+                  + ack.getValue() + "; the put in flight at the kill: " + inFlight + (cut ? ")" : ", another key)"));
             }
           } else if (held.sequence() < ack.getValue()) {
             older.add(ack.getKey());
