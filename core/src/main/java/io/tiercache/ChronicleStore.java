@@ -43,7 +43,8 @@ import net.openhft.chronicle.map.MapEntry;
  * <p>Clears and replaces take {@code <name>.lock} (the {@code flock} the JSON store uses), as do
  * opening and closing, which keep the count of processes that have the map open: an opener that
  * finds the count above zero while no process holds the map open recovers the file (its last
- * writer was killed, perhaps in the middle of a write) with Chronicle's recovery.
+ * writer was killed, perhaps in the middle of a write) with Chronicle's recovery, then restores
+ * from the killed processes' {@link ChronicleUndo} files the values whose overwrite a kill cut.
  */
 final class ChronicleStore implements PersistentStore {
   private static final System.Logger LOG = System.getLogger(ChronicleStore.class.getName());
@@ -58,6 +59,7 @@ final class ChronicleStore implements PersistentStore {
   private final Path file;
   private final ChronicleMap<String, byte[]> map;
   private final ChronicleState state;
+  private final ChronicleUndo undo;
   private final LockFile lock;
   private final FileChannel syncChannel;
   private final long ttlMillis;
@@ -72,13 +74,14 @@ final class ChronicleStore implements PersistentStore {
   private boolean closed;
 
   private ChronicleStore(StoreConfig config, StoreSpec.ChronicleMap sizes, ChronicleMap<String, byte[]> map,
-      FileChannel checked, ChronicleState state, LockFile lock) {
+      FileChannel checked, ChronicleState state, ChronicleUndo undo, LockFile lock) {
     this.sizes = sizes;
     this.clock = config.clock();
     this.durability = config.durability();
     this.file = config.files().chronicleMap();
     this.map = map;
     this.state = state;
+    this.undo = undo;
     this.lock = lock;
     this.ttlMillis = config.expireAfter().toMillis();
     this.graceMillis = config.staleGrace().toMillis();
@@ -91,6 +94,7 @@ final class ChronicleStore implements PersistentStore {
     LockFile lock = new LockFile(config.files().lock(), config.lockTimeout(), config.fileOps());
     ChronicleState state = null;
     MapFile mapFile = null;
+    ChronicleUndo undo = null;
     initializeChronicle();
     lock.lock();
     try {
@@ -98,15 +102,21 @@ final class ChronicleStore implements PersistentStore {
       boolean alone = state.nobodyElseLive();
       mapFile = new MapFile(config.files().chronicleMap(), config.fileOps(), builder(config.name(), sizes));
       ChronicleMap<String, byte[]> map = mapFile.open(alone, alone ? state.openers() : 0);
+      mapFile.map = map;
       if (alone) {
+        ChronicleUndo.restore(config.files(), config.fileOps(), map); // after recovery removed what kills cut
         state.resetOpeners();
       }
+      undo = ChronicleUndo.create(config.files(), config.fileOps());
       state.markLive();
       state.addOpeners(1);
-      ChronicleStore store = new ChronicleStore(config, sizes, map, mapFile.checked, state, lock);
+      ChronicleStore store = new ChronicleStore(config, sizes, map, mapFile.checked, state, undo, lock);
       store.purge(alone);
       return store;
     } catch (RuntimeException | Error e) {
+      if (undo != null) {
+        undo.close();
+      }
       if (mapFile != null) {
         mapFile.close();
       }
@@ -163,6 +173,8 @@ final class ChronicleStore implements PersistentStore {
     final FileOps fileOps;
     final ChronicleMapBuilder<String, byte[]> builder;
     FileChannel checked;
+    /** The map once opened: closed with the file if the store's open fails after it. */
+    ChronicleMap<String, byte[]> map;
 
     MapFile(Path file, FileOps fileOps, ChronicleMapBuilder<String, byte[]> builder) {
       this.file = file;
@@ -307,6 +319,9 @@ final class ChronicleStore implements PersistentStore {
     }
 
     void close() {
+      if (map != null) {
+        map.close();
+      }
       try {
         checked.close();
       } catch (IOException e) {
@@ -518,32 +533,34 @@ final class ChronicleStore implements PersistentStore {
 
   // ---------------------------------------------------------------- writes
 
-  /** Written in place through a query context: see {@link Scratch}. */
+  /**
+   * Written in place through a query context (see {@link Scratch}); an existing value is replaced
+   * through the undo file, so a kill in the middle of the replace does not lose it.
+   */
   @Override
   public Write put(String key, byte[] encoded) {
     long epochBefore = epoch; // read first: a clear in between leaves the front-tier value stale
     long now = clock.millis();
     long generation = state.generation();
     Scratch s = Scratch.CURRENT.get();
-    if (s.key(generation, key)) {
-      s.value(now, encoded);
-      try (ExternalMapQueryContext<String, byte[], ?> c = s.query(map)) {
-        c.writeLock().lock();
-        Data<byte[]> value = c.wrapValueBytesAsData(s.valueBytes, 0, s.valueLength);
-        MapEntry<String, byte[]> entry = c.entry();
-        if (entry != null) {
-          c.replaceValue(entry, value);
-        } else {
-          c.insert(c.absentEntry(), value);
-        }
-      } catch (IllegalStateException | IllegalArgumentException e) {
-        throw full(e);
+    boolean bytesKey = s.key(generation, key);
+    s.value(now, encoded);
+    try (ExternalMapQueryContext<String, byte[], ?> c = bytesKey ? s.query(map)
+        : map.queryContext(key(generation, key))) {
+      c.writeLock().lock();
+      Data<byte[]> value = c.wrapValueBytesAsData(s.valueBytes, 0, s.valueLength);
+      MapEntry<String, byte[]> entry = c.entry();
+      if (entry != null) {
+        undo.replace(c, entry, value);
+      } else {
+        c.insert(c.absentEntry(), value);
       }
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw full(e);
+    }
+    if (bytesKey) {
       state.announce(s.key, s.nameOffset, s.keyLength - s.nameOffset);
     } else {
-      byte[] stored = framed(now, encoded);
-      String stateKey = key(generation, key);
-      guard(() -> map.put(stateKey, stored));
       state.announce(key);
     }
     state.wrote(now);
@@ -715,6 +732,7 @@ final class ChronicleStore implements PersistentStore {
       } catch (IOException e) {
         throw new CacheException("cannot close the Chronicle Map file", file, e);
       } finally {
+        undo.close();
         state.close();
         lock.unlock();
         lock.close();
@@ -732,6 +750,7 @@ final class ChronicleStore implements PersistentStore {
     } catch (IOException e) {
       throw new CacheException("cannot close the Chronicle Map file", file, e);
     }
+    undo.abandon();
     state.close();
     lock.close();
   }

@@ -9,7 +9,8 @@ import java.util.Objects;
  * cache named {@code N}, the JSON store: {@code N.json} (the Python SDK's file), {@code N.snapshot}
  * (tiercache's own indexed copy), {@code N.journal}, {@code N.state} (tiercache's lock and shared
  * page) and {@code N.lock} (the {@code flock} the Python SDK takes); the Chronicle Map store:
- * {@code N.cmap} and {@code N.cmap.state} (and {@code N.lock}). Temporary files are
+ * {@code N.cmap}, {@code N.cmap.state} and each open process's {@code N.cmap.undo-<id>} (and
+ * {@code N.lock}). Temporary files are
  * {@code <file>.<random>.tmp} and damaged files set aside are {@code <file>.corrupt-<UTC timestamp>}.
  */
 record FileNames(Path directory, String name) {
@@ -73,5 +74,10 @@ record FileNames(Path directory, String name) {
 
   Path chronicleState() {
     return directory.resolve(name + ".cmap.state");
+  }
+
+  /** A process's undo file for the Chronicle Map store; {@code id} empty: the prefix they share. */
+  Path chronicleUndo(String id) {
+    return directory.resolve(name + ".cmap.undo-" + id);
   }
 }

@@ -11,6 +11,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import net.openhft.chronicle.bytes.RandomDataOutput;
+import net.openhft.chronicle.hash.Data;
+import net.openhft.chronicle.map.ChronicleMap;
+import net.openhft.chronicle.map.ExternalMapQueryContext;
+import net.openhft.chronicle.map.MapEntry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -307,6 +312,163 @@ class ChronicleStoreTest {
     try (LogRecords log = LogRecords.under(ChronicleStore.class.getName())) {
       store();
       assertThat(log.records).isEmpty();
+    }
+  }
+
+  /** Larger than a slot's first region: the copy goes to a region appended for it. */
+  private static final byte[] ACKNOWLEDGED = ("\"the acknowledged value" + ".".repeat(6_000) + "\"").getBytes();
+
+  /** What a process killed in the middle of an overwrite leaves behind, made by hand. */
+  enum Cut {
+    /** Killed half-way through writing the new value: the old checksum no longer matches. */
+    MID_VALUE,
+    /** The same, with no copy in the undo file: the store as it was before it kept one (the broken variant). */
+    MID_VALUE_WITHOUT_COPY,
+    /** The value cut and the copy damaged (as a power loss might leave it): nothing damaged is restored. */
+    DAMAGED_COPY,
+    /** Killed after the replace, before the copy was released: the entry holds the new value. */
+    AFTER_REPLACE
+  }
+
+  /**
+   * The killed process's part, done through a mapping of its own: its store puts {@link #ACKNOWLEDGED}
+   * and ends as a killed process does; then the overwrite is cut at {@code cut}. Returns what the
+   * next opener (alone, so it recovers) reads for the key.
+   */
+  private String afterCut(Cut cut, LogRecords log) throws Exception {
+    ChronicleStore killed = store();
+    killed.put("k", ACKNOWLEDGED);
+    killed.abandon();
+    opened.remove(killed);
+    StoreConfig config = builder(10_000, 256).config().store();
+    ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps());
+    try (ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+        .createPersistedTo(config.files().chronicleMap().toFile());
+        ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k")) {
+      c.writeLock().lock();
+      MapEntry<String, byte[]> entry = c.entry();
+      assertThat(entry).isNotNull();
+      if (cut != Cut.MID_VALUE_WITHOUT_COPY) {
+        undo.keep(entry); // held, never released: the kill comes first
+      }
+      if (cut == Cut.AFTER_REPLACE) {
+        c.replaceValue(entry, c.wrapValueAsData(stored("\"the new value\"")));
+      } else {
+        Data<byte[]> value = entry.value(); // half of a new value over the old, in place
+        ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
+      }
+      if (cut == Cut.DAMAGED_COPY) {
+        tearTheCopy(config.files());
+      }
+    }
+    undo.abandon();
+    ChronicleStore reopened = store();
+    assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered").contains("models.cmap"));
+    PersistentStore.Value held = reopened.get("k");
+    return held == null ? null : new String(held.bytes.toByteArray());
+  }
+
+  private static byte[] stored(String json) {
+    byte[] encoded = json.getBytes();
+    byte[] stored = new byte[8 + encoded.length];
+    java.nio.ByteBuffer.wrap(stored).putLong(System.currentTimeMillis());
+    System.arraycopy(encoded, 0, stored, 8, encoded.length);
+    return stored;
+  }
+
+  /** Flips a byte of the value in the one copy the undo files hold. */
+  private void tearTheCopy(FileNames names) throws Exception {
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path undo : files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-")).toList()) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(undo,
+            java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+          java.nio.MappedByteBuffer m = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, ch.size());
+          for (int at = 0; at < ch.size(); at += m.getInt(at + 4)) {
+            if (m.getInt(at + 8) == 1) {
+              int valueAt = at + 24 + m.getInt(at + 16) + 12;
+              m.put(valueAt, (byte) (m.get(valueAt) ^ 1));
+              return;
+            }
+          }
+        }
+      }
+    }
+    throw new AssertionError("no copy found in " + names.chronicleUndo(""));
+  }
+
+  @Test
+  void anOverwriteAKillCutIsUndoneFromTheCopyTheStoreKept() throws Exception {
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      assertThat(afterCut(Cut.MID_VALUE, log)).isEqualTo(new String(ACKNOWLEDGED));
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("restored").contains("0:k"));
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("models.cmap.undo-")))
+          .as("the restored file is deleted; the opener has its own").hasSize(1);
+    }
+  }
+
+  @Test
+  void withoutTheCopyTheSameCutLosesTheAcknowledgedValue() throws Exception {
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      assertThat(afterCut(Cut.MID_VALUE_WITHOUT_COPY, log)).isNull();
+    }
+  }
+
+  @Test
+  void aDamagedCopyIsNotRestored() throws Exception {
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      assertThat(afterCut(Cut.DAMAGED_COPY, log)).isNull();
+      assertThat(log.records).noneSatisfy(r -> assertThat(r.getMessage()).contains("restored"));
+    }
+  }
+
+  @Test
+  void aReplaceThatFinishedBeforeTheKillIsNotUndone() throws Exception {
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      assertThat(afterCut(Cut.AFTER_REPLACE, log)).isEqualTo("\"the new value\"");
+      assertThat(log.records).noneSatisfy(r -> assertThat(r.getMessage()).contains("restored"));
+    }
+  }
+
+  @Test
+  void aCleanCloseDeletesItsUndoFileAndOverwritesKeepNoCopy() throws Exception {
+    ChronicleStore store = store();
+    for (int i = 0; i < 100; i++) {
+      store.put("k", ("\"" + "v".repeat(i * 100) + "\"").getBytes()); // grows past the first region
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-"))).hasSize(1);
+    }
+    store.close();
+    opened.remove(store);
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-"))).isEmpty();
+    }
+  }
+
+  @Test
+  void aPlantedUndoFileIsNeitherFollowedNorRestoredAndAGarbledOneIsMovedAside() throws Exception {
+    Path outside = Files.createTempDirectory("tiercache-outside");
+    Path target = Files.write(outside.resolve("victim"), "not a cache file".getBytes());
+    Path link = Files.createSymbolicLink(dir.resolve("models.cmap.undo-planted"), target);
+    byte[] garbage = "garbage, not regions".getBytes();
+    Path garbled = Files.write(dir.resolve("models.cmap.undo-garbled"), garbage);
+    Files.setPosixFilePermissions(garbled, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      ChronicleStore store = store();
+      store.put("k", "1".getBytes());
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("left " + link + " alone"));
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains(garbled.toString())
+          .contains("not a tiercache undo file"));
+    }
+    assertThat(Files.isSymbolicLink(link)).isTrue();
+    assertThat(Files.readString(target)).isEqualTo("not a cache file");
+    assertThat(garbled).doesNotExist();
+    try (Stream<Path> files = Files.list(dir)) {
+      Path aside = files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-garbled.corrupt-"))
+          .findFirst().orElseThrow();
+      assertThat(Files.readAllBytes(aside)).isEqualTo(garbage);
     }
   }
 

@@ -125,18 +125,18 @@ class HarnessTest {
 
   /**
    * Chronicle Map overwrites a value in place and then its checksum; a kill in between leaves a
-   * checksum that does not match, and its recovery removes the entry: the key whose put the kill
-   * cut may lose its earlier value ({@code interrupted}, reported). Every other acknowledged write
-   * must survive.
+   * checksum that does not match, and its recovery removes the entry. The store keeps a copy of the
+   * entry for the length of the replace and restores it, so even the key whose put the kill cut
+   * ({@code interrupted}) keeps its earlier value. (Without the copy, 200 rounds lost 2 to 5 such
+   * keys; {@code ChronicleStoreTest.withoutTheCopyTheSameCutLosesTheAcknowledgedValue} makes that
+   * cut by hand.)
    */
   @Test
-  void chronicleKillNineLosesNoAcknowledgedWriteButTheOneTheKillCut() throws Exception {
+  void chronicleKillNineLosesNoAcknowledgedWrite() throws Exception {
     Crash.Result r = Crash.run(dir, Args.Store.CHRONICLE, LONG ? 200 : 10, Durability.WRITE, 50, new Random(11));
     System.out.println("chronicle WRITE: " + r.line());
     assertThat(r.acked()).isPositive();
-    assertThat(r.corrupt()).as(r.line()).isZero();
-    assertThat(r.lostAcked()).as(r.line()).isZero();
-    assertThat(r.older()).as(r.line()).isZero();
+    assertThat(r.intact()).as(r.line()).isTrue();
   }
 
   @Test

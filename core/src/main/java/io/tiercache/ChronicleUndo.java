@@ -1,0 +1,313 @@
+package io.tiercache;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.zip.CRC32C;
+import net.openhft.chronicle.bytes.BytesStore;
+import net.openhft.chronicle.hash.Data;
+import net.openhft.chronicle.map.ChronicleMap;
+import net.openhft.chronicle.map.ExternalMapQueryContext;
+import net.openhft.chronicle.map.MapEntry;
+
+/**
+ * A rollback journal for Chronicle Map's in-place overwrites. Chronicle Map writes a new value over
+ * the old one and then the entry's checksum; a process killed in between leaves a checksum that
+ * does not match, and Chronicle's recovery removes the entry, so the key loses its earlier,
+ * acknowledged value too. Before such a replace the store copies the entry as stored (key and value
+ * bytes) into this process's undo file, {@code <name>.cmap.undo-<id>}, and clears the copy once
+ * the replace is done, all under the entry's segment lock. An opener alone with the map restores,
+ * after Chronicle's recovery, each copy whose key recovery removed, and deletes the file.
+ *
+ * <p>A copy costs a memcpy into a mapped page, not a system call, and a kill does not lose it: the
+ * page cache keeps what a killed process wrote to a shared mapping. (Power loss is another matter:
+ * neither the map nor this file is forced before an acknowledgement unless the store is FSYNC, and
+ * then only the map.) A copy whose checksum does not match is one the kill cut before the replace
+ * began, and is ignored. Each writing thread uses one of a few slots, each a page-aligned region of
+ * the file that holds one copy; a value too large for its slot gets a new, larger region at the end.
+ *
+ * <p>Region layout (big-endian): {@code int MAGIC, int capacity, int full (1 while a copy is live),
+ * int crc32c (of what follows), int keyLength, int valueLength, key bytes, value bytes}.
+ */
+final class ChronicleUndo implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(ChronicleUndo.class.getName());
+  private static final VarHandle INTS = MethodHandles.byteBufferViewVarHandle(int[].class, java.nio.ByteOrder.BIG_ENDIAN);
+  private static final int MAGIC = 0x74637531; // "tcu1"
+  private static final int PAGE = 4096;
+  private static final int OFF_CAPACITY = 4;
+  private static final int OFF_FULL = 8;
+  private static final int OFF_CRC = 12;
+  private static final int OFF_KEY_LENGTH = 16;
+  private static final int OFF_VALUE_LENGTH = 20;
+  private static final int HEADER = 24;
+  /** Enough that threads rarely share a slot; a slot is held for one in-place replace. */
+  private static final int SLOTS = Math.min(256, Integer.highestOneBit(4 * Runtime.getRuntime().availableProcessors() - 1) << 1);
+
+  private final Path file;
+  private final FileChannel channel;
+  private final FileLock owned;
+  private final Slot[] slots = new Slot[SLOTS];
+
+  /** One region; held by one thread from {@link #keep} to {@link #release}. */
+  static final class Slot {
+    final ReentrantLock lock = new ReentrantLock();
+    @GuardedBy("lock") MappedByteBuffer region;
+    @GuardedBy("lock") BytesStore<?, ?> bytes;
+    @GuardedBy("lock") final CRC32C crc = new CRC32C();
+
+    /** The copy is done with: a kill from here on leaves the entry whole. */
+    void release() {
+      INTS.setRelease(region, OFF_FULL, 0);
+      lock.unlock();
+    }
+  }
+
+  private ChronicleUndo(Path file, FileChannel channel) throws IOException {
+    this.file = file;
+    this.channel = channel;
+    this.owned = channel.lock(); // tells a recovering opener that this file's writer is alive
+    MappedByteBuffer first = append(SLOTS, PAGE);
+    for (int i = 0; i < SLOTS; i++) {
+      slots[i] = new Slot();
+      slots[i].region = first.slice(i * PAGE, PAGE);
+      slots[i].bytes = BytesStore.wrap(slots[i].region);
+    }
+  }
+
+  /** Creates this process's undo file beside the map, under a name no other process has. */
+  static ChronicleUndo create(FileNames names, FileOps fileOps) {
+    while (true) {
+      Path file = names.chronicleUndo(Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE));
+      FileChannel channel;
+      try {
+        channel = fileOps.create(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      } catch (FileAlreadyExistsException taken) {
+        continue;
+      } catch (IOException e) {
+        throw new CacheException("cannot create the Chronicle Map undo file", file, e);
+      }
+      try {
+        return new ChronicleUndo(file, channel);
+      } catch (IOException | RuntimeException e) {
+        try {
+          channel.close();
+          Files.deleteIfExists(file);
+        } catch (IOException closing) {
+          e.addSuppressed(closing);
+        }
+        throw e instanceof CacheException ? (CacheException) e
+            : new CacheException("cannot set up the Chronicle Map undo file", file, e);
+      }
+    }
+  }
+
+  /**
+   * Replaces {@code entry}'s value with {@code value}, its old bytes kept in a slot until the
+   * replace is done. Call with the entry's segment write lock held.
+   *
+   * @throws CacheException if the slot cannot grow to hold the entry (the map is left untouched)
+   */
+  void replace(ExternalMapQueryContext<String, byte[], ?> context, MapEntry<String, byte[]> entry,
+      Data<byte[]> value) {
+    Slot slot = keep(entry);
+    try {
+      context.replaceValue(entry, value);
+    } finally {
+      slot.release();
+    }
+  }
+
+  /**
+   * Copies {@code entry} into this thread's slot, which stays held until {@link Slot#release}: a
+   * kill in between leaves the copy for {@link #restore}.
+   */
+  Slot keep(MapEntry<String, byte[]> entry) {
+    Slot slot = slots[(int) Thread.currentThread().getId() & (SLOTS - 1)];
+    slot.lock.lock();
+    try {
+      save(slot, entry.key(), entry.value());
+      return slot;
+    } catch (RuntimeException | Error e) {
+      slot.lock.unlock();
+      throw e;
+    }
+  }
+
+  @GuardedBy("slot.lock")
+  private void save(Slot slot, Data<String> key, Data<byte[]> value) {
+    int keyLength = (int) key.size();
+    int valueLength = (int) value.size();
+    long needed = (long) HEADER + keyLength + valueLength;
+    if (needed > slot.region.capacity()) {
+      try {
+        grow(slot, needed);
+      } catch (IOException e) {
+        throw new CacheException("cannot grow the Chronicle Map undo file to keep the value it replaces"
+            + " (a disk full?); nothing was written", file, e);
+      }
+    }
+    MappedByteBuffer region = slot.region;
+    key.writeTo(slot.bytes, HEADER);
+    value.writeTo(slot.bytes, HEADER + keyLength);
+    INTS.set(region, OFF_KEY_LENGTH, keyLength); // by a view: wrapping the buffer changed its byte order
+    INTS.set(region, OFF_VALUE_LENGTH, valueLength);
+    slot.crc.reset();
+    slot.crc.update(region.slice(OFF_KEY_LENGTH, (int) needed - OFF_KEY_LENGTH));
+    INTS.set(region, OFF_CRC, (int) slot.crc.getValue());
+    INTS.setRelease(region, OFF_FULL, 1); // the copy is whole before it counts
+  }
+
+  /** Gives {@code slot} a new region of at least {@code needed} bytes at the end of the file, written (not a hole). */
+  @GuardedBy("slot.lock")
+  private void grow(Slot slot, long needed) throws IOException {
+    long capacity = Math.max(PAGE, (needed + PAGE - 1) / PAGE * PAGE);
+    if (slot.region != null) {
+      capacity = Math.max(capacity, Math.min(Integer.MAX_VALUE / 2, 2L * slot.region.capacity()));
+    }
+    if (capacity > Integer.MAX_VALUE - PAGE) {
+      throw new IOException("a value of " + needed + " bytes is too large to keep a copy of");
+    }
+    slot.region = append(1, (int) capacity);
+    slot.bytes = BytesStore.wrap(slot.region);
+  }
+
+  /** Appends {@code count} empty regions of {@code capacity} bytes, written (not a hole), and maps them. */
+  private MappedByteBuffer append(int count, int capacity) throws IOException {
+    ByteBuffer regions = ByteBuffer.allocate(count * capacity);
+    for (int i = 0; i < count; i++) {
+      regions.putInt(i * capacity, MAGIC).putInt(i * capacity + OFF_CAPACITY, capacity);
+    }
+    synchronized (channel) {
+      long at = channel.size();
+      FileOps.writeFully(channel, regions, at); // blocks allocated now: a full disk fails here, not in a page fault
+      return channel.map(FileChannel.MapMode.READ_WRITE, at, regions.capacity());
+    }
+  }
+
+  /**
+   * Restores from every undo file of a process that is gone each copy whose key is missing from
+   * {@code map} (its recovery removed the entry the kill cut), then deletes the file. Call alone
+   * with the map, under the open lock, after recovery. A file that is not this format is moved
+   * aside; one that may not be trusted (a link, another user's) is left alone and never read.
+   */
+  static void restore(FileNames names, FileOps fileOps, ChronicleMap<String, byte[]> map) {
+    String prefix = names.chronicleUndo("").getFileName().toString();
+    Path dir = names.chronicleMap().toAbsolutePath().getParent();
+    List<Path> files = new ArrayList<>();
+    try (var listing = Files.newDirectoryStream(dir, p -> p.getFileName().toString().startsWith(prefix))) {
+      listing.forEach(files::add);
+    } catch (IOException e) {
+      throw new CacheException("cannot list the Chronicle Map undo files", dir, e);
+    }
+    for (Path file : files) {
+      try (FileChannel channel = fileOps.open(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
+          StandardOpenOption.WRITE)) {
+        FileLock lock;
+        try {
+          lock = channel.tryLock();
+        } catch (OverlappingFileLockException ownedInThisJvm) {
+          continue;
+        }
+        if (lock == null) {
+          continue; // its writer is alive
+        }
+        String damage = restore(file, FileOps.readFully(channel, file), map);
+        if (damage != null) {
+          lock.release();
+          FileOps.moveAside(file, damage);
+        } else {
+          Files.delete(file);
+        }
+      } catch (NoSuchFileException gone) {
+        // another opener's clean close
+      } catch (CacheException notOurs) {
+        LOG.log(Level.WARNING, "tiercache: left " + file + " alone: " + notOurs.getMessage());
+      } catch (IOException e) {
+        throw new CacheException("cannot read the Chronicle Map undo file", file, e);
+      }
+    }
+  }
+
+  /** Restores the live copies in {@code content}; returns why it is not an undo file, or null. */
+  private static String restore(Path file, byte[] content, ChronicleMap<String, byte[]> map) {
+    ByteBuffer all = ByteBuffer.wrap(content);
+    CRC32C crc = new CRC32C();
+    for (int at = 0; at < content.length; ) {
+      if (content.length - at < HEADER || all.getInt(at) != MAGIC) {
+        return "not a tiercache undo file at byte " + at;
+      }
+      int capacity = all.getInt(at + OFF_CAPACITY);
+      if (capacity < PAGE || capacity % PAGE != 0 || capacity > content.length - at) {
+        return "a region of " + capacity + " bytes at byte " + at + " does not fit the file";
+      }
+      int keyLength = all.getInt(at + OFF_KEY_LENGTH);
+      int valueLength = all.getInt(at + OFF_VALUE_LENGTH);
+      if (all.getInt(at + OFF_FULL) == 1 && keyLength >= 0 && valueLength >= 0
+          && (long) HEADER + keyLength + valueLength <= capacity) {
+        crc.reset();
+        crc.update(content, at + OFF_KEY_LENGTH, HEADER - OFF_KEY_LENGTH + keyLength + valueLength);
+        if ((int) crc.getValue() == all.getInt(at + OFF_CRC)) {
+          restore(file, map, BytesStore.wrap(content), at + HEADER, keyLength, valueLength);
+        }
+      }
+      at += capacity;
+    }
+    return null;
+  }
+
+  private static void restore(Path file, ChronicleMap<String, byte[]> map, BytesStore<?, byte[]> content,
+      int keyAt, int keyLength, int valueLength) {
+    try (ExternalMapQueryContext<String, byte[], ?> c = map.queryContext(content, keyAt, keyLength)) {
+      c.writeLock().lock();
+      if (c.entry() == null) {
+        c.insert(c.absentEntry(), c.wrapValueBytesAsData(content, keyAt + keyLength, valueLength));
+        LOG.log(Level.WARNING, "tiercache: restored the value of "
+            + new String(content.underlyingObject(), keyAt, keyLength, StandardCharsets.UTF_8)
+            + " that a process killed while replacing it had kept in " + file);
+      }
+    }
+  }
+
+  /** Closes and deletes the file: no replace is in flight once the map is closed. */
+  @Override
+  public void close() {
+    try {
+      abandon();
+    } finally {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        throw new CacheException("cannot delete the Chronicle Map undo file", file, e);
+      }
+    }
+  }
+
+  /** Closes the file and leaves it, as a killed process would. */
+  void abandon() {
+    try {
+      if (owned.isValid()) {
+        owned.release();
+      }
+      channel.close();
+    } catch (IOException e) {
+      throw new CacheException("cannot close the Chronicle Map undo file", file, e);
+    }
+  }
+}
