@@ -120,7 +120,8 @@ final class ChronicleUndo implements AutoCloseable {
 
   /**
    * Replaces {@code entry}'s value with {@code value}, its old bytes kept in a slot until the
-   * replace is done. Call with the entry's segment write lock held.
+   * replace and its checksum are written. Call with the entry's segment write lock held; returns
+   * with the update lock held.
    *
    * @throws CacheException if the slot cannot grow to hold the entry (the map is left untouched)
    */
@@ -129,6 +130,9 @@ final class ChronicleUndo implements AutoCloseable {
     Slot slot = keep(entry);
     try {
       context.replaceValue(entry, value);
+      // Chronicle writes the entry's checksum when the write lock is released, not in the replace:
+      // released down to the update lock, which still keeps every other writer out of the segment.
+      context.writeLock().unlock();
     } finally {
       slot.release();
     }

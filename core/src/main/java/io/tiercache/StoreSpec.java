@@ -30,9 +30,8 @@ public sealed interface StoreSpec permits StoreSpec.JsonFiles, StoreSpec.Chronic
    * interval. Each entry expires {@code expireAfter} after its own write (the JSON store expires its
    * content as a whole, as the Python SDK does). {@link Durability#ASYNC} and {@link Durability#WRITE}
    * both return once the value is in the shared mapping: a killed process loses no acknowledged
-   * write, except that a key whose value it was replacing when killed may be removed by Chronicle
-   * Map's recovery (its checksum no longer matches), taking the earlier value with it;
-   * {@link Durability#FSYNC} also forces the file to disk.
+   * write (a value it was replacing when killed is restored from a copy it kept in
+   * {@code <name>.cmap.undo-<id>}); {@link Durability#FSYNC} also forces the file to disk.
    *
    * <p>The sizes are fixed when the file is created: past them a put throws {@link CacheException}
    * (an existing file keeps its own sizes). Needs {@code net.openhft:chronicle-map} on the class path

@@ -326,8 +326,13 @@ class ChronicleStoreTest {
     MID_VALUE_WITHOUT_COPY,
     /** The value cut and the copy damaged (as a power loss might leave it): nothing damaged is restored. */
     DAMAGED_COPY,
-    /** Killed after the replace, before the copy was released: the entry holds the new value. */
-    AFTER_REPLACE
+    /** Killed after the replace and its checksum, before the copy was released: the entry holds the new value. */
+    AFTER_REPLACE,
+    /**
+     * Killed after the store's replace returned, before the query context closed: Chronicle writes
+     * the checksum when the write lock is released, so a copy released before that is released too early.
+     */
+    AFTER_RELEASE
   }
 
   /**
@@ -343,17 +348,20 @@ class ChronicleStoreTest {
     StoreConfig config = builder(10_000, 256).config().store();
     ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps());
     try (ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
-        .createPersistedTo(config.files().chronicleMap().toFile());
-        ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k")) {
+        .createPersistedTo(config.files().chronicleMap().toFile())) {
+      ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k"); // never closed: the kill comes first
       c.writeLock().lock();
       MapEntry<String, byte[]> entry = c.entry();
       assertThat(entry).isNotNull();
-      if (cut != Cut.MID_VALUE_WITHOUT_COPY) {
+      if (cut == Cut.AFTER_RELEASE) {
+        undo.replace(c, entry, c.wrapValueAsData(stored("\"the new value, longer than the one it replaces\"")));
+      } else if (cut != Cut.MID_VALUE_WITHOUT_COPY) {
         undo.keep(entry); // held, never released: the kill comes first
       }
       if (cut == Cut.AFTER_REPLACE) {
         c.replaceValue(entry, c.wrapValueAsData(stored("\"the new value\"")));
-      } else {
+        c.writeLock().unlock(); // writes the checksum
+      } else if (cut != Cut.AFTER_RELEASE) {
         Data<byte[]> value = entry.value(); // half of a new value over the old, in place
         ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
       }
@@ -428,6 +436,13 @@ class ChronicleStoreTest {
     try (LogRecords log = LogRecords.under("io.tiercache")) {
       assertThat(afterCut(Cut.AFTER_REPLACE, log)).isEqualTo("\"the new value\"");
       assertThat(log.records).noneSatisfy(r -> assertThat(r.getMessage()).contains("restored"));
+    }
+  }
+
+  @Test
+  void theCopyIsReleasedOnlyOnceTheChecksumIsWritten() throws Exception {
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      assertThat(afterCut(Cut.AFTER_RELEASE, log)).isEqualTo("\"the new value, longer than the one it replaces\"");
     }
   }
 
