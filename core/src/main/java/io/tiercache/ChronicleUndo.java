@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -28,23 +27,27 @@ import net.openhft.chronicle.map.ExternalMapQueryContext;
 import net.openhft.chronicle.map.MapEntry;
 
 /**
- * A rollback journal for Chronicle Map's in-place overwrites. Chronicle Map writes a new value over
- * the old one and then the entry's checksum; a process killed in between leaves a checksum that
- * does not match, and Chronicle's recovery removes the entry, so the key loses its earlier,
- * acknowledged value too. Before such a replace the store copies the entry as stored (key and value
- * bytes) into this process's undo file, {@code <name>.cmap.undo-<id>}, and clears the copy once
- * the replace is done, all under the entry's segment lock. An opener alone with the map restores,
- * after Chronicle's recovery, each copy whose key recovery removed, and deletes the file.
+ * A rollback journal for Chronicle Map's in-place overwrites. Chronicle Map writes a new value
+ * over the old one and then the entry's checksum; a process killed in between leaves a checksum
+ * that does not match, and Chronicle's recovery removes the entry, so the key loses its earlier,
+ * acknowledged value too. Before such a replace the store copies the entry as stored (key and
+ * value bytes) into this process's undo file, {@code <name>.cmap.undo-<id>}, and clears the copy
+ * once the new value and its checksum are written, all under the entry's segment lock. An opener
+ * alone with the map restores, after Chronicle's recovery, each copy whose key recovery removed,
+ * and deletes the file. A copy left by a process killed while others keep the map open waits for
+ * that recovery; meanwhile no other process can change its key, whose segment the dead process
+ * still holds locked (Chronicle reports a dead lock to them).
  *
- * <p>A copy costs a memcpy into a mapped page, not a system call, and a kill does not lose it: the
- * page cache keeps what a killed process wrote to a shared mapping. (Power loss is another matter:
- * neither the map nor this file is forced before an acknowledgement unless the store is FSYNC, and
- * then only the map.) A copy whose checksum does not match is one the kill cut before the replace
- * began, and is ignored. Each writing thread uses one of a few slots, each a page-aligned region of
- * the file that holds one copy; a value too large for its slot gets a new, larger region at the end.
+ * <p>A copy costs a memcpy into a mapped page, not a system call, and a kill does not lose it:
+ * the page cache keeps what a killed process wrote to a shared mapping. (Power loss is another
+ * matter: neither the map nor this file is forced before an acknowledgement unless the store is
+ * FSYNC, and then only the map.) A copy counts only once it is whole, so a kill while copying
+ * leaves none; its own checksum guards against a damaged file, and a copy that does not match it
+ * is ignored. Each writing thread uses one of a few slots, each a page-aligned region of the
+ * file that holds one copy; a value too large for its slot gets a new, larger region at the end.
  *
- * <p>Region layout (big-endian): {@code int MAGIC, int capacity, int full (1 while a copy is live),
- * int crc32c (of what follows), int keyLength, int valueLength, key bytes, value bytes}.
+ * <p>Region layout (big-endian): {@code int MAGIC, int capacity, int full (1 while a copy is
+ * live), int crc32c (of what follows), int keyLength, int valueLength, key bytes, value bytes}.
  */
 final class ChronicleUndo implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(ChronicleUndo.class.getName());
@@ -223,19 +226,17 @@ final class ChronicleUndo implements AutoCloseable {
     for (Path file : files) {
       try (FileChannel channel = fileOps.open(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
           StandardOpenOption.WRITE)) {
-        FileLock lock;
-        try {
-          lock = channel.tryLock();
-        } catch (OverlappingFileLockException ownedInThisJvm) {
+        FileLock lock = FileOps.lockIfAbandoned(channel);
+        if (lock == null) {
           continue;
         }
-        if (lock == null) {
-          continue; // its writer is alive
-        }
-        String damage = restore(file, FileOps.readFully(channel, file), map);
-        if (damage != null) {
+        Replay replay = new Replay(file, map);
+        replay.all(FileOps.readFully(channel, file));
+        if (replay.damage != null) {
           lock.release();
-          FileOps.moveAside(file, damage);
+          FileOps.moveAside(file, replay.damage);
+        } else if (replay.kept) {
+          LOG.log(Level.WARNING, "tiercache: kept " + file + ": a value in it could not be restored (above)");
         } else {
           Files.delete(file);
         }
@@ -249,42 +250,62 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
-  /** Restores the live copies in {@code content}; returns why it is not an undo file, or null. */
-  private static String restore(Path file, byte[] content, ChronicleMap<String, byte[]> map) {
-    ByteBuffer all = ByteBuffer.wrap(content);
-    CRC32C crc = new CRC32C();
-    for (int at = 0; at < content.length; ) {
-      if (content.length - at < HEADER || all.getInt(at) != MAGIC) {
-        return "not a tiercache undo file at byte " + at;
-      }
-      int capacity = all.getInt(at + OFF_CAPACITY);
-      if (capacity < PAGE || capacity % PAGE != 0 || capacity > content.length - at) {
-        return "a region of " + capacity + " bytes at byte " + at + " does not fit the file";
-      }
-      int keyLength = all.getInt(at + OFF_KEY_LENGTH);
-      int valueLength = all.getInt(at + OFF_VALUE_LENGTH);
-      if (all.getInt(at + OFF_FULL) == 1 && keyLength >= 0 && valueLength >= 0
-          && (long) HEADER + keyLength + valueLength <= capacity) {
-        crc.reset();
-        crc.update(content, at + OFF_KEY_LENGTH, HEADER - OFF_KEY_LENGTH + keyLength + valueLength);
-        if ((int) crc.getValue() == all.getInt(at + OFF_CRC)) {
-          restore(file, map, BytesStore.wrap(content), at + HEADER, keyLength, valueLength);
-        }
-      }
-      at += capacity;
-    }
-    return null;
-  }
+  /** One undo file's copies, restored into a map. */
+  private static final class Replay {
+    final Path file;
+    final ChronicleMap<String, byte[]> map;
+    /** Why the file is not an undo file, or null. */
+    String damage;
+    /** A copy could not be restored: the file must stay. */
+    boolean kept;
 
-  private static void restore(Path file, ChronicleMap<String, byte[]> map, BytesStore<?, byte[]> content,
-      int keyAt, int keyLength, int valueLength) {
-    try (ExternalMapQueryContext<String, byte[], ?> c = map.queryContext(content, keyAt, keyLength)) {
-      c.writeLock().lock();
-      if (c.entry() == null) {
-        c.insert(c.absentEntry(), c.wrapValueBytesAsData(content, keyAt + keyLength, valueLength));
-        LOG.log(Level.WARNING, "tiercache: restored the value of "
-            + new String(content.underlyingObject(), keyAt, keyLength, StandardCharsets.UTF_8)
-            + " that a process killed while replacing it had kept in " + file);
+    Replay(Path file, ChronicleMap<String, byte[]> map) {
+      this.file = file;
+      this.map = map;
+    }
+
+    /** Restores each live, whole copy in {@code content}, the file's bytes. */
+    void all(byte[] content) {
+      ByteBuffer all = ByteBuffer.wrap(content);
+      CRC32C crc = new CRC32C();
+      for (int at = 0; at < content.length; ) {
+        if (content.length - at < HEADER || all.getInt(at) != MAGIC) {
+          damage = "not a tiercache undo file at byte " + at;
+          return;
+        }
+        int capacity = all.getInt(at + OFF_CAPACITY);
+        if (capacity < PAGE || capacity % PAGE != 0 || capacity > content.length - at) {
+          damage = "a region of " + capacity + " bytes at byte " + at + " does not fit the file";
+          return;
+        }
+        int keyLength = all.getInt(at + OFF_KEY_LENGTH);
+        int valueLength = all.getInt(at + OFF_VALUE_LENGTH);
+        if (all.getInt(at + OFF_FULL) == 1 && keyLength >= 0 && valueLength >= 0
+            && (long) HEADER + keyLength + valueLength <= capacity) {
+          crc.reset();
+          crc.update(content, at + OFF_KEY_LENGTH, HEADER - OFF_KEY_LENGTH + keyLength + valueLength);
+          if ((int) crc.getValue() == all.getInt(at + OFF_CRC)) {
+            one(BytesStore.wrap(content), at + HEADER, keyLength, valueLength);
+          }
+        }
+        at += capacity;
+      }
+    }
+
+    /** Inserts the copy unless its key is in the map (the replace finished, or was never begun). */
+    private void one(BytesStore<?, byte[]> content, int keyAt, int keyLength, int valueLength) {
+      String key = new String(content.underlyingObject(), keyAt, keyLength, StandardCharsets.UTF_8);
+      try (ExternalMapQueryContext<String, byte[], ?> c = map.queryContext(content, keyAt, keyLength)) {
+        c.writeLock().lock();
+        if (c.entry() == null) {
+          c.insert(c.absentEntry(), c.wrapValueBytesAsData(content, keyAt + keyLength, valueLength));
+          LOG.log(Level.WARNING, "tiercache: restored the value of " + key + " that a process killed while"
+              + " replacing it had kept in " + file);
+        }
+      } catch (IllegalStateException | IllegalArgumentException full) {
+        kept = true;
+        LOG.log(Level.WARNING, "tiercache: cannot restore the value of " + key + " kept in " + file
+            + " (the Chronicle Map is full?): " + full.getMessage());
       }
     }
   }

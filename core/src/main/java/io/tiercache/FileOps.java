@@ -446,14 +446,9 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
 
   private void removeIfAbandoned(Path temp) throws IOException {
     try (FileChannel channel = open(temp, Use.READ, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-      FileLock lock;
-      try {
-        lock = channel.tryLock();
-      } catch (OverlappingFileLockException writerInThisJvm) {
-        return;
-      }
+      FileLock lock = lockIfAbandoned(channel);
       if (lock == null) {
-        return; // its writer is alive
+        return;
       }
       try {
         Files.deleteIfExists(temp);
@@ -466,6 +461,18 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     } catch (CacheException notOurs) {
       // a planted file is not ours to delete; it is never read either
       LOG.log(System.Logger.Level.WARNING, "tiercache: left " + temp + " alone: " + notOurs.getMessage());
+    }
+  }
+
+  /**
+   * An exclusive lock on the file of {@code channel}, whose writer holds one while it is alive; null
+   * while it does (in another process or in this JVM).
+   */
+  static FileLock lockIfAbandoned(FileChannel channel) throws IOException {
+    try {
+      return channel.tryLock();
+    } catch (OverlappingFileLockException writerInThisJvm) {
+      return null;
     }
   }
 
