@@ -203,7 +203,12 @@ final class ChronicleUndo implements AutoCloseable {
     }
     synchronized (channel) {
       long at = channel.size();
-      FileOps.writeFully(channel, regions, at); // blocks allocated now: a full disk fails here, not in a page fault
+      try {
+        FileOps.writeFully(channel, regions, at); // blocks allocated now: a full disk fails here, not in a page fault
+      } catch (IOException e) {
+        channel.truncate(at); // a partial region would hide the regions appended after it from a restore
+        throw e;
+      }
       return channel.map(FileChannel.MapMode.READ_WRITE, at, regions.capacity());
     }
   }

@@ -446,6 +446,55 @@ class ChronicleStoreTest {
     }
   }
 
+  /**
+   * A slot that cannot grow on a full disk (a tmpfs, for real) fails the put and leaves the map as it
+   * was; the regions appended after that failure must still be found by a restore.
+   */
+  @Test
+  void aSlotThatCannotGrowOnAFullDiskFailsThePutAndLaterCopiesStillRestore() throws Exception {
+    Path mount = Files.createDirectory(dir.resolve("small"));
+    org.junit.jupiter.api.Assumptions.assumeTrue(JsonFileStoreTest.run("mount", "-t", "tmpfs", "-o", "size=8m",
+        "tmpfs", mount.toString()) == 0, "mounting a tmpfs needs root: " + mount);
+    try {
+      StoreConfig config = TieredCache.builder(String.class, Model.class).directory(mount).name("models")
+          .store(StoreSpec.chronicleMap(100, 8_192)).config().store();
+      java.nio.file.FileStore disk = Files.getFileStore(mount);
+      byte[] acknowledged = stored("\"" + "a".repeat(6_000) + "\""); // more than a slot's first region
+      ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+          .createPersistedTo(config.files().chronicleMap().toFile());
+      raw.put("0:k", acknowledged);
+      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps());
+      Path ballast = Files.write(mount.resolve("ballast"), new byte[(int) disk.getUsableSpace() - 4_096]);
+      try (ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k")) {
+        c.writeLock().lock();
+        assertThatThrownBy(() -> undo.keep(c.entry())).isInstanceOf(CacheException.class)
+            .hasMessageContaining("models.cmap.undo-");
+      }
+      assertThat(raw.get("0:k")).isEqualTo(acknowledged);
+      Files.delete(ballast);
+
+      ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k"); // never closed: the kill comes first
+      c.writeLock().lock();
+      undo.keep(c.entry());
+      Data<byte[]> value = c.entry().value();
+      ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
+      raw.close();
+      undo.abandon();
+
+      List<String> problems = new ArrayList<>();
+      try (ChronicleMap<String, byte[]> recovered = ChronicleStore.builder("models",
+          (StoreSpec.ChronicleMap) config.spec()).recoverPersistedTo(config.files().chronicleMap().toFile(), true,
+          p -> problems.add(p.message()))) {
+        assertThat(problems).anySatisfy(p -> assertThat(p).contains("Checksum doesn't match"));
+        assertThat(recovered.get("0:k")).as("the cut entry, removed by recovery").isNull();
+        ChronicleUndo.restore(config.files(), config.fileOps(), recovered);
+        assertThat(recovered.get("0:k")).isEqualTo(acknowledged);
+      }
+    } finally {
+      JsonFileStoreTest.run("umount", "-l", mount.toString());
+    }
+  }
+
   @Test
   void aCleanCloseDeletesItsUndoFileAndOverwritesKeepNoCopy() throws Exception {
     ChronicleStore store = store();
