@@ -340,7 +340,7 @@ final class ChronicleStore implements PersistentStore {
   }
 
   /** The stored form of a value: its write time, then its JSON. */
-  private static byte[] framed(long writtenMillis, byte[] encoded) {
+  static byte[] framed(long writtenMillis, byte[] encoded) {
     byte[] stored = new byte[HEADER + encoded.length];
     WRITE_TIME.set(stored, 0, writtenMillis);
     System.arraycopy(encoded, 0, stored, HEADER, encoded.length);

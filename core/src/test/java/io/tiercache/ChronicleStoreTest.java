@@ -362,8 +362,7 @@ class ChronicleStoreTest {
         c.replaceValue(entry, c.wrapValueAsData(stored("\"the new value\"")));
         c.writeLock().unlock(); // writes the checksum
       } else if (cut != Cut.AFTER_RELEASE) {
-        Data<byte[]> value = entry.value(); // half of a new value over the old, in place
-        ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
+        cutHalfWay(entry);
       }
       if (cut == Cut.DAMAGED_COPY) {
         tearTheCopy(config.files());
@@ -377,11 +376,13 @@ class ChronicleStoreTest {
   }
 
   private static byte[] stored(String json) {
-    byte[] encoded = json.getBytes();
-    byte[] stored = new byte[8 + encoded.length];
-    java.nio.ByteBuffer.wrap(stored).putLong(System.currentTimeMillis());
-    System.arraycopy(encoded, 0, stored, 8, encoded.length);
-    return stored;
+    return ChronicleStore.framed(System.currentTimeMillis(), json.getBytes());
+  }
+
+  /** What a kill half-way through a replace leaves: part of a new value written over the old, in place. */
+  private static void cutHalfWay(MapEntry<String, byte[]> entry) {
+    Data<byte[]> value = entry.value();
+    ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
   }
 
   /** Flips a byte of the value in the one copy the undo files hold. */
@@ -476,8 +477,7 @@ class ChronicleStoreTest {
       ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k"); // never closed: the kill comes first
       c.writeLock().lock();
       undo.keep(c.entry());
-      Data<byte[]> value = c.entry().value();
-      ((RandomDataOutput<?>) value.bytes()).write(value.offset() + 8, "\"the new val".getBytes());
+      cutHalfWay(c.entry());
       raw.close();
       undo.abandon();
 
