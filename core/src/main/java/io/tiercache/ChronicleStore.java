@@ -59,7 +59,7 @@ final class ChronicleStore implements PersistentStore {
   private final Path file;
   private final ChronicleMap<String, byte[]> map;
   private final ChronicleState state;
-  private final ChronicleUndo undo;
+  final ChronicleUndo undo; // package-private for tests
   private final LockFile lock;
   private final FileChannel syncChannel;
   private final long ttlMillis;
@@ -107,11 +107,15 @@ final class ChronicleStore implements PersistentStore {
         ChronicleUndo.restore(config.files(), config.fileOps(), map); // after recovery removed what kills cut
         state.resetOpeners();
       }
-      undo = ChronicleUndo.create(config.files(), config.fileOps());
+      boolean durable = config.durability() == Durability.FSYNC;
+      undo = ChronicleUndo.create(config.files(), config.fileOps(), durable);
       state.markLive();
       state.addOpeners(1);
       ChronicleStore store = new ChronicleStore(config, sizes, map, mapFile.checked, state, undo, lock);
       store.purge(alone);
+      if (durable) {
+        store.flush(); // after a power loss, the next opener sees this one's count, so it recovers and restores
+      }
       return store;
     } catch (RuntimeException | Error e) {
       if (undo != null) {
@@ -650,6 +654,7 @@ final class ChronicleStore implements PersistentStore {
       }
       long upTo = writes.get();
       force();
+      undo.force();
       synced = upTo;
     }
   }
@@ -666,6 +671,7 @@ final class ChronicleStore implements PersistentStore {
   @Override
   public void flush() {
     force();
+    undo.force();
     state.force();
   }
 

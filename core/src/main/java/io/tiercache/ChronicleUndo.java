@@ -2,6 +2,7 @@ package io.tiercache;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -39,11 +40,14 @@ import net.openhft.chronicle.map.MapEntry;
  * still holds locked (Chronicle reports a dead lock to them).
  *
  * <p>A copy costs a memcpy into a mapped page, not a system call, and a kill does not lose it:
- * the page cache keeps what a killed process wrote to a shared mapping. (Power loss is another
- * matter: neither the map nor this file is forced before an acknowledgement unless the store is
- * FSYNC, and then only the map.) A copy counts only once it is whole, so a kill while copying
- * leaves none; its own checksum guards against a damaged file, and a copy that does not match it
- * is ignored. Each writing thread uses one of a few slots, each a page-aligned region of the
+ * the page cache keeps what a killed process wrote to a shared mapping. A power loss would: the
+ * kernel may write a half-replaced value to disk at any moment (another writer's {@code fsync} of
+ * the map takes every dirty page), so a {@code durable} file (the store is FSYNC) forces each copy
+ * before the replace begins, as SQLite syncs its rollback journal before writing the database, and
+ * the store forces this file with the map before it acknowledges, so that no copy released before
+ * an acknowledgement is found live after a power loss. A copy counts only once it is whole, so a
+ * kill while copying leaves none; its own checksum guards against a damaged file, and a copy that
+ * does not match it is ignored. Each writing thread uses one of a few slots, each a page-aligned region of the
  * file that holds one copy; a value too large for its slot gets a new, larger region at the end.
  *
  * <p>Region layout (big-endian): {@code int MAGIC, int capacity, int full (1 while a copy is
@@ -63,8 +67,10 @@ final class ChronicleUndo implements AutoCloseable {
   /** Enough that threads rarely share a slot; a slot is held for one in-place replace. */
   private static final int SLOTS = Math.min(256, Integer.highestOneBit(4 * Runtime.getRuntime().availableProcessors() - 1) << 1);
 
-  private final Path file;
+  final Path file;
   private final FileChannel channel;
+  /** Each copy is on disk before its replace begins. */
+  private final boolean durable;
   private final FileLock owned;
   private final Slot[] slots = new Slot[SLOTS];
 
@@ -82,11 +88,16 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
-  private ChronicleUndo(Path file, FileChannel channel) throws IOException {
+  private ChronicleUndo(Path file, FileChannel channel, boolean durable) throws IOException {
     this.file = file;
     this.channel = channel;
+    this.durable = durable;
     this.owned = channel.lock(); // tells a recovering opener that this file's writer is alive
     MappedByteBuffer first = append(SLOTS, PAGE);
+    if (durable) {
+      channel.force(true);
+      FileOps.fsyncDirectory(file.toAbsolutePath().getParent()); // it (and the map beside it) is found after a power loss
+    }
     for (int i = 0; i < SLOTS; i++) {
       slots[i] = new Slot();
       slots[i].region = first.slice(i * PAGE, PAGE);
@@ -94,8 +105,11 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
-  /** Creates this process's undo file beside the map, under a name no other process has. */
-  static ChronicleUndo create(FileNames names, FileOps fileOps) {
+  /**
+   * Creates this process's undo file beside the map, under a name no other process has; {@code durable}
+   * copies survive a power loss (see the class comment).
+   */
+  static ChronicleUndo create(FileNames names, FileOps fileOps, boolean durable) {
     while (true) {
       Path file = names.chronicleUndo(Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE));
       FileChannel channel;
@@ -107,7 +121,7 @@ final class ChronicleUndo implements AutoCloseable {
         throw new CacheException("cannot create the Chronicle Map undo file", file, e);
       }
       try {
-        return new ChronicleUndo(file, channel);
+        return new ChronicleUndo(file, channel, durable);
       } catch (IOException | RuntimeException e) {
         try {
           channel.close();
@@ -179,6 +193,23 @@ final class ChronicleUndo implements AutoCloseable {
     slot.crc.update(region.slice(OFF_KEY_LENGTH, (int) needed - OFF_KEY_LENGTH));
     INTS.set(region, OFF_CRC, (int) slot.crc.getValue());
     INTS.setRelease(region, OFF_FULL, 1); // the copy is whole before it counts
+    if (durable) {
+      try {
+        region.force(0, (int) needed);
+      } catch (UncheckedIOException e) {
+        INTS.setRelease(region, OFF_FULL, 0); // the map is untouched: no copy may stand for it
+        throw new CacheException("cannot force the Chronicle Map undo file to disk; nothing was written", file, e);
+      }
+    }
+  }
+
+  /** Forces the releases made so far: a copy released before an acknowledgement is not live after a power loss. */
+  void force() {
+    try {
+      channel.force(false);
+    } catch (IOException e) {
+      throw new CacheException("cannot force the Chronicle Map undo file to disk", file, e);
+    }
   }
 
   /** Gives {@code slot} a new region of at least {@code needed} bytes at the end of the file, written (not a hole). */
@@ -228,6 +259,7 @@ final class ChronicleUndo implements AutoCloseable {
     } catch (IOException e) {
       throw new CacheException("cannot list the Chronicle Map undo files", dir, e);
     }
+    files.sort(null); // a restore is repeatable: where two live copies of a key exist, the same one wins
     for (Path file : files) {
       try (FileChannel channel = fileOps.open(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
           StandardOpenOption.WRITE)) {

@@ -19,6 +19,8 @@ import net.openhft.chronicle.map.MapEntry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * What only the Chronicle Map store does. Two stores opened on the same files in one JVM behave
@@ -346,7 +348,7 @@ class ChronicleStoreTest {
     killed.abandon();
     opened.remove(killed);
     StoreConfig config = builder(10_000, 256).config().store();
-    ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps());
+    ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), false);
     try (ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
         .createPersistedTo(config.files().chronicleMap().toFile())) {
       ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k"); // never closed: the kill comes first
@@ -448,6 +450,117 @@ class ChronicleStoreTest {
   }
 
   /**
+   * A power loss in the middle of an FSYNC store's overwrite, made for real on a loop device: the
+   * half-replaced value reached the disk (another writer's {@code fsync} of the map takes every
+   * dirty page) and nothing unforced did. The opener after the power loss must recover the map and
+   * restore the acknowledged value from the copy. {@code durableCopy=false} is the store as it was,
+   * whose copy was only in the page cache (the broken variant): the value is lost.
+   */
+  @ParameterizedTest(name = "durableCopy={0}")
+  @ValueSource(booleans = {true, false})
+  void anFsyncOverwriteCutByAPowerLossIsUndoneFromTheForcedCopy(boolean durableCopy) throws Exception {
+    ChronicleSupport.requireUsable();
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
+      TieredCacheBuilder<String, Model> running = builder(10_000, 256).directory(disk.mount).durability(Durability.FSYNC);
+      StoreConfig config = running.config().store();
+      ChronicleStore store = open(running);
+      store.await(store.put("k", ACKNOWLEDGED));
+      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), durableCopy);
+      ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+          .createPersistedTo(config.files().chronicleMap().toFile()); // another thread's view of the map
+      ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
+      c.writeLock().lock();
+      undo.keep(c.entry());
+      cutHalfWay(c.entry());
+      store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes()))); // another writer's acknowledgement
+
+      String after;
+      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted");
+          LogRecords log = LogRecords.under("io.tiercache")) {
+        ChronicleStore reopened = open(builder(10_000, 256).directory(rebooted.mount).durability(Durability.FSYNC));
+        opened.add(reopened);
+        assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered"));
+        PersistentStore.Value held = reopened.get("k");
+        after = held == null ? null : new String(held.bytes.toByteArray());
+        reopened.close();
+        opened.remove(reopened);
+      } finally {
+        undo.abandon();
+        store.abandon();
+        writer.close();
+      }
+      if (durableCopy) {
+        assertThat(after).isEqualTo(new String(ACKNOWLEDGED));
+      } else {
+        assertThat(after).as("the broken variant loses the acknowledged value").isNull();
+      }
+    }
+  }
+
+  private static final String V0 = "\"v0, long enough to be cut half-way\"";
+  private static final String V1 = "\"v1, long enough to be cut half-way\"";
+
+  /**
+   * A copy released before an acknowledgement must not be live after a power loss, or a restore may
+   * put back a value older than the acknowledged one. One process's overwrite of v0 by v1 is
+   * acknowledged; another process's overwrite of v1 is cut by a power loss. {@code forceReleases=false}
+   * acknowledges as the store did before, forcing the map alone (the broken variant): the first copy,
+   * of v0, is still live on the disk, in the undo file a restore reads first.
+   */
+  @ParameterizedTest(name = "forceReleases={0}")
+  @ValueSource(booleans = {true, false})
+  void aCopyReleasedBeforeAnAcknowledgementIsNotRestoredAfterAPowerLoss(boolean forceReleases) throws Exception {
+    ChronicleSupport.requireUsable();
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
+      TieredCacheBuilder<String, Model> running = builder(10_000, 256).directory(disk.mount).durability(Durability.FSYNC);
+      StoreConfig config = running.config().store();
+      Path mapFile = config.files().chronicleMap();
+      ChronicleStore first = open(running);
+      ChronicleStore second = open(running);
+      if (first.undo.file.compareTo(second.undo.file) > 0) { // restores read undo files in name order
+        ChronicleStore swap = first;
+        first = second;
+        second = swap;
+      }
+      first.await(first.put("k", V0.getBytes()));
+      PersistentStore.Write v1 = first.put("k", V1.getBytes());
+      if (forceReleases) {
+        first.await(v1);
+      } else {
+        forceFile(mapFile);
+      }
+      ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+          .createPersistedTo(mapFile.toFile()); // the second process's writing thread
+      ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
+      c.writeLock().lock();
+      second.undo.keep(c.entry());
+      cutHalfWay(c.entry());
+      forceFile(mapFile); // a third process's acknowledgement
+
+      String after;
+      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted");
+          LogRecords log = LogRecords.under("io.tiercache")) {
+        ChronicleStore reopened = open(builder(10_000, 256).directory(rebooted.mount).durability(Durability.FSYNC));
+        assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("restored").contains("0:k"));
+        PersistentStore.Value held = reopened.get("k");
+        after = held == null ? null : new String(held.bytes.toByteArray());
+        reopened.close();
+      } finally {
+        first.abandon();
+        second.abandon();
+        writer.close();
+      }
+      assertThat(after).isEqualTo(forceReleases ? V1 : V0);
+    }
+  }
+
+  private static void forceFile(Path file) throws Exception {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(false);
+    }
+  }
+
+  /**
    * A slot that cannot grow on a full disk (a tmpfs, for real) fails the put and leaves the map as it
    * was; the regions appended after that failure must still be found by a restore.
    */
@@ -464,7 +577,7 @@ class ChronicleStoreTest {
       ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
           .createPersistedTo(config.files().chronicleMap().toFile());
       raw.put("0:k", acknowledged);
-      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps());
+      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), false);
       Path ballast = Files.write(mount.resolve("ballast"), new byte[(int) disk.getUsableSpace() - 4_096]);
       try (ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k")) {
         c.writeLock().lock();
