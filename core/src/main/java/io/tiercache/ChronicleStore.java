@@ -654,7 +654,7 @@ final class ChronicleStore implements PersistentStore {
       }
       long upTo = writes.get();
       force();
-      undo.force();
+      undo.forceReleases();
       synced = upTo;
     }
   }

@@ -71,6 +71,8 @@ final class ChronicleUndo implements AutoCloseable {
   private final FileChannel channel;
   /** Each copy is on disk before its replace begins. */
   private final boolean durable;
+  /** A durable file's copy was released since {@link #forceReleases} last ran. */
+  private volatile boolean releasedUnforced;
   private final FileLock owned;
   private final Slot[] slots = new Slot[SLOTS];
 
@@ -152,6 +154,7 @@ final class ChronicleUndo implements AutoCloseable {
       context.writeLock().unlock();
     } finally {
       slot.release();
+      releasedUnforced = durable;
     }
   }
 
@@ -203,7 +206,19 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
-  /** Forces the releases made so far: a copy released before an acknowledgement is not live after a power loss. */
+  /**
+   * Forces the releases made so far, if any: a copy released before an acknowledgement must not be
+   * live after a power loss. Callers take turns (the store's sync lock), so none returns while
+   * another's force is still running.
+   */
+  void forceReleases() {
+    if (releasedUnforced) {
+      releasedUnforced = false; // cleared first: a release during the force sets it again
+      force();
+    }
+  }
+
+  /** Forces the whole file. */
   void force() {
     try {
       channel.force(false);
