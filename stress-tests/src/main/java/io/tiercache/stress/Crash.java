@@ -20,7 +20,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -45,6 +44,11 @@ import picocli.CommandLine.Option;
  * With {@code --durability ASYNC --async-delay-ms 5000} the child acknowledges writes that are
  * still in memory: the harness must then report lost acknowledged ids; with a delay shorter
  * than the round, older ones.
+ *
+ * <p>With {@code --power-loss} the cache lives on an ext4 loop device ({@link LoopDisk}) whose power
+ * is cut at each kill: the checker opens the disk as a power loss leaves it, so only what was forced
+ * counts. {@code FSYNC} must lose nothing acknowledged; {@code WRITE}, which forces nothing but its
+ * compactions, is the variant that must lose.
  */
 public final class Crash {
   /** Distinct ids a round cycles over: bounds the cache at {@code rounds * IDS_PER_ROUND} entries. */
@@ -92,6 +96,11 @@ public final class Crash {
     int idsPerRound;
     @Option(names = "--dir", description = "the cache directory (default: a new temporary directory)")
     Path dir;
+    @Option(names = "--power-loss", description = "run the cache on an ext4 loop device and cut its power at each kill (needs root)")
+    boolean powerLoss;
+    @Option(names = "--writers", defaultValue = "1",
+        description = "writing threads in the killed JVM, each with its own ids (default ${DEFAULT-VALUE})")
+    int writers;
     @Option(names = "--mode", defaultValue = "harness", hidden = true)
     Mode mode;
     @Option(names = "--prefix", hidden = true)
@@ -100,11 +109,11 @@ public final class Crash {
     @Override
     public Integer call() throws Exception {
       if (mode == Mode.VICTIM) {
-        victim(dir, store, prefix, idsPerRound, durability, asyncDelay);
+        victim(dir, store, prefix, idsPerRound, writers, durability, asyncDelay);
         return 0;
       }
       Path d = dir != null ? dir : Files.createTempDirectory("tiercache-crash");
-      Result r = run(d, store, rounds, idsPerRound, durability, asyncDelay, new Random(seed));
+      Result r = run(d, store, rounds, idsPerRound, writers, durability, asyncDelay, powerLoss, new Random(seed));
       System.out.println(r.line());
       return r.intact() ? 0 : Cli.BROKEN;
     }
@@ -116,36 +125,73 @@ public final class Crash {
         .lockTimeout(Duration.ofSeconds(30))).build();
   }
 
-  /** Puts until killed; {@code id sequence} is printed only after its put returned. */
-  static void victim(Path dir, Args.Store store, String prefix, int idsPerRound, Durability durability,
-      long asyncDelay) {
+  /** The ids writer {@code w} of a round puts: {@code <prefix>-<n>}, writer 0 keeping the round's own prefix. */
+  static String writerPrefix(String prefix, int w) {
+    return w == 0 ? prefix : prefix + "w" + w;
+  }
+
+  /**
+   * Puts until killed, from {@code writers} threads that each cycle over their share of the ids;
+   * {@code id sequence} is printed only after its put returned.
+   */
+  static void victim(Path dir, Args.Store store, String prefix, int idsPerRound, int writers, Durability durability,
+      long asyncDelay) throws InterruptedException {
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
     TieredCache<String, Record> cache = open(dir, store, durability, asyncDelay);
-    for (long i = 0; ; i++) {
-      String id = prefix + "-" + (i % idsPerRound);
-      cache.put(id, Record.of(id, prefix, i));
-      out.println(id + " " + i);
-      out.flush();
+    int ids = Math.max(1, idsPerRound / writers);
+    List<Thread> threads = new java.util.ArrayList<>();
+    for (int w = 0; w < writers; w++) {
+      String own = writerPrefix(prefix, w);
+      threads.add(new Thread(() -> {
+        for (long i = 0; ; i++) {
+          String id = own + "-" + (i % ids);
+          cache.put(id, Record.of(id, prefix, i));
+          synchronized (out) {
+            out.println(id + " " + i);
+            out.flush();
+          }
+        }
+      }, "writer-" + w));
+    }
+    threads.forEach(Thread::start);
+    for (Thread t : threads) {
+      t.join(); // until the kill
     }
   }
 
   public static Result run(Path dir, int rounds, Durability durability, long asyncDelay, Random random)
       throws Exception {
-    return run(dir, Args.Store.JSON, rounds, IDS_PER_ROUND, durability, asyncDelay, random);
+    return run(dir, Args.Store.JSON, rounds, IDS_PER_ROUND, 1, durability, asyncDelay, false, random);
   }
 
   public static Result run(Path dir, Args.Store store, int rounds, Durability durability, long asyncDelay,
       Random random) throws Exception {
-    return run(dir, store, rounds, IDS_PER_ROUND, durability, asyncDelay, random);
+    return run(dir, store, rounds, IDS_PER_ROUND, 1, durability, asyncDelay, false, random);
   }
 
-  /** As above with {@code idsPerRound} distinct ids a round. */
-  public static Result run(Path dir, Args.Store store, int rounds, int idsPerRound, Durability durability,
-      long asyncDelay, Random random) throws Exception {
+  /**
+   * As above with {@code idsPerRound} distinct ids a round, shared by {@code writers} threads; with
+   * {@code powerLoss}, on a loop device under {@code base} whose power is cut at each kill.
+   */
+  public static Result run(Path base, Args.Store store, int rounds, int idsPerRound, int writers,
+      Durability durability, long asyncDelay, boolean powerLoss, Random random) throws Exception {
     if (idsPerRound <= 0) {
       throw new IllegalArgumentException("idsPerRound must be positive: " + idsPerRound);
     }
-    Files.createDirectories(dir);
+    Files.createDirectories(base);
+    LoopDisk disk = powerLoss ? LoopDisk.create(base.resolve("power-loss"), 2L << 30) : null;
+    try {
+      return rounds(disk, disk != null ? disk.path() : base, store, rounds, idsPerRound, writers, durability,
+          asyncDelay, random);
+    } finally {
+      if (disk != null) {
+        disk.close();
+      }
+    }
+  }
+
+  private static Result rounds(LoopDisk disk, Path dir, Args.Store store, int rounds, int idsPerRound, int writers,
+      Durability durability, long asyncDelay, Random random) throws Exception {
     // id -> the last acknowledged sequence: one victim puts each id in order, so the cache must
     // hold that write or a later, unacknowledged one.
     Map<String, Long> acked = new ConcurrentHashMap<>();
@@ -158,12 +204,12 @@ public final class Crash {
       // The cache grows by at most idsPerRound entries a round: the victim's heap must hold it.
       Path errors = Files.createTempFile("tiercache-victim", ".err");
       Process child = Children.start(Crash.class, List.of("--mode", "victim", "--dir", dir.toString(),
-          "--prefix", "r" + round, "--ids-per-round", Integer.toString(idsPerRound),
+          "--prefix", "r" + round, "--ids-per-round", Integer.toString(idsPerRound), "--writers", Integer.toString(writers),
           "--durability", durability.name(), "--async-delay-ms", Long.toString(asyncDelay),
           "--store", store.option()),
           "2g", errors);
       CountDownLatch firstAck = new CountDownLatch(1);
-      AtomicLong lastAcked = new AtomicLong(-1);
+      Map<String, Long> lastAcked = new ConcurrentHashMap<>(); // a writer's prefix -> its last acknowledged sequence
       Thread collector = new Thread(() -> collect(child.getInputStream(), acked, acknowledgedPuts, lastAcked, firstAck),
           "acks");
       collector.start();
@@ -185,6 +231,10 @@ public final class Crash {
         collector.join(30_000);
         Files.deleteIfExists(errors);
       }
+      if (disk != null) {
+        disk.cut(); // the child is gone: nothing is in flight while the image is copied
+        dir = disk.path();
+      }
       long damagedBefore = damagedFiles(dir);
       // The files as the killed process left them: the snapshot must parse and every complete
       // journal line must be intact (an incomplete last line is the append the kill cut).
@@ -198,13 +248,17 @@ public final class Crash {
         }
       }
       try (TieredCache<String, Record> cache = open(dir, store, Durability.WRITE, asyncDelay)) {
-        // The put after the last acknowledged one is the only one the kill can have cut.
-        String inFlight = "r" + round + "-" + ((lastAcked.get() + 1) % idsPerRound);
+        // The put after each writer's last acknowledged one is the only one the kill can have cut.
+        Set<String> inFlight = new HashSet<>();
+        for (int w = 0; w < writers; w++) {
+          String own = writerPrefix("r" + round, w);
+          inFlight.add(own + "-" + ((lastAcked.getOrDefault(own, -1L) + 1) % Math.max(1, idsPerRound / writers)));
+        }
         for (Map.Entry<String, Long> ack : acked.entrySet()) {
           Record held = cache.getIfPresent(ack.getKey());
           if (held == null) {
             if (!interrupted.contains(ack.getKey()) && !lost.contains(ack.getKey())) {
-              boolean cut = ack.getKey().equals(inFlight);
+              boolean cut = inFlight.contains(ack.getKey());
               (cut ? interrupted : lost).add(ack.getKey());
               System.err.println("round " + round + ": " + ack.getKey() + " is missing (its last acknowledged put: "
                   + ack.getValue() + "; the put in flight at the kill: " + inFlight + (cut ? ")" : ", another key)"));
@@ -229,7 +283,7 @@ public final class Crash {
   }
 
   /** Counts complete lines only: a line cut by the kill was never acknowledged. */
-  static void collect(InputStream in, Map<String, Long> acked, LongAdder acknowledgedPuts, AtomicLong lastAcked,
+  static void collect(InputStream in, Map<String, Long> acked, LongAdder acknowledgedPuts, Map<String, Long> lastAcked,
       CountDownLatch firstAck) {
     StringBuilder line = new StringBuilder();
     byte[] buf = new byte[8192];
@@ -239,8 +293,9 @@ public final class Crash {
           if (buf[i] == '\n') {
             int space = line.indexOf(" ");
             long sequence = Long.parseLong(line, space + 1, line.length(), 10);
-            acked.merge(line.substring(0, space), sequence, Math::max);
-            lastAcked.set(sequence); // one victim acknowledges in order
+            String id = line.substring(0, space);
+            acked.merge(id, sequence, Math::max);
+            lastAcked.put(id.substring(0, id.lastIndexOf('-')), sequence); // each writer acknowledges in order
             acknowledgedPuts.increment();
             firstAck.countDown();
             line.setLength(0);
