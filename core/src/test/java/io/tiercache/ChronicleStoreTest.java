@@ -461,9 +461,8 @@ class ChronicleStoreTest {
   void anFsyncOverwriteCutByAPowerLossIsUndoneFromTheForcedCopy(boolean durableCopy) throws Exception {
     ChronicleSupport.requireUsable();
     try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
-      TieredCacheBuilder<String, Model> running = builder(10_000, 256).directory(disk.mount).durability(Durability.FSYNC);
-      StoreConfig config = running.config().store();
-      ChronicleStore store = open(running);
+      StoreConfig config = fsyncOn(disk).config().store();
+      ChronicleStore store = open(fsyncOn(disk));
       store.await(store.put("k", ACKNOWLEDGED));
       ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), durableCopy);
       ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
@@ -475,15 +474,9 @@ class ChronicleStoreTest {
       store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes()))); // another writer's acknowledgement
 
       String after;
-      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted");
-          LogRecords log = LogRecords.under("io.tiercache")) {
-        ChronicleStore reopened = open(builder(10_000, 256).directory(rebooted.mount).durability(Durability.FSYNC));
-        opened.add(reopened);
+      try (LogRecords log = LogRecords.under("io.tiercache")) {
+        after = afterPowerLoss(disk);
         assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered"));
-        PersistentStore.Value held = reopened.get("k");
-        after = held == null ? null : new String(held.bytes.toByteArray());
-        reopened.close();
-        opened.remove(reopened);
       } finally {
         undo.abandon();
         store.abandon();
@@ -512,11 +505,10 @@ class ChronicleStoreTest {
   void aCopyReleasedBeforeAnAcknowledgementIsNotRestoredAfterAPowerLoss(boolean forceReleases) throws Exception {
     ChronicleSupport.requireUsable();
     try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
-      TieredCacheBuilder<String, Model> running = builder(10_000, 256).directory(disk.mount).durability(Durability.FSYNC);
-      StoreConfig config = running.config().store();
+      StoreConfig config = fsyncOn(disk).config().store();
       Path mapFile = config.files().chronicleMap();
-      ChronicleStore first = open(running);
-      ChronicleStore second = open(running);
+      ChronicleStore first = open(fsyncOn(disk));
+      ChronicleStore second = open(fsyncOn(disk));
       if (first.undo.file.compareTo(second.undo.file) > 0) { // restores read undo files in name order
         ChronicleStore swap = first;
         first = second;
@@ -538,19 +530,32 @@ class ChronicleStoreTest {
       forceFile(mapFile); // a third process's acknowledgement
 
       String after;
-      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted");
-          LogRecords log = LogRecords.under("io.tiercache")) {
-        ChronicleStore reopened = open(builder(10_000, 256).directory(rebooted.mount).durability(Durability.FSYNC));
+      try (LogRecords log = LogRecords.under("io.tiercache")) {
+        after = afterPowerLoss(disk);
         assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("restored").contains("0:k"));
-        PersistentStore.Value held = reopened.get("k");
-        after = held == null ? null : new String(held.bytes.toByteArray());
-        reopened.close();
       } finally {
         first.abandon();
         second.abandon();
         writer.close();
       }
       assertThat(after).isEqualTo(forceReleases ? V1 : V0);
+    }
+  }
+
+  private TieredCacheBuilder<String, Model> fsyncOn(PowerLossDisk disk) {
+    return builder(10_000, 256).directory(disk.mount).durability(Durability.FSYNC);
+  }
+
+  /** Cuts {@code disk}'s power; returns what the next opener, which recovers the map, reads for "k". */
+  private String afterPowerLoss(PowerLossDisk disk) throws Exception {
+    try (PowerLossDisk rebooted = disk.cut(dir, "rebooted")) {
+      ChronicleStore reopened = open(fsyncOn(rebooted));
+      try {
+        PersistentStore.Value held = reopened.get("k");
+        return held == null ? null : new String(held.bytes.toByteArray());
+      } finally {
+        reopened.close();
+      }
     }
   }
 
