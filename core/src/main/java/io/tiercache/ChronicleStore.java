@@ -104,7 +104,7 @@ final class ChronicleStore implements PersistentStore {
       ChronicleMap<String, byte[]> map = mapFile.open(alone, alone ? state.openers() : 0);
       mapFile.map = map;
       if (alone) {
-        ChronicleUndo.restore(config.files(), config.fileOps(), map); // after recovery removed what kills cut
+        ChronicleUndo.restore(config.files(), config.fileOps(), map, mapFile.checked); // after recovery removed what kills cut
         state.resetOpeners();
       }
       boolean durable = config.durability() == Durability.FSYNC;

@@ -261,11 +261,12 @@ final class ChronicleUndo implements AutoCloseable {
 
   /**
    * Restores from every undo file of a process that is gone each copy whose key is missing from
-   * {@code map} (its recovery removed the entry the kill cut), then deletes the file. Call alone
+   * {@code map} (its recovery removed the entry the kill cut), forces {@code mapFile} (the map's
+   * file) so that the restored values outlive a power loss, then deletes the file. Call alone
    * with the map, under the open lock, after recovery. A file that is not this format is moved
    * aside; one that may not be trusted (a link, another user's) is left alone and never read.
    */
-  static void restore(FileNames names, FileOps fileOps, ChronicleMap<String, byte[]> map) {
+  static void restore(FileNames names, FileOps fileOps, ChronicleMap<String, byte[]> map, FileChannel mapFile) {
     String prefix = names.chronicleUndo("").getFileName().toString();
     Path dir = names.chronicleMap().toAbsolutePath().getParent();
     List<Path> files = new ArrayList<>();
@@ -284,6 +285,9 @@ final class ChronicleUndo implements AutoCloseable {
         }
         Replay replay = new Replay(file, map);
         replay.all(FileOps.readFully(channel, file));
+        if (replay.restored) {
+          forceMap(mapFile, names); // before the copies go: else a power loss could take both
+        }
         if (replay.damage != null) {
           lock.release();
           FileOps.moveAside(file, replay.damage);
@@ -302,6 +306,15 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
+  private static void forceMap(FileChannel mapFile, FileNames names) {
+    try {
+      mapFile.force(false);
+    } catch (IOException e) {
+      throw new CacheException("cannot force the Chronicle Map file after restoring values into it; the undo file"
+          + " that holds them stays", names.chronicleMap(), e);
+    }
+  }
+
   /** One undo file's copies, restored into a map. */
   private static final class Replay {
     final Path file;
@@ -310,6 +323,8 @@ final class ChronicleUndo implements AutoCloseable {
     String damage;
     /** A copy could not be restored: the file must stay. */
     boolean kept;
+    /** A copy was put back into the map. */
+    boolean restored;
 
     Replay(Path file, ChronicleMap<String, byte[]> map) {
       this.file = file;
@@ -351,6 +366,7 @@ final class ChronicleUndo implements AutoCloseable {
         c.writeLock().lock();
         if (c.entry() == null) {
           c.insert(c.absentEntry(), c.wrapValueBytesAsData(content, keyAt + keyLength, valueLength));
+          restored = true;
           LOG.log(Level.WARNING, "tiercache: restored the value of " + key + " that a process killed while"
               + " replacing it had kept in " + file);
         }

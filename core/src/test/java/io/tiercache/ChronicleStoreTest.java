@@ -490,6 +490,56 @@ class ChronicleStoreTest {
     }
   }
 
+  /**
+   * The values a restore puts back must be on disk before it deletes the undo file: the file system
+   * commits the deletion within seconds (ext4's journal, every 5 s), while the map's dirty pages wait
+   * for 30. A second power loss after that finds neither. {@code forceMap=false} is the restore as
+   * it was, which forced nothing (the broken variant: it is given a channel on another file).
+   */
+  @ParameterizedTest(name = "forceMap={0}")
+  @ValueSource(booleans = {true, false})
+  void restoredValuesOutliveASecondPowerLoss(boolean forceMap) throws Exception {
+    ChronicleSupport.requireUsable();
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
+      StoreConfig config = fsyncOn(disk).config().store();
+      ChronicleStore store = open(fsyncOn(disk));
+      store.await(store.put("k", ACKNOWLEDGED));
+      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), true);
+      ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+          .createPersistedTo(config.files().chronicleMap().toFile());
+      ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
+      c.writeLock().lock();
+      undo.keep(c.entry());
+      cutHalfWay(c.entry());
+      store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes())));
+
+      String after;
+      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted")) {
+        StoreConfig again = fsyncOn(rebooted).config().store();
+        Path mapPath = again.files().chronicleMap();
+        try (ChronicleMap<String, byte[]> recovered = ChronicleStore.builder("models",
+                (StoreSpec.ChronicleMap) again.spec()).recoverPersistedTo(mapPath.toFile(), true);
+            java.nio.channels.FileChannel forced = java.nio.channels.FileChannel.open(
+                forceMap ? mapPath : rebooted.mount.resolve("another-file"), java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.CREATE)) {
+          ChronicleUndo.restore(again.files(), again.fileOps(), recovered, forced);
+          assertThat(recovered.get("0:k")).as("restored").isNotNull();
+          Thread.sleep(6_000); // the journal commits the undo file's deletion; the map's pages stay dirty
+          after = afterPowerLoss(rebooted, "rebooted-again");
+        }
+      } finally {
+        undo.abandon();
+        store.abandon();
+        writer.close();
+      }
+      if (forceMap) {
+        assertThat(after).isEqualTo(new String(ACKNOWLEDGED));
+      } else {
+        assertThat(after).as("the broken variant loses the restored value").isNull();
+      }
+    }
+  }
+
   private static final String V0 = "\"v0, long enough to be cut half-way\"";
   private static final String V1 = "\"v1, long enough to be cut half-way\"";
 
@@ -548,7 +598,11 @@ class ChronicleStoreTest {
 
   /** Cuts {@code disk}'s power; returns what the next opener, which recovers the map, reads for "k". */
   private String afterPowerLoss(PowerLossDisk disk) throws Exception {
-    try (PowerLossDisk rebooted = disk.cut(dir, "rebooted")) {
+    return afterPowerLoss(disk, "rebooted");
+  }
+
+  private String afterPowerLoss(PowerLossDisk disk, String name) throws Exception {
+    try (PowerLossDisk rebooted = disk.cut(dir, name)) {
       ChronicleStore reopened = open(fsyncOn(rebooted));
       try {
         PersistentStore.Value held = reopened.get("k");
@@ -602,10 +656,12 @@ class ChronicleStoreTest {
       List<String> problems = new ArrayList<>();
       try (ChronicleMap<String, byte[]> recovered = ChronicleStore.builder("models",
           (StoreSpec.ChronicleMap) config.spec()).recoverPersistedTo(config.files().chronicleMap().toFile(), true,
-          p -> problems.add(p.message()))) {
+          p -> problems.add(p.message()));
+          java.nio.channels.FileChannel mapFile = java.nio.channels.FileChannel.open(config.files().chronicleMap(),
+              java.nio.file.StandardOpenOption.WRITE)) {
         assertThat(problems).anySatisfy(p -> assertThat(p).contains("Checksum doesn't match"));
         assertThat(recovered.get("0:k")).as("the cut entry, removed by recovery").isNull();
-        ChronicleUndo.restore(config.files(), config.fileOps(), recovered);
+        ChronicleUndo.restore(config.files(), config.fileOps(), recovered, mapFile);
         assertThat(recovered.get("0:k")).isEqualTo(acknowledged);
       }
     } finally {
