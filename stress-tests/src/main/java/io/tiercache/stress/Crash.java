@@ -130,6 +130,11 @@ public final class Crash {
     return w == 0 ? prefix : prefix + "w" + w;
   }
 
+  /** How many ids each writer cycles over. */
+  static int idsPerWriter(int idsPerRound, int writers) {
+    return Math.max(1, idsPerRound / writers);
+  }
+
   /**
    * Puts until killed, from {@code writers} threads that each cycle over their share of the ids;
    * {@code id sequence} is printed only after its put returned.
@@ -138,7 +143,7 @@ public final class Crash {
       long asyncDelay) throws InterruptedException {
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
     TieredCache<String, Record> cache = open(dir, store, durability, asyncDelay);
-    int ids = Math.max(1, idsPerRound / writers);
+    int ids = idsPerWriter(idsPerRound, writers);
     List<Thread> threads = new java.util.ArrayList<>();
     for (int w = 0; w < writers; w++) {
       String own = writerPrefix(prefix, w);
@@ -252,7 +257,7 @@ public final class Crash {
         Set<String> inFlight = new HashSet<>();
         for (int w = 0; w < writers; w++) {
           String own = writerPrefix("r" + round, w);
-          inFlight.add(own + "-" + ((lastAcked.getOrDefault(own, -1L) + 1) % Math.max(1, idsPerRound / writers)));
+          inFlight.add(own + "-" + ((lastAcked.getOrDefault(own, -1L) + 1) % idsPerWriter(idsPerRound, writers)));
         }
         for (Map.Entry<String, Long> ack : acked.entrySet()) {
           Record held = cache.getIfPresent(ack.getKey());
