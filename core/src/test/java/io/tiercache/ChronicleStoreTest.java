@@ -460,27 +460,12 @@ class ChronicleStoreTest {
   @ValueSource(booleans = {true, false})
   void anFsyncOverwriteCutByAPowerLossIsUndoneFromTheForcedCopy(boolean durableCopy) throws Exception {
     ChronicleSupport.requireUsable();
-    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
-      StoreConfig config = fsyncOn(disk).config().store();
-      ChronicleStore store = open(fsyncOn(disk));
-      store.await(store.put("k", ACKNOWLEDGED));
-      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), durableCopy);
-      ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
-          .createPersistedTo(config.files().chronicleMap().toFile()); // another thread's view of the map
-      ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
-      c.writeLock().lock();
-      undo.keep(c.entry());
-      cutHalfWay(c.entry());
-      store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes()))); // another writer's acknowledgement
-
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64);
+        TornOverwrite torn = tornOverwrite(disk, durableCopy)) {
       String after;
       try (LogRecords log = LogRecords.under("io.tiercache")) {
         after = afterPowerLoss(disk);
         assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("recovered"));
-      } finally {
-        undo.abandon();
-        store.abandon();
-        writer.close();
       }
       if (durableCopy) {
         assertThat(after).isEqualTo(new String(ACKNOWLEDGED));
@@ -500,19 +485,8 @@ class ChronicleStoreTest {
   @ValueSource(booleans = {true, false})
   void restoredValuesOutliveASecondPowerLoss(boolean forceMap) throws Exception {
     ChronicleSupport.requireUsable();
-    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64)) {
-      StoreConfig config = fsyncOn(disk).config().store();
-      ChronicleStore store = open(fsyncOn(disk));
-      store.await(store.put("k", ACKNOWLEDGED));
-      ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), true);
-      ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
-          .createPersistedTo(config.files().chronicleMap().toFile());
-      ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
-      c.writeLock().lock();
-      undo.keep(c.entry());
-      cutHalfWay(c.entry());
-      store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes())));
-
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64);
+        TornOverwrite torn = tornOverwrite(disk, true)) {
       String after;
       try (PowerLossDisk rebooted = disk.cut(dir, "rebooted")) {
         StoreConfig again = fsyncOn(rebooted).config().store();
@@ -527,10 +501,6 @@ class ChronicleStoreTest {
           Thread.sleep(6_000); // the journal commits the undo file's deletion; the map's pages stay dirty
           after = afterPowerLoss(rebooted, "rebooted-again");
         }
-      } finally {
-        undo.abandon();
-        store.abandon();
-        writer.close();
       }
       if (forceMap) {
         assertThat(after).isEqualTo(new String(ACKNOWLEDGED));
@@ -590,6 +560,37 @@ class ChronicleStoreTest {
       }
       assertThat(after).isEqualTo(forceReleases ? V1 : V0);
     }
+  }
+
+  /** An FSYNC store holding "k" = {@link #ACKNOWLEDGED}, whose overwrite another thread is cutting half-way. */
+  private record TornOverwrite(ChronicleStore store, ChronicleUndo undo, ChronicleMap<String, byte[]> writer)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      undo.abandon();
+      store.abandon();
+      writer.close();
+    }
+  }
+
+  /**
+   * Builds a {@link TornOverwrite} on {@code disk}: the half-replaced value reached the disk through
+   * another writer's acknowledgement ({@code fsync} of the map takes every dirty page); the copy is
+   * forced only if {@code durableCopy}.
+   */
+  private TornOverwrite tornOverwrite(PowerLossDisk disk, boolean durableCopy) throws java.io.IOException {
+    StoreConfig config = fsyncOn(disk).config().store();
+    ChronicleStore store = open(fsyncOn(disk));
+    store.await(store.put("k", ACKNOWLEDGED));
+    ChronicleUndo undo = ChronicleUndo.create(config.files(), config.fileOps(), durableCopy);
+    ChronicleMap<String, byte[]> writer = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+        .createPersistedTo(config.files().chronicleMap().toFile()); // another thread's view of the map
+    ExternalMapQueryContext<String, byte[], ?> c = writer.queryContext("0:k"); // the power goes first
+    c.writeLock().lock();
+    undo.keep(c.entry());
+    cutHalfWay(c.entry());
+    store.await(store.put("other", ChronicleStore.framed(0, "1".getBytes()))); // another writer's acknowledgement
+    return new TornOverwrite(store, undo, writer);
   }
 
   private TieredCacheBuilder<String, Model> fsyncOn(PowerLossDisk disk) {
