@@ -107,6 +107,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final @Nullable Weigher<? super K, ? super V> weigher;
   private final boolean weighted;
   private final StatsRecorder stats;
+  private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
   private final ConcurrentHashMap<K, CompletableFuture<@Nullable Tagged<V>>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
@@ -156,7 +157,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   private Cache<K, Tagged<V>> buildFront(CacheConfig<K, V> config) {
-    Caffeine<Object, Object> caffeine = Caffeine.newBuilder().executor(FrontMaintenance.INSTANCE);
+    Caffeine<Object, Object> caffeine = Caffeine.newBuilder().executor(maintenance);
     // No Caffeine expiry: its clock read and timer wheel cost more than the one deadline check
     // current() makes, and content expires by deadline and epoch, which Caffeine does not know.
     // No Caffeine statistics either: it would count the computes that order writes as loads.
@@ -176,7 +177,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** Every front-tier compute: it runs the maintenance it schedules on this thread (see {@link FrontMaintenance}). */
   private @Nullable Tagged<V> writeFront(K key,
       BiFunction<? super K, ? super @Nullable Tagged<V>, ? extends @Nullable Tagged<V>> remapping) {
-    return FrontMaintenance.compute(front.asMap(), key, remapping);
+    return maintenance.compute(front.asMap(), key, remapping);
   }
 
   private int weigh(Object key, Object value) {
@@ -200,7 +201,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
 
   /** A front value is served only while its content is current and its deadline not reached. */
   private boolean current(Tagged<V> tagged) {
-    return tagged.epoch == store.epoch() && clock.millis() < tagged.expiresAtMillis;
+    return current(tagged, clock.millis());
+  }
+
+  private boolean current(Tagged<V> tagged, long nowMillis) {
+    return tagged.epoch == store.epoch() && nowMillis < tagged.expiresAtMillis;
   }
 
   /** The front-tier value of a local write or load. */
@@ -228,9 +233,14 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private @Nullable Tagged<V> frontHit(K key, @Nullable Function<? super K, ? extends @Nullable V> loader) {
     store.poll();
     Tagged<V> tagged = front.getIfPresent(key);
-    if (tagged == null || !current(tagged)) {
+    if (tagged == null) {
       return null;
     }
+    long now = clock.millis();
+    if (!current(tagged, now)) {
+      return null;
+    }
+    maintenance.afterHit(now);
     stats.recordFrontHit();
     if (loader != null) {
       refreshIfOld(key, tagged, loader);
