@@ -3,15 +3,14 @@ package io.tiercache.jmh;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tiercache.Durability;
+import io.tiercache.FrontTierMaintenance;
 import io.tiercache.TieredCache;
 import io.tiercache.jmh.Fixtures.Asset;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.ehcache.CacheManager;
@@ -46,7 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       and nothing else (tiercache checks each entry's deadline itself, without Caffeine's expiry).
  *       This is the floor the goal compares with.
  *   <li>{@code caffeineClock}: the same with tiercache's maintenance (the drains reads schedule run
- *       by the first hit of a later millisecond, see {@link DeferredDrains}) and one
+ *       by the first hit of a later millisecond, see {@link FrontTierMaintenance}) and one
  *       {@code System.currentTimeMillis()} per hit: the floor of any hit that checks a deadline.
  *   <li>{@code caffeineExpiry}: the same with {@code expireAfterWrite}, what a user of raw Caffeine
  *       with a TTL would build.
@@ -100,7 +99,7 @@ public class FrontTierBenchmark {
         break;
       }
       case "caffeineClock": {
-        DeferredDrains drains = new DeferredDrains();
+        FrontTierMaintenance drains = new FrontTierMaintenance();
         Cache<String, Asset> c = Caffeine.newBuilder().maximumSize(2 * SIZE).executor(drains).build();
         get = k -> {
           Asset value = c.getIfPresent(k);
@@ -111,10 +110,7 @@ public class FrontTierBenchmark {
           drains.afterHit(now);
           return value;
         };
-        put = (k, v) -> {
-          c.put(k, v);
-          drains.runDeferred(); // as tiercache's writes run the maintenance they schedule
-        };
+        put = (k, v) -> drains.put(c.asMap(), k, v);
         break;
       }
       case "caffeineExpiry": {
@@ -198,37 +194,5 @@ public class FrontTierBenchmark {
   public void put(Cursor cursor) {
     int i = cursor.next();
     put.accept(keys[i], values[i]);
-  }
-
-  /**
-   * tiercache's front-tier maintenance for raw Caffeine (its own class is internal): a drain a read
-   * schedules waits for the first hit of a later millisecond, which runs it; no thread is woken.
-   */
-  static final class DeferredDrains implements Executor {
-    private final AtomicReference<Runnable> deferred = new AtomicReference<>();
-    private long lastRunMillis = Long.MIN_VALUE;
-
-    void afterHit(long nowMillis) {
-      if (deferred.get() != null && nowMillis != lastRunMillis) {
-        lastRunMillis = nowMillis;
-        runDeferred();
-      }
-    }
-
-    void runDeferred() {
-      if (deferred.get() != null) {
-        Runnable task = deferred.getAndSet(null);
-        if (task != null) {
-          task.run();
-        }
-      }
-    }
-
-    @Override
-    public void execute(Runnable task) {
-      if (!deferred.compareAndSet(null, task)) {
-        task.run();
-      }
-    }
   }
 }
