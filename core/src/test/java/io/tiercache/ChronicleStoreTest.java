@@ -479,16 +479,30 @@ class ChronicleStoreTest {
    * The values a restore puts back must be on disk before it deletes the undo file: the file system
    * commits the deletion within seconds (ext4's journal, every 5 s), while the map's dirty pages wait
    * for 30. A second power loss after that finds neither. {@code forceMap=false} is the restore as
-   * it was, which forced nothing (the broken variant: it is given a channel on another file).
+   * it was, which forced nothing (the broken variant: it is given a channel on another file). The
+   * kernel may still write the map's pages back early (background writeback under load), which
+   * hides the broken variant's loss: it gets three attempts, and must lose the value in one.
    */
   @ParameterizedTest(name = "forceMap={0}")
   @ValueSource(booleans = {true, false})
   void restoredValuesOutliveASecondPowerLoss(boolean forceMap) throws Exception {
     ChronicleSupport.requireUsable();
-    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk", 64);
+    if (forceMap) {
+      assertThat(restoreThenCutAgain(true, 0)).isEqualTo(new String(ACKNOWLEDGED));
+      return;
+    }
+    List<String> attempts = new ArrayList<>();
+    while (attempts.size() < 3 && (attempts.isEmpty() || attempts.get(attempts.size() - 1) != null)) {
+      attempts.add(restoreThenCutAgain(false, attempts.size()));
+    }
+    assertThat(attempts).as("the broken variant loses the restored value").containsNull();
+  }
+
+  /** What "k" holds after a torn overwrite, a power loss, a restore and a second power loss. */
+  private String restoreThenCutAgain(boolean forceMap, int attempt) throws Exception {
+    try (PowerLossDisk disk = PowerLossDisk.create(dir, "disk" + attempt, 64);
         TornOverwrite torn = tornOverwrite(disk, true)) {
-      String after;
-      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted")) {
+      try (PowerLossDisk rebooted = disk.cut(dir, "rebooted" + attempt)) {
         StoreConfig again = fsyncOn(rebooted).config().store();
         Path mapPath = again.files().chronicleMap();
         try (ChronicleMap<String, byte[]> recovered = ChronicleStore.builder("models",
@@ -499,13 +513,8 @@ class ChronicleStoreTest {
           ChronicleUndo.restore(again.files(), again.fileOps(), recovered, forced);
           assertThat(recovered.get("0:k")).as("restored").isNotNull();
           Thread.sleep(6_000); // the journal commits the undo file's deletion; the map's pages stay dirty
-          after = afterPowerLoss(rebooted, "rebooted-again");
+          return afterPowerLoss(rebooted, "rebooted-again" + attempt);
         }
-      }
-      if (forceMap) {
-        assertThat(after).isEqualTo(new String(ACKNOWLEDGED));
-      } else {
-        assertThat(after).as("the broken variant loses the restored value").isNull();
       }
     }
   }
