@@ -319,14 +319,13 @@ public final class Report {
     TreeSet<Integer> threads = reads.stream().map(Row::threads).collect(Collectors.toCollection(TreeSet::new));
     threads.addAll(List.of(1, 2));
     for (int t : threads) {
-      goal.compare(t + " thread" + (t == 1 ? "" : "s"), front("read", "tiercache", t), front("read", "caffeine", t),
-          Report::throughput, t, cores());
-      // The floor of any hit that checks a deadline: raw Caffeine with tiercache's maintenance and one clock read.
+      String l = t + " thread" + (t == 1 ? "" : "s");
       Row tiercache = front("read", "tiercache", t);
-      Row clock = front("read", "caffeineClock", t);
       Row raw = front("read", "caffeine", t);
+      goal.compare(l, tiercache, raw, Report::throughput, t, cores());
+      // The floor of any hit that checks a deadline: raw Caffeine with tiercache's maintenance and one clock read.
+      Row clock = front("read", "caffeineClock", t);
       if (clock != null && raw != null && tiercache != null) {
-        String l = t + " thread" + (t == 1 ? "" : "s");
         reported.add(new String[] {"raw Caffeine with tiercache's maintenance and one clock read per hit vs raw "
             + "Caffeine, " + l + " (the goal's ceiling for a hit that checks a deadline)", "mean",
             interval(Ratio.of(throughput(clock), throughput(raw)), "x")});
