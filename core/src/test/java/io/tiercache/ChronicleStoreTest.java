@@ -492,9 +492,9 @@ class ChronicleStoreTest {
       return;
     }
     List<String> attempts = new ArrayList<>();
-    while (attempts.size() < 3 && (attempts.isEmpty() || attempts.get(attempts.size() - 1) != null)) {
+    do {
       attempts.add(restoreThenCutAgain(false, attempts.size()));
-    }
+    } while (attempts.get(attempts.size() - 1) != null && attempts.size() < 3);
     assertThat(attempts).as("the broken variant loses the restored value").containsNull();
   }
 
