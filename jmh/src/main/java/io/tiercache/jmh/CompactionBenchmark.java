@@ -36,11 +36,13 @@ import org.openjdk.jmh.annotations.Warmup;
  *       written the same safe way: temp file, force, rename, directory force. What any durable
  *       snapshot of this content must at least cost on this disk.
  * </ul>
+ *
+ * <p>The heap is touched before the measurement ({@code -XX:+AlwaysPreTouch}): see {@link StoreBenchmark}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 3, jvmArgsAppend = {"-Xms4g", "-Xmx4g"})
+@Fork(value = 3, jvmArgsAppend = {"-Xms4g", "-Xmx4g", "-XX:+AlwaysPreTouch"})
 @Warmup(iterations = 3, batchSize = 1)
 @Measurement(iterations = 8, batchSize = 1)
 public class CompactionBenchmark {

@@ -56,11 +56,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * reach its persistent tier: they run with {@link Durability#ASYNC}, the cheapest, and the
  * read/write group reports readers and writers apart so that the read side is not hidden by the
  * journal's cost (the peers persist nothing).
+ *
+ * <p>The heap is touched before the measurement ({@code -XX:+AlwaysPreTouch}): see {@link StoreBenchmark}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 3, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
+@Fork(value = 3, jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class FrontTierBenchmark {

@@ -43,9 +43,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Misses: the miss cache's front tier holds nothing ({@code maximumSize(0)}) and keys are read
  * in turn, so each read goes to the server.
+ *
+ * <p>The heap is touched before the measurement ({@code -XX:+AlwaysPreTouch}): see {@link StoreBenchmark}.
  */
 @State(Scope.Benchmark)
-@Fork(value = 3, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Fork(value = 3, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class RedisBenchmark {

@@ -67,11 +67,18 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * Every target encodes the same {@link Asset} with the same codec on each operation. {@code shape}
  * {@code small} is ~200 bytes of JSON, {@code large} ~5 KB.
+ *
+ * <p>The heap is touched before the fill ({@code -XX:+AlwaysPreTouch}, as in {@link StoreBenchmark}),
+ * and is 2 GB (enough at 1M entries) so that touching it takes about 5 s per fork. Without it, every
+ * target paid the kernel's first touch of the pages G1 grew its young generation into, in proportion to
+ * what it allocates: an {@code ASYNC} put at 1k entries (4 GB heap) took 5.0-8.4 us on average and 1.2-1.4
+ * at the median, with 46,600 page faults a second and 36% of the process's samples in the kernel;
+ * touched first, 1.1-2.2 us and 0.67, with 480 faults a second and 13%.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 3, jvmArgsAppend = {"-Xms4g", "-Xmx4g",
+@Fork(value = 3, jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch",
     "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
     "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
     "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
