@@ -2,7 +2,10 @@ package io.tiercache;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -65,23 +68,18 @@ final class Content {
       return e == null || e.removed() ? null : e;
     }
 
-    /** Whether {@code key} has a live value; the snapshot's is found, not copied. */
-    boolean present(String key) {
-      Encoded e = top.changes.get(key);
-      if (e != null || top.hidesBelow) {
-        return e != null && !e.removed();
+    /** Whether {@code key} has a live value beneath the top layer; the snapshot's is found, not copied. */
+    boolean presentBelowTop(String key) {
+      if (top.hidesBelow) {
+        return false;
       }
       if (frozen != null) {
-        e = frozen.changes.get(key);
+        Encoded e = frozen.changes.get(key);
         if (e != null || frozen.hidesBelow) {
           return e != null && !e.removed();
         }
       }
-      if (base == null) {
-        return false;
-      }
-      byte[] quoted = SnapshotFile.quoted(key);
-      return base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length)) >= 0;
+      return base != null && inBase(base, key);
     }
 
     boolean baseVisible() {
@@ -107,6 +105,11 @@ final class Content {
     }
   }
 
+  static boolean inBase(SnapshotFile base, String key) {
+    byte[] quoted = SnapshotFile.quoted(key);
+    return base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length)) >= 0;
+  }
+
   static @Nullable Encoded fromBase(SnapshotFile base, String key) {
     byte[] quoted = SnapshotFile.quoted(key);
     long slot = base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length));
@@ -119,9 +122,21 @@ final class Content {
   private volatile View view;
   /** Replaced whenever the content is replaced as a whole (clear, replace, expiry, reload). */
   private volatile long epoch;
-  /** The live entries' count. */
+  /**
+   * The live entries' count, were none of the keys not looked up yet ({@link #uncounted},
+   * {@link #unsettled}) in the snapshot. Finding a key in the snapshot is a random read or two in a
+   * mapping that can be far larger than the CPU's caches, so a change does not: a key whose first
+   * change over the snapshot counted it as new is looked up once, when the count is asked for
+   * ({@link #size}) or rendered ({@link #count}), the latter without the lock.
+   */
   @GuardedBy("lock")
   private long size;
+  /** Keys first changed in the top layer while only the snapshot was beneath it: see {@link #size}. */
+  @GuardedBy("lock")
+  private ArrayList<String> uncounted = new ArrayList<>();
+  /** The frozen layer's {@link #uncounted} keys, until they are looked up; null when there are none. */
+  @GuardedBy("lock")
+  private @Nullable Frozen unsettled;
 
   Content(@Nullable SnapshotFile base, long expiresAt) {
     this.view = new View(base, null, new Layer(false), expiresAt);
@@ -152,13 +167,52 @@ final class Content {
     return view.expiresAt;
   }
 
+  /** The live entries' count, exact; looks up the keys it has not counted yet. */
   long size() {
     lock.lock();
     try {
+      if (unsettled != null) {
+        settle(unsettled.foundInBase());
+      }
+      countUncounted();
       return size;
     } finally {
       lock.unlock();
     }
+  }
+
+  /** The live count of a view frozen for a compaction, exact; its snapshot is read without the lock. */
+  long count(Frozen frozen) {
+    long found = frozen.uncounted().isEmpty() ? 0 : frozen.foundInBase();
+    lock.lock();
+    try {
+      if (unsettled == frozen) {
+        settle(found);
+      }
+    } finally {
+      lock.unlock();
+    }
+    return frozen.counted() - found;
+  }
+
+  @GuardedBy("lock")
+  private void settle(long found) {
+    size -= found;
+    unsettled = null;
+  }
+
+  @GuardedBy("lock")
+  private void countUncounted() {
+    if (uncounted.isEmpty()) {
+      return;
+    }
+    SnapshotFile base = Objects.requireNonNull(view.base);
+    for (String key : uncounted) {
+      if (inBase(base, key)) {
+        size--;
+      }
+    }
+    uncounted = new ArrayList<>();
   }
 
   // ---------------------------------------------------------------- changes (under lock)
@@ -167,8 +221,16 @@ final class Content {
   @GuardedBy("lock")
   void change(String key, Encoded entry) {
     View v = view;
-    boolean before = v.present(key);
-    v.top.changes.put(key, entry);
+    Encoded previous = v.top.changes.put(key, entry);
+    boolean before;
+    if (previous != null) {
+      before = !previous.removed();
+    } else if (v.frozen == null && !v.top.hidesBelow && v.base != null) {
+      before = false; // see size
+      uncounted.add(key);
+    } else {
+      before = v.presentBelowTop(key);
+    }
     size += (entry.removed() ? 0 : 1) - (before ? 1 : 0);
   }
 
@@ -191,6 +253,8 @@ final class Content {
     }
     view = new View(v.base, null, top, expiresAt);
     size = kept;
+    uncounted = new ArrayList<>();
+    unsettled = null;
     epoch++;
   }
 
@@ -227,15 +291,39 @@ final class Content {
     }
   }
 
-  /** Starts a compaction: the top layer becomes the frozen one, under a new top. Returns the view to render. */
+  /**
+   * A view frozen for a compaction to render, and what its exact count still needs: its count were no
+   * key of {@code uncounted} (never changed) in its snapshot.
+   */
+  record Frozen(View view, long counted, List<String> uncounted) {
+    /** How many of {@code uncounted} the snapshot holds. */
+    long foundInBase() {
+      SnapshotFile base = Objects.requireNonNull(view.base);
+      long found = 0;
+      for (String key : uncounted) {
+        if (inBase(base, key)) {
+          found++;
+        }
+      }
+      return found;
+    }
+  }
+
+  /**
+   * Starts a compaction: the top layer becomes the frozen one, under a new top; {@link #count} gives
+   * the frozen view's count. Changes count as they are made until it ends, so that it can end.
+   */
   @GuardedBy("lock")
-  View freeze() {
+  Frozen freeze() {
     View v = view;
     if (v.frozen != null) {
       throw new IllegalStateException("a compaction is already rendering");
     }
     view = new View(v.base, v.top, new Layer(false), v.expiresAt);
-    return v;
+    Frozen frozen = new Frozen(v, size, uncounted);
+    uncounted = new ArrayList<>();
+    unsettled = frozen.uncounted().isEmpty() ? null : frozen;
+    return frozen;
   }
 
   /** Abandons a compaction: the frozen layer goes back beneath the top one. */
@@ -250,7 +338,11 @@ final class Content {
       merged = new Layer(v.frozen.hidesBelow);
       merged.changes.putAll(v.frozen.changes);
       merged.changes.putAll(v.top.changes);
+      if (unsettled != null) { // the frozen layer's keys not counted yet are beneath the top again
+        uncounted.addAll(unsettled.uncounted());
+      }
     }
+    unsettled = null;
     view = new View(v.base, null, merged, v.expiresAt);
   }
 
@@ -261,6 +353,10 @@ final class Content {
    */
   @GuardedBy("lock")
   void compacted(SnapshotFile base) {
+    if (unsettled != null) {
+      settle(unsettled.foundInBase());
+    }
+    countUncounted(); // against the snapshot they were counted over
     View v = view;
     view = new View(base, null, v.top, v.expiresAt);
   }
@@ -270,6 +366,8 @@ final class Content {
   void replace(View next, long liveCount, boolean newEpoch) {
     view = next;
     size = liveCount;
+    uncounted = new ArrayList<>();
+    unsettled = null;
     if (newEpoch) {
       epoch++;
     }

@@ -1754,13 +1754,13 @@ final class JsonFileStore implements PersistentStore {
         && content.view().baseVisible() && java.nio.file.Files.exists(files.json())) {
       return; // the snapshot and its export already hold everything
     }
-    Content.View frozen;
-    long count;
+    long generation = nextGeneration(); // before the freeze: nothing may throw between it and the try
+    long[] echoes = echoes();
+    Content.Frozen frozen;
     SnapshotFile.@Nullable Source staleSource;
     content.lock.lock();
     try {
       rollOverIfExpiredLocked();
-      count = content.size();
       frozen = content.freeze();
       staleSource = staleSource();
     } finally {
@@ -1768,10 +1768,9 @@ final class JsonFileStore implements PersistentStore {
     }
     long renderedUpTo = follower.cursor();
     JournalFile old = follower.journal();
-    long generation = nextGeneration();
-    long[] echoes = echoes();
     boolean done = false;
-    try (Compactor.Rendered r = renderReleasingIo(() -> compactor.render(generation, false, sourceOf(frozen, count),
+    try (Compactor.Rendered r = renderReleasingIo(() -> compactor.render(generation, false,
+        sourceOf(frozen.view(), content.count(frozen)),
         staleSource, echoes, old, renderedUpTo))) {
       JournalFile next = compactor.commit(r);
       if (damaged) {

@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,7 +87,7 @@ class ContentTest {
     c.lock.lock();
     try {
       c.change("b", v("2", 1));
-      rendered = c.freeze();
+      rendered = c.freeze().view();
       assertThatThrownBy(c::freeze).isInstanceOf(IllegalStateException.class);
       c.change("b", v("20", 2)); // on top of the frozen layer
       c.change("c", v("3", 3));
@@ -105,6 +106,108 @@ class ContentTest {
     }
     assertThat(c.view().frozen).isNull();
     assertThat(all(c)).containsExactly(Map.entry("a", "1"), Map.entry("b", "20"), Map.entry("c", "3"));
+  }
+
+  @Test
+  void theCountOfChangesOverTheSnapshotIsExactOnceAskedFor() throws Exception {
+    Content c = new Content(snapshot(Map.of("a", "1", "b", "2", "c", "3")), 1_000);
+    c.lock.lock();
+    try {
+      c.change("a", v("10", 1)); // replaces a snapshot entry: counted once looked up
+      c.change("b", Encoded.removal(2)); // removes one
+      c.change("n", v("4", 3)); // new
+      c.change("gone", Encoded.removal(4)); // removes nothing
+      c.change("a", v("11", 5)); // a second change: counted against the first
+    } finally {
+      c.lock.unlock();
+    }
+    assertThat(c.size()).isEqualTo(3).isEqualTo(all(c).size());
+    c.lock.lock();
+    try {
+      c.change("c", v("30", 6)); // after a count: looked up again at the next one
+    } finally {
+      c.lock.unlock();
+    }
+    assertThat(c.size()).isEqualTo(3);
+  }
+
+  @Test
+  void aFrozenViewIsCountedWithoutTheLockAndTheCountSettlesOnce() throws Exception {
+    Content c = new Content(snapshot(Map.of("a", "1", "b", "2")), 1_000);
+    Content.Frozen frozen;
+    c.lock.lock();
+    try {
+      c.change("a", v("10", 1));
+      c.change("n", v("3", 2));
+      frozen = c.freeze();
+      c.change("b", Encoded.removal(3)); // on top, beneath it the snapshot: counted as made
+    } finally {
+      c.lock.unlock();
+    }
+    assertThat(c.count(frozen)).isEqualTo(3);
+    assertThat(c.size()).isEqualTo(2).isEqualTo(all(c).size());
+    assertThat(c.count(frozen)).as("counting again settles nothing twice").isEqualTo(3);
+    assertThat(c.size()).isEqualTo(2);
+  }
+
+  /**
+   * Counts kept while changes, freezes, abandoned and finished compactions, clears and counts interleave
+   * at random agree with the entries a walk of the view finds, and a frozen view's with its render.
+   */
+  @Test
+  void countsAgreeWithTheEntriesThroughRandomInterleavings() throws Exception {
+    for (long seed = 1; seed <= 40; seed++) {
+      Random random = new Random(seed);
+      Map<String, String> initial = new TreeMap<>();
+      for (int i = 0; i < 20; i++) {
+        if (random.nextBoolean()) {
+          initial.put("k" + i, "s" + i);
+        }
+      }
+      Content c = new Content(snapshot(initial), 1_000);
+      Content.Frozen frozen = null;
+      long seq = 0;
+      for (int step = 0; step < 300; step++) {
+        int op = random.nextInt(100);
+        String key = "k" + random.nextInt(30);
+        String at = "seed " + seed + ", step " + step;
+        c.lock.lock();
+        try {
+          if (op < 45) {
+            c.change(key, v("v" + step, ++seq));
+          } else if (op < 70) {
+            c.change(key, Encoded.removal(++seq));
+          } else if (op < 76 && frozen == null) {
+            frozen = c.freeze();
+          } else if (op < 80 && frozen != null) {
+            c.unfreeze();
+            frozen = null;
+          } else if (op < 86 && frozen != null) {
+            c.lock.unlock(); // as a compaction renders: counted without the lock
+            try {
+              Map<String, String> rendered = new TreeMap<>();
+              frozen.view().forEach((k, e) -> rendered.put(k, text(e)));
+              assertThat(c.count(frozen)).as(at).isEqualTo(rendered.size());
+              SnapshotFile next = snapshot(rendered);
+              c.lock.lock();
+              c.compacted(next); // as the compactor does, whether or not a clear came meanwhile
+            } catch (Throwable t) {
+              c.lock.lock();
+              throw t;
+            }
+            frozen = null;
+          } else if (op < 88) {
+            c.clear(1_000, seq - random.nextInt(3)); // a compaction rendering goes on
+          }
+        } finally {
+          c.lock.unlock();
+        }
+        if (random.nextInt(4) == 0) {
+          assertThat(c.size()).as(at).isEqualTo(all(c).size());
+        }
+      }
+      assertThat(c.size()).as("seed " + seed).isEqualTo(all(c).size());
+    }
   }
 
   @Test
