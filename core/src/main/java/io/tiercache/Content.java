@@ -105,14 +105,33 @@ final class Content {
     }
   }
 
-  static boolean inBase(SnapshotFile base, String key) {
+  /** The slot of {@code key} in the snapshot's live table, or a negative number. */
+  private static long slotInBase(SnapshotFile base, String key) {
     byte[] quoted = SnapshotFile.quoted(key);
-    return base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length)) >= 0;
+    return base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length));
+  }
+
+  private static boolean inBase(SnapshotFile base, String key) {
+    return slotInBase(base, key) >= 0;
+  }
+
+  /** How many of {@code keys} the snapshot holds. */
+  private static long foundInBase(@Nullable SnapshotFile base, List<String> keys) {
+    if (keys.isEmpty()) {
+      return 0;
+    }
+    SnapshotFile b = Objects.requireNonNull(base, "keys counted over a snapshot, and none");
+    long found = 0;
+    for (String key : keys) {
+      if (inBase(b, key)) {
+        found++;
+      }
+    }
+    return found;
   }
 
   static @Nullable Encoded fromBase(SnapshotFile base, String key) {
-    byte[] quoted = SnapshotFile.quoted(key);
-    long slot = base.live.find(quoted, quoted.length, SnapshotFile.hash(quoted, 0, quoted.length));
+    long slot = slotInBase(base, key);
     return slot < 0 ? null : base.live.value(slot);
   }
 
@@ -171,10 +190,7 @@ final class Content {
   long size() {
     lock.lock();
     try {
-      if (unsettled != null) {
-        settle(unsettled.foundInBase());
-      }
-      countUncounted();
+      countAll();
       return size;
     } finally {
       lock.unlock();
@@ -183,7 +199,7 @@ final class Content {
 
   /** The live count of a view frozen for a compaction, exact; its snapshot is read without the lock. */
   long count(Frozen frozen) {
-    long found = frozen.uncounted().isEmpty() ? 0 : frozen.foundInBase();
+    long found = foundInBase(frozen.view().base, frozen.uncounted());
     lock.lock();
     try {
       if (unsettled == frozen) {
@@ -201,17 +217,13 @@ final class Content {
     unsettled = null;
   }
 
+  /** Looks up every key not counted yet, the frozen view's against its snapshot, which is the same one. */
   @GuardedBy("lock")
-  private void countUncounted() {
-    if (uncounted.isEmpty()) {
-      return;
+  private void countAll() {
+    if (unsettled != null) {
+      settle(foundInBase(unsettled.view().base, unsettled.uncounted()));
     }
-    SnapshotFile base = Objects.requireNonNull(view.base);
-    for (String key : uncounted) {
-      if (inBase(base, key)) {
-        size--;
-      }
-    }
+    size -= foundInBase(view.base, uncounted);
     uncounted = new ArrayList<>();
   }
 
@@ -295,19 +307,7 @@ final class Content {
    * A view frozen for a compaction to render, and what its exact count still needs: its count were no
    * key of {@code uncounted} (never changed) in its snapshot.
    */
-  record Frozen(View view, long counted, List<String> uncounted) {
-    /** How many of {@code uncounted} the snapshot holds. */
-    long foundInBase() {
-      SnapshotFile base = Objects.requireNonNull(view.base);
-      long found = 0;
-      for (String key : uncounted) {
-        if (inBase(base, key)) {
-          found++;
-        }
-      }
-      return found;
-    }
-  }
+  record Frozen(View view, long counted, List<String> uncounted) {}
 
   /**
    * Starts a compaction: the top layer becomes the frozen one, under a new top; {@link #count} gives
@@ -353,10 +353,7 @@ final class Content {
    */
   @GuardedBy("lock")
   void compacted(SnapshotFile base) {
-    if (unsettled != null) {
-      settle(unsettled.foundInBase());
-    }
-    countUncounted(); // against the snapshot they were counted over
+    countAll(); // against the snapshot they were counted over
     View v = view;
     view = new View(base, null, v.top, v.expiresAt);
   }
