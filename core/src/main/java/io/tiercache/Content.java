@@ -135,6 +135,9 @@ final class Content {
     return slot < 0 ? null : base.live.value(slot);
   }
 
+  /** Rounds of {@link #size} without the lock before it counts the rest under it. */
+  private static final int MAX_COUNT_ROUNDS = 4;
+
   /** Orders changes here with the journal's queue; never held during I/O. */
   final ReentrantLock lock = new ReentrantLock();
 
@@ -143,19 +146,30 @@ final class Content {
   private volatile long epoch;
   /**
    * The live entries' count, were none of the keys not looked up yet ({@link #uncounted},
-   * {@link #unsettled}) in the snapshot. Finding a key in the snapshot is a random read or two in a
-   * mapping that can be far larger than the CPU's caches, so a change does not: a key whose first
-   * change over the snapshot counted it as new is looked up once, when the count is asked for
-   * ({@link #size}) or rendered ({@link #count}), the latter without the lock.
+   * {@link #counting}, {@link #unsettled}) in the snapshot. Finding a key in the snapshot is a random
+   * read or two in a mapping that can be far larger than the CPU's caches, so a change does not: a key
+   * whose first change over the snapshot counted it as new is looked up once, without the lock, when
+   * the count is asked for ({@link #size}) or rendered ({@link #count}).
    */
   @GuardedBy("lock")
   private long size;
   /** Keys first changed in the top layer while only the snapshot was beneath it: see {@link #size}. */
   @GuardedBy("lock")
   private ArrayList<String> uncounted = new ArrayList<>();
+  /**
+   * The {@link #uncounted} keys a {@link #size} call is looking up without the lock, or null. Whatever
+   * makes their lookup meaningless takes them away: a clear or replace counts anew, a freeze hands
+   * them to the frozen view.
+   */
+  @GuardedBy("lock")
+  private @Nullable List<String> counting;
   /** The frozen layer's {@link #uncounted} keys, until they are looked up; null when there are none. */
   @GuardedBy("lock")
   private @Nullable Frozen unsettled;
+  /** One {@link #size} call looks keys up at a time, so that {@link #counting} is one list. */
+  private final ReentrantLock countLock = new ReentrantLock();
+  /** Runs between taking keys to count and settling them: lets tests interleave changes there. */
+  Runnable whileCounting = () -> {};
 
   Content(@Nullable SnapshotFile base, long expiresAt) {
     this.view = new View(base, null, new Layer(false), expiresAt);
@@ -186,14 +200,51 @@ final class Content {
     return view.expiresAt;
   }
 
-  /** The live entries' count, exact; looks up the keys it has not counted yet. */
+  /**
+   * The live entries' count, exact. The keys not counted yet are looked up without the lock, which a
+   * change needs: after a million first changes over a large snapshot, that is a million random reads
+   * in its mapping, and a metrics gauge asks for this count on a timer. Keys changed meanwhile are
+   * looked up in another round; the last, small by then, under the lock.
+   */
   long size() {
-    lock.lock();
+    countLock.lock();
     try {
-      countAll();
-      return size;
+      for (int round = 0; ; round++) {
+        List<String> keys;
+        SnapshotFile base;
+        Frozen pending;
+        lock.lock();
+        try {
+          if (round == MAX_COUNT_ROUNDS || (uncounted.isEmpty() && unsettled == null)) {
+            countAll();
+            return size;
+          }
+          keys = uncounted;
+          uncounted = new ArrayList<>();
+          counting = keys.isEmpty() ? null : keys;
+          base = view.base;
+          pending = unsettled;
+        } finally {
+          lock.unlock();
+        }
+        whileCounting.run();
+        long found = foundInBase(base, keys);
+        long pendingFound = pending == null ? 0 : foundInBase(pending.view().base, pending.uncounted());
+        lock.lock();
+        try {
+          if (counting == keys) {
+            size -= found;
+            counting = null;
+          }
+          if (pending != null && unsettled == pending) {
+            settle(pendingFound);
+          }
+        } finally {
+          lock.unlock();
+        }
+      }
     } finally {
-      lock.unlock();
+      countLock.unlock();
     }
   }
 
@@ -266,6 +317,7 @@ final class Content {
     view = new View(v.base, null, top, expiresAt);
     size = kept;
     uncounted = new ArrayList<>();
+    counting = null;
     unsettled = null;
     epoch++;
   }
@@ -320,6 +372,10 @@ final class Content {
       throw new IllegalStateException("a compaction is already rendering");
     }
     view = new View(v.base, v.top, new Layer(false), v.expiresAt);
+    if (counting != null) { // being looked up by size: the frozen view's count settles them now
+      uncounted.addAll(counting);
+      counting = null;
+    }
     Frozen frozen = new Frozen(v, size, uncounted);
     uncounted = new ArrayList<>();
     unsettled = frozen.uncounted().isEmpty() ? null : frozen;
@@ -364,6 +420,7 @@ final class Content {
     view = next;
     size = liveCount;
     uncounted = new ArrayList<>();
+    counting = null;
     unsettled = null;
     if (newEpoch) {
       epoch++;

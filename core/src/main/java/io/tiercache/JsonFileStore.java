@@ -1139,9 +1139,10 @@ final class JsonFileStore implements PersistentStore {
     readInto(replayed, reader);
     follower = new JournalFollower(appender.writer, journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
+    long live = replayed.size(); // its lookups in the snapshot, before the lock every put needs
     content.lock.lock();
     try {
-      content.replace(replayed.view(), replayed.size(), true);
+      content.replace(replayed.view(), live, true);
     } finally {
       content.lock.unlock();
     }
@@ -1229,9 +1230,10 @@ final class JsonFileStore implements PersistentStore {
         } else {
           follower = new JournalFollower(appender.writer, next, reader.cursor());
         }
+        long live = replayed.size();
         content.lock.lock();
         try {
-          content.replace(replayed.view(), replayed.size(), true);
+          content.replace(replayed.view(), live, true);
         } finally {
           content.lock.unlock();
         }

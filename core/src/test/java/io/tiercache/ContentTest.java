@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -150,9 +151,42 @@ class ContentTest {
     assertThat(c.size()).isEqualTo(2);
   }
 
+  @Test
+  void aCountLooksKeysUpWithoutTheLockThatChangesNeed() throws Exception {
+    Map<String, String> entries = new TreeMap<>();
+    for (int i = 0; i < 10; i++) {
+      entries.put("s" + i, "" + i);
+    }
+    Content c = new Content(snapshot(entries), 1_000);
+    c.lock.lock();
+    try {
+      c.change("s0", v("10", 1));
+      c.change("n", v("3", 2));
+    } finally {
+      c.lock.unlock();
+    }
+    List<Boolean> changedMeanwhile = new ArrayList<>();
+    c.whileCounting = () -> changedMeanwhile.add(CompletableFuture.supplyAsync(() -> {
+      if (!c.lock.tryLock()) {
+        return false;
+      }
+      try { // each round finds a new key over the snapshot to look up, until the last counts it locked
+        int round = changedMeanwhile.size() + 1;
+        c.change("s" + round, round % 2 == 0 ? Encoded.removal(10 + round) : v("x", 10 + round));
+        return true;
+      } finally {
+        c.lock.unlock();
+      }
+    }).join());
+    assertThat(c.size()).isEqualTo(all(c).size());
+    assertThat(changedMeanwhile).as("another thread changed the content while the count looked keys up")
+        .hasSizeGreaterThan(1).allMatch(Boolean::booleanValue);
+  }
+
   /**
    * Counts kept while changes, freezes, abandoned and finished compactions, clears and counts interleave
    * at random agree with the entries a walk of the view finds, and a frozen view's with its render.
+   * Some of the steps run while a count looks keys up without the lock, in any of its rounds.
    */
   @Test
   void countsAgreeWithTheEntriesThroughRandomInterleavings() throws Exception {
@@ -164,49 +198,76 @@ class ContentTest {
           initial.put("k" + i, "s" + i);
         }
       }
-      Content c = new Content(snapshot(initial), 1_000);
-      Content.Frozen frozen = null;
-      long seq = 0;
-      for (int step = 0; step < 300; step++) {
-        int op = random.nextInt(100);
-        String key = "k" + random.nextInt(30);
-        String at = "seed " + seed + ", step " + step;
-        c.lock.lock();
-        try {
-          if (op < 45) {
-            c.change(key, v("v" + step, ++seq));
-          } else if (op < 70) {
-            c.change(key, Encoded.removal(++seq));
-          } else if (op < 76 && frozen == null) {
-            frozen = c.freeze();
-          } else if (op < 80 && frozen != null) {
-            c.unfreeze();
-            frozen = null;
-          } else if (op < 86 && frozen != null) {
-            c.lock.unlock(); // as a compaction renders: counted without the lock
-            try {
-              Map<String, String> rendered = new TreeMap<>();
-              frozen.view().forEach((k, e) -> rendered.put(k, text(e)));
-              assertThat(c.count(frozen)).as(at).isEqualTo(rendered.size());
-              SnapshotFile next = snapshot(rendered);
-              c.lock.lock();
-              c.compacted(next); // as the compactor does, whether or not a clear came meanwhile
-            } catch (Throwable t) {
-              c.lock.lock();
-              throw t;
-            }
-            frozen = null;
-          } else if (op < 88) {
-            c.clear(1_000, seq - random.nextInt(3)); // a compaction rendering goes on
-          }
-        } finally {
-          c.lock.unlock();
+      Interleaving walk = new Interleaving(random, new Content(snapshot(initial), 1_000));
+      Content c = walk.content;
+      c.whileCounting = () -> {
+        assertThat(c.lock.isHeldByCurrentThread()).as("keys looked up under the lock").isFalse();
+        for (int n = random.nextInt(4); n > 0; n--) {
+          walk.step(walk.at + ", during a count");
         }
+      };
+      for (int step = 0; step < 300; step++) {
+        walk.at = "seed " + seed + ", step " + step;
+        walk.step(walk.at);
         if (random.nextInt(4) == 0) {
-          assertThat(c.size()).as(at).isEqualTo(all(c).size());
+          assertThat(c.size()).as(walk.at).isEqualTo(all(c).size());
         }
       }
       assertThat(c.size()).as("seed " + seed).isEqualTo(all(c).size());
+    }
+  }
+
+  /** A random walk of changes, compactions and clears over one content, as the store makes them. */
+  final class Interleaving {
+    final Random random;
+    final Content content;
+    Content.Frozen frozen;
+    long seq;
+    String at = "";
+
+    Interleaving(Random random, Content content) {
+      this.random = random;
+      this.content = content;
+    }
+
+    void step(String at) {
+      Content c = content;
+      int op = random.nextInt(100);
+      String key = "k" + random.nextInt(30);
+      c.lock.lock();
+      try {
+        if (op < 45) {
+          c.change(key, v("v" + seq, ++seq));
+        } else if (op < 70) {
+          c.change(key, Encoded.removal(++seq));
+        } else if (op < 76 && frozen == null) {
+          frozen = c.freeze();
+        } else if (op < 80 && frozen != null) {
+          c.unfreeze();
+          frozen = null;
+        } else if (op < 86 && frozen != null) {
+          c.lock.unlock(); // as a compaction renders: counted without the lock
+          try {
+            Map<String, String> rendered = new TreeMap<>();
+            frozen.view().forEach((k, e) -> rendered.put(k, text(e)));
+            assertThat(c.count(frozen)).as(at).isEqualTo(rendered.size());
+            SnapshotFile next = snapshot(rendered);
+            c.lock.lock();
+            c.compacted(next); // as the compactor does, whether or not a clear came meanwhile
+          } catch (Exception e) {
+            c.lock.lock();
+            throw new AssertionError(at, e);
+          } catch (Throwable t) {
+            c.lock.lock();
+            throw t;
+          }
+          frozen = null;
+        } else if (op < 88) {
+          c.clear(1_000, seq - random.nextInt(3)); // a compaction rendering goes on
+        }
+      } finally {
+        c.lock.unlock();
+      }
     }
   }
 
