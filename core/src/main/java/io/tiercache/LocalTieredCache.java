@@ -205,7 +205,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   private boolean current(Tagged<V> tagged, long nowMillis) {
-    return tagged.epoch == store.epoch() && nowMillis < tagged.expiresAtMillis;
+    return tagged.epoch == store.epoch() && nowMillis < tagged.expiresAtMillis && store.frontConfirmed(nowMillis);
   }
 
   /** The front-tier value of a local write or load. */

@@ -119,6 +119,16 @@ interface PersistentStore extends AutoCloseable {
    */
   default void poll() {}
 
+  /**
+   * Whether the front tiers may serve what they hold at {@code nowMillis} (the settings' clock, read
+   * by the hit): false while a store shared over a network cannot confirm that every change made
+   * elsewhere up to its staleness bound ago has reached them (the Redis store's). A volatile read at
+   * most: it is asked on every hit.
+   */
+  default boolean frontConfirmed(long nowMillis) {
+    return true;
+  }
+
   /** Held around a loader: see {@link #lease}. */
   interface Lease extends AutoCloseable {
     /** The lease of stores whose processes do not share loads: nothing was waited for. */

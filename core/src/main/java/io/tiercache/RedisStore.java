@@ -47,13 +47,16 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The persistent store on a Redis server (6 or newer), shared by JVMs on many machines, through
@@ -89,6 +92,18 @@ import java.util.function.BiConsumer;
  * waits for a {@code compute} in progress on that key, and a compute may be waiting for a reply
  * only the Netty thread can deliver. Epoch changes are a volatile increment, done at once.
  *
+ * <h2>Bounded staleness</h2>
+ * Pushes are applied as soon as this JVM runs the threads that apply them, which a stalled JVM,
+ * host or network delays: a fleet of 8 JVMs on 2 cores served values 300-390 ms after their
+ * successors were acknowledged. So a front tier serves a hit only while the store has confirmed
+ * that every change acknowledged up to {@link #CONFIRM_MILLIS} ago has reached it. Every
+ * {@link #PROBE_MILLIS} a PING goes down the connection; one connection delivers in order, so when
+ * its reply arrives every push the server sent before executing it has arrived too, and once those
+ * are applied (none is {@link #applying}), every write acknowledged before the PING was sent is in
+ * the front tiers. Past the bound without such a confirmation (a stall, a lost connection), hits
+ * become reads of the server until one arrives. Times are the settings' clock, which a hit reads
+ * anyway: a clock read of its own made the near-cache hit 30% slower here.
+ *
  * <h2>Epochs</h2>
  * A write reads the epoch before it dispatches its command; clear and replace increment it after
  * dispatching theirs, under {@code contentLock}. One connection executes commands in dispatch order,
@@ -118,6 +133,10 @@ final class RedisStore implements PersistentStore {
 
   /** {@code -Dtiercache.redis.tracking=false} leaves front tiers incoherent: only to prove the fleet harness notices. */
   static final String TRACKING_PROPERTY = "tiercache.redis.tracking";
+  /** How long a front-tier hit may go without confirming that other JVMs' changes have arrived. */
+  static final long CONFIRM_MILLIS = 100;
+  /** How often the store asks for that confirmation: a PING on the connection. */
+  static final long PROBE_MILLIS = 20;
 
   // KEYS: index. ARGV: oldest deadline kept, deadline, key, px. Entries past their deadline and grace leave the index.
   private static final String INDEX = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
@@ -198,6 +217,18 @@ final class RedisStore implements PersistentStore {
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final Object contentLock = new Object();
   private final AtomicBoolean reconnecting = new AtomicBoolean();
+  /**
+   * The time (the settings' clock, which the hit has read already) as of which every change made
+   * elsewhere has reached the front tiers.
+   */
+  private final AtomicLong confirmedAsOf;
+  /** When the last PING answered was sent: confirmed once nothing received before its reply is applying. */
+  private volatile long answeredProbe;
+  /** Invalidations received and not yet applied to the front tiers. */
+  private final AtomicInteger applying = new AtomicInteger();
+  /** False only in tests, to show that they catch a store whose hits outlive a stalled invalidation. */
+  volatile boolean confirmHits = true;
+  private volatile @Nullable ScheduledFuture<?> probes;
   private final AtomicLong losses = new AtomicLong();
   private final RedisConnectionStateListener lossListener = new RedisConnectionStateListener() {
     @Override
@@ -223,6 +254,8 @@ final class RedisStore implements PersistentStore {
     this.timeoutMillis = server.timeout().toMillis();
     this.leaseMillis = config.lockTimeout().toMillis();
     this.tracking = !"false".equals(System.getProperty(TRACKING_PROPERTY));
+    this.answeredProbe = clock.millis();
+    this.confirmedAsOf = new AtomicLong(answeredProbe);
     String tag = "{" + config.name() + "}";
     this.entryPrefix = "tiercache:" + tag + ":e:";
     this.epochKey = "tiercache:" + tag + ":epoch";
@@ -249,6 +282,7 @@ final class RedisStore implements PersistentStore {
       throw store.failure("cannot connect to Redis: " + e.getMessage(), e.getCause());
     }
     store.lostUnnoticed();
+    store.probes = Maintenance.SCHEDULER.scheduleWithFixedDelay(store::probe, 0, PROBE_MILLIS, TimeUnit.MILLISECONDS);
     return store;
   }
 
@@ -473,6 +507,11 @@ final class RedisStore implements PersistentStore {
     }
   }
 
+  /** The connection in use: for tests, which stall its I/O thread. */
+  StatefulRedisConnection<String, byte[]> connection() {
+    return connection;
+  }
+
   /** How many times the connection was lost: for tests, which wait for the store to notice. */
   long losses() {
     return losses.get();
@@ -526,9 +565,46 @@ final class RedisStore implements PersistentStore {
         dropAll();
       } else if (name.startsWith(entryPrefix)) {
         String entry = name.substring(entryPrefix.length());
-        Shared.EVENTS.execute(() -> listeners.publish(null, entry));
+        applying.incrementAndGet();
+        Shared.EVENTS.execute(() -> {
+          try {
+            listeners.publish(null, entry);
+          } finally {
+            long answered = answeredProbe; // before the decrement: its reply came before it
+            if (applying.decrementAndGet() == 0) {
+              confirm(answered);
+            }
+          }
+        });
       }
     }
+  }
+
+  /** Asks the server for a reply that comes after every push it sent before: see "Bounded staleness". */
+  private void probe() {
+    if (closed) {
+      return;
+    }
+    long sent = clock.millis();
+    try { // a throw would end the schedule
+      commands().ping().thenRun(() -> {
+        answeredProbe = sent; // one connection answers in order; a new one, only after the old is gone
+        if (applying.get() == 0) {
+          confirm(sent);
+        }
+      });
+    } catch (RuntimeException rejected) {
+      // disconnected: nothing is confirmed until the reconnect, and the hits stop at the bound
+    }
+  }
+
+  private void confirm(long asOf) {
+    confirmedAsOf.accumulateAndGet(asOf, Math::max);
+  }
+
+  @Override
+  public boolean frontConfirmed(long nowMillis) {
+    return nowMillis - confirmedAsOf.get() <= CONFIRM_MILLIS || !confirmHits;
   }
 
   /** Every front-tier value becomes a miss now; their memory is released in the background. */
@@ -806,6 +882,9 @@ final class RedisStore implements PersistentStore {
       LOG.log(Level.WARNING, "tiercache: closing without confirming every write: " + e.getMessage());
     }
     client.removeListener(lossListener);
+    if (probes != null) {
+      probes.cancel(false);
+    }
     connection.closeAsync(); // the client is shared and stays
   }
 

@@ -77,7 +77,11 @@ class RedisStoreTest {
 
   /** A front tier on its own store and connection, bypassing the registry: another JVM, in effect. */
   LocalTieredCache<String, Model> member(Duration ttl) {
-    TieredCacheBuilder<String, Model> b = TieredCache.builder(String.class, Model.class).store(StoreSpec.redis(server.uri(), TIMEOUT))
+    return member(ttl, TIMEOUT);
+  }
+
+  LocalTieredCache<String, Model> member(Duration ttl, Duration timeout) {
+    TieredCacheBuilder<String, Model> b = TieredCache.builder(String.class, Model.class).store(StoreSpec.redis(server.uri(), timeout))
        .name("models").expireAfter(ttl).codec(Codec.json(Model.class));
     CacheConfig<String, Model> config = b.config();
     PersistentStore store = config.store().provider().open(config.store());
@@ -171,6 +175,77 @@ class RedisStoreTest {
   @Test
   void nothingReadBeforeALostConnectionIsServedAfterIt() throws Exception {
     assertThat(servedAfterTheLoss(true)).isEmpty();
+  }
+
+  @Test
+  void noHitOutlivesTheBoundWhileInvalidationsAreStalled() throws Exception {
+    assertThat(servedPastTheBound(true, RedisStoreTest::stallIoThread)).isEmpty();
+    assertThat(servedPastTheBound(true, RedisStoreTest::stallInvalidation)).isEmpty();
+  }
+
+  @Test
+  void aStoreThatServesUnconfirmedHitsIsCaught() throws Exception {
+    assertThat(servedPastTheBound(false, RedisStoreTest::stallIoThread)).isNotEmpty();
+    assertThat(servedPastTheBound(false, RedisStoreTest::stallInvalidation)).isNotEmpty();
+  }
+
+  /** Sleeps on the store's I/O thread (a reply's callback), as a descheduled thread or a stalled host would. */
+  static void stallIoThread(LocalTieredCache<String, Model> member, CountDownLatch stalled) {
+    ((RedisStore) member.store).connection().async().blpop(1, "tiercache-test:never").thenRun(() -> {
+      stalled.countDown();
+      CacheContractTest.sleep(1_000); // pushes wait behind it
+    });
+  }
+
+  /**
+   * Holds a compute on the key in the front tier, as a slow remapping function would: the
+   * invalidation of that key waits for it, while a plain read still finds the old value.
+   */
+  static void stallInvalidation(LocalTieredCache<String, Model> member, CountDownLatch stalled) {
+    new Thread(() -> {
+      try {
+        member.asMap().compute("m1", (k, old) -> {
+          stalled.countDown();
+          CacheContractTest.sleep(1_000);
+          throw new IllegalStateException("abandoned: nothing written");
+        });
+      } catch (IllegalStateException expected) {
+        // the compute changed nothing
+      }
+    }).start();
+  }
+
+  /**
+   * Reads a value into a member's front tier, stalls what applies invalidations there, overwrites the
+   * value from another client, and reads it on the member once the bound has passed since the write
+   * was acknowledged: the value from before the write, if that read returned it.
+   */
+  private List<String> servedPastTheBound(boolean confirmHits,
+      java.util.function.BiConsumer<LocalTieredCache<String, Model>, CountDownLatch> stall) throws Exception {
+    server.flushAll();
+    LocalTieredCache<String, Model> a = member();
+    LocalTieredCache<String, Model> b = member(Duration.ofHours(1), Duration.ofSeconds(5));
+    ((RedisStore) b.store).confirmHits = confirmHits;
+    a.put("m1", model("m1", "before"));
+    warm(b, "m1");
+    String key = "tiercache:{models}:e:m1";
+    RedisClient client = RedisClient.create(server.uri().toString()); // its own I/O threads
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      String stored = c.sync().get(key);
+      CountDownLatch stalled = new CountDownLatch(1);
+      stall.accept(b, stalled);
+      assertThat(stalled.await(5, TimeUnit.SECONDS)).isTrue();
+      c.sync().set(key, stored.replace("\"before\"", "\"after\""));
+      long acknowledged = System.nanoTime();
+      CacheContractTest.sleep(RedisStore.CONFIRM_MILLIS + 50);
+      assertThat(System.nanoTime() - acknowledged).as("read while still stalled")
+          .isLessThan(TimeUnit.MILLISECONDS.toNanos(900));
+      Model read = b.getIfPresent("m1");
+      assertThat(read).isNotNull();
+      return read.name().equals("before") ? List.of("read after the bound: before") : List.of();
+    } finally {
+      client.shutdown();
+    }
   }
 
   @Test
