@@ -696,8 +696,7 @@ class ChronicleStoreTest {
   }
 
   @Test
-  void aPlantedUndoFileIsNeitherFollowedNorRestoredAndAGarbledOneIsMovedAside() throws Exception {
-    Path outside = Files.createTempDirectory("tiercache-outside");
+  void aPlantedUndoFileIsNeitherFollowedNorRestoredAndAGarbledOneIsMovedAside(@TempDir Path outside) throws Exception {
     Path target = Files.write(outside.resolve("victim"), "not a cache file".getBytes());
     Path link = Files.createSymbolicLink(dir.resolve("models.cmap.undo-planted"), target);
     byte[] garbage = "garbage, not regions".getBytes();

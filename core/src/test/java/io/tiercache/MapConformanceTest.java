@@ -59,6 +59,11 @@ public final class MapConformanceTest {
 
     @Override
     protected Map<String, String> create(Map.Entry<String, String>[] entries) {
+      try {
+        Files.createDirectories(dir);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
       TieredCache<String, String> cache =
           select.apply(TieredCache.builder(String.class, String.class).directory(dir).name("map-" + next++)).build();
       open.add(cache);
@@ -71,8 +76,8 @@ public final class MapConformanceTest {
     void closeAll() {
       open.forEach(TieredCache::close);
       open.clear();
-      try (Stream<Path> files = Files.walk(dir)) {
-        files.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+      try (Stream<Path> files = Files.walk(dir)) { // the directory too: create() makes it again
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
