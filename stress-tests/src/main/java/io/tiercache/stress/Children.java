@@ -1,12 +1,29 @@
 package io.tiercache.stress;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 /** Starts child JVMs of this class path: the harnesses' writers, readers and victims. */
 public final class Children {
   private Children() {}
+
+  /** Deletes a tree the harness made, without following links (a planted link's target is not ours). */
+  public static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
 
   static Process start(Class<?> main, List<String> args) throws IOException {
     return start(main, args, "256m", null);

@@ -68,7 +68,7 @@ public final class LargeCache {
             return Cli.field(report, "wrong") == 0 ? 0 : Cli.BROKEN;
           } finally {
             if (dir == null) {
-              deleteTree(d);
+              Children.deleteTree(d);
             }
           }
       }
@@ -162,14 +162,6 @@ public final class LargeCache {
       return out;
     } finally {
       p.destroyForcibly();
-    }
-  }
-
-  private static void deleteTree(Path dir) throws java.io.IOException {
-    try (var files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 }

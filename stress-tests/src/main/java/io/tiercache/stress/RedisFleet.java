@@ -150,10 +150,7 @@ public final class RedisFleet {
       return judge(dir, jvms, boundMillis);
     } finally {
       Children.killAll(children);
-      for (int i = 0; i < jvms; i++) {
-        Files.deleteIfExists(dir.resolve("member-" + i + ".log"));
-      }
-      Files.delete(dir);
+      Children.deleteTree(dir);
     }
   }
 

@@ -2,6 +2,7 @@ package io.tiercache.stress.faults;
 
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
+import io.tiercache.stress.Children;
 import io.tiercache.stress.Record;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -86,7 +87,7 @@ public final class AsyncBacklog extends Scenario {
         t.fact("grownWithPartialSpaceKb", grown / 1024);
         t.violation(BACKLOG_STALLED, grown < progressKb * 1024L ? 1 : 0, "with " + freedMb + " MB free the journal kept "
             + grown + " more bytes after " + waitSeconds + " s; the backlog is " + backlogMb + " MB");
-        Scenario.deleteTree(ballast);
+        Children.deleteTree(ballast);
         w.send("close");
         w.finish(CHILD_TIMEOUT);
         t.fact("acked", w.ids("ack").size());

@@ -2,6 +2,7 @@ package io.tiercache.stress.faults;
 
 import io.tiercache.TieredCache;
 import io.tiercache.TieredCacheBuilder;
+import io.tiercache.stress.Children;
 import io.tiercache.stress.Cli;
 import io.tiercache.stress.Record;
 import java.io.BufferedReader;
@@ -9,15 +10,12 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -77,7 +75,7 @@ abstract class Scenario implements Callable<Integer> {
       return Cli.USAGE;
     } finally {
       if (dir == null) {
-        deleteTree(base);
+        Children.deleteTree(base);
       }
     }
   }
@@ -90,18 +88,6 @@ abstract class Scenario implements Callable<Integer> {
 
   static Record record(String id, int payloadBytes) {
     return new Record(id, id.substring(0, Math.max(0, id.lastIndexOf('-'))), 0, "x".repeat(payloadBytes));
-  }
-
-  /** Deletes a tree without following links (a planted link's target is not ours). */
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(root)) {
-      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 
   /**
