@@ -221,23 +221,22 @@ final class Content {
           }
           keys = uncounted;
           uncounted = new ArrayList<>();
-          counting = keys.isEmpty() ? null : keys;
+          counting = keys;
           base = view.base;
           pending = unsettled;
         } finally {
           lock.unlock();
         }
         whileCounting.run();
+        if (pending != null) {
+          count(pending);
+        }
         long found = foundInBase(base, keys);
-        long pendingFound = pending == null ? 0 : foundInBase(pending.view().base, pending.uncounted());
         lock.lock();
         try {
           if (counting == keys) {
             size -= found;
             counting = null;
-          }
-          if (pending != null && unsettled == pending) {
-            settle(pendingFound);
           }
         } finally {
           lock.unlock();
