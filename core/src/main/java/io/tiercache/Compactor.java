@@ -95,23 +95,15 @@ final class Compactor {
    * below it are final, even those of a write still going on.
    */
   Rendered render(long generation, boolean fresh, SnapshotFile.Source live, SnapshotFile.@Nullable Source stale,
-      long[] previousEchoes, @Nullable JournalFile old, long renderedUpTo) {
+      SnapshotFile.EchoHashes previousEchoes, @Nullable JournalFile old, long renderedUpTo) {
     FileOps.Temporary snapshot = fileOps.createTemporary(files.snapshot());
     FileOps.Temporary export = null;
     FileOps.Temporary journal = null;
     SnapshotFile mapped = null;
     boolean rendered = false;
     try {
-      long[][] pairs = {new long[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, live.count()))]};
-      int[] n = {0};
-      // The echoes are written after the tables; they are known once the live table is.
-      SnapshotFile.write(snapshot.channel, generation, fresh, live, stale,
-          new EchoesAfterLive(pairs, n, previousEchoes, live.count()), h -> {
-            if (n[0] == pairs[0].length) {
-              pairs[0] = Arrays.copyOf(pairs[0], n[0] * 2);
-            }
-            pairs[0][n[0]++] = h;
-          });
+      EchoesAfterLive echoes = new EchoesAfterLive(previousEchoes, live.count());
+      SnapshotFile.write(snapshot.channel, generation, fresh, live, stale, echoes, echoes::add);
       mapped = SnapshotFile.map(files.snapshot(), snapshot.channel);
       export = fileOps.createTemporary(files.json());
       mapped.exportTo(snapshot.channel, export.channel);
@@ -150,27 +142,45 @@ final class Compactor {
     }
   }
 
-  /** The echo hashes, computed lazily: {@link SnapshotFile#write} asks for them after the live table. */
+  /**
+   * The echo hashes, computed lazily: {@link SnapshotFile#write} asks for them after the live table.
+   * They are this export's pairs joined with the previous exports', while those stay within a bound
+   * (a Python process's view is rarely older than a few exports). The previous snapshot's hold the
+   * pairs of every entry of its live table, so while they are kept, an entry copied from that table
+   * is not hashed again: a compaction hashes only what changed.
+   */
   private static final class EchoesAfterLive implements SnapshotFile.Echoes {
-    private final long[][] pairs;
-    private final int[] n;
-    private final long[] previous;
-    private final long count;
+    private final SnapshotFile.EchoHashes previous;
+    private final boolean keepPrevious;
+    private long[] pairs;
+    private int n;
 
-    EchoesAfterLive(long[][] pairs, int[] n, long[] previous, long count) {
-      this.pairs = pairs;
-      this.n = n;
+    EchoesAfterLive(SnapshotFile.EchoHashes previous, long count) {
       this.previous = previous;
-      this.count = count;
+      this.keepPrevious = previous.hashes().length + count <= Math.max(65_536, 2 * count);
+      this.pairs = new long[keepPrevious ? 16 : (int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, count))];
+    }
+
+    /** The pair hash of an entry of this export. */
+    void add(long pairHash) {
+      if (n == pairs.length) {
+        pairs = Arrays.copyOf(pairs, n * 2);
+      }
+      pairs[n++] = pairHash;
     }
 
     @Override
-    public long[] get() {
-      long[] mine = Arrays.copyOf(pairs[0], n[0]);
+    public SnapshotFile.EchoHashes get() {
+      long[] mine = Arrays.copyOf(pairs, n);
       Arrays.sort(mine);
-      // A Python process's view is rarely older than a few exports: past a bound, keep this export's only.
-      long bound = Math.max(65_536, 2 * count);
-      return previous.length + mine.length <= bound ? union(sorted(previous), mine) : union(mine, new long[0]);
+      return keepPrevious
+          ? new SnapshotFile.EchoHashes(union(sorted(previous.hashes()), mine), previous.format1(), null)
+          : new SnapshotFile.EchoHashes(union(mine, new long[0]), false, null);
+    }
+
+    @Override
+    public SnapshotFile.@Nullable Table hashed() {
+      return keepPrevious ? previous.live() : null;
     }
 
     /** {@code a} sorted: as the file it was read from holds it, unless that file is damaged there. */

@@ -1215,7 +1215,8 @@ final class JsonFileStore implements PersistentStore {
         takeInPythonFile(initial);
       }
       try (Compactor.Rendered r = compactor.render(nextGeneration(previous, journal), false,
-          sourceOf(initial.view(), initial.size()), null, previous == null ? new long[0] : previous.echoes(),
+          sourceOf(initial.view(), initial.size()), null,
+          previous == null ? SnapshotFile.EchoHashes.NONE : previous.echoes(),
           journal, replayedTo)) {
         next = compactor.commit(r);
         Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
@@ -1338,7 +1339,7 @@ final class JsonFileStore implements PersistentStore {
         mine = null; // ours is damaged: theirs is what there is
       }
       long hash = SnapshotFile.pairHash(key, theirs);
-      if (mine != null && SnapshotFile.pairHash(key, mine) == hash || base != null && base.isEcho(hash)) {
+      if (mine != null && SnapshotFile.pairHash(key, mine) == hash || base != null && base.isEcho(key, theirs, hash)) {
         continue;
       }
       try {
@@ -1757,7 +1758,7 @@ final class JsonFileStore implements PersistentStore {
       return; // the snapshot and its export already hold everything
     }
     long generation = nextGeneration(); // before the freeze: nothing may throw between it and the try
-    long[] echoes = echoes();
+    SnapshotFile.EchoHashes echoes = echoes();
     Content.Frozen frozen;
     SnapshotFile.@Nullable Source staleSource;
     content.lock.lock();
@@ -1843,9 +1844,9 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  private long[] echoes() {
+  private SnapshotFile.EchoHashes echoes() {
     SnapshotFile base = content.view().base;
-    return base == null ? new long[0] : base.echoes();
+    return base == null ? SnapshotFile.EchoHashes.NONE : base.echoes();
   }
 
   private static SnapshotFile.Source sourceOf(Content.View view, long count) {

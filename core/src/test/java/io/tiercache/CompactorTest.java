@@ -4,9 +4,11 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +40,7 @@ class CompactorTest {
 
   JournalFile create(Map<String, String> entries, long generation) throws Exception {
     try (Compactor.Rendered r = compactor.render(generation, false, SnapshotFileTest.source(entries, 9_000_000_000_000L),
-        null, new long[0], null, 0)) {
+        null, SnapshotFile.EchoHashes.NONE, null, 0)) {
       state.lock();
       try {
         return compactor.commit(r);
@@ -73,15 +75,60 @@ class CompactorTest {
     long[] previous = {Long.MAX_VALUE, -7, 42, 42, mine}; // unsorted and repeated: a damaged file's
     java.util.Collections.addAll(expected, Long.MAX_VALUE, -7L, 42L);
     try (Compactor.Rendered r = compactor.render(1, false, SnapshotFileTest.source(entries, 9_000_000_000_000L), null,
-        previous, null, 0)) {
-      assertThat(r.mapped.echoes()).containsExactly(expected.stream().mapToLong(Long::longValue).toArray());
+        new SnapshotFile.EchoHashes(previous, true, null), null, 0)) {
+      assertThat(r.mapped.echoes().hashes()).containsExactly(expected.stream().mapToLong(Long::longValue).toArray());
+      assertThat(r.mapped.echoes().format1()).as("format 1's hashes carried along are flagged").isTrue();
     }
-    // Past the bound (twice the entries, at least 65,536), the previous exports' are dropped.
+    // Past the bound (twice the entries, at least 65,536), the previous exports' are dropped, format 1's with them.
     long[] many = java.util.stream.LongStream.range(0, 70_000).map(i -> i * 3 + 1).toArray();
     try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(entries, 9_000_000_000_000L), null,
-        many, null, 0)) {
-      assertThat(r.mapped.echoes()).hasSize(3).doesNotContain(1L, 4L);
+        new SnapshotFile.EchoHashes(many, true, null), null, 0)) {
+      assertThat(r.mapped.echoes().hashes()).hasSize(3).doesNotContain(1L, 4L);
+      assertThat(r.mapped.echoes().format1()).isFalse();
     }
+  }
+
+  @Test
+  void everyLiveEntrysPairIsAnEchoWhetherItWasHashedOrCopiedFromTheSnapshotWhoseEchoesAreKept() throws Exception {
+    Map<String, String> entries = new java.util.HashMap<>();
+    for (int i = 0; i < 50; i++) {
+      entries.put("k" + i, "{\"v\":" + i + "}");
+    }
+    long expiry = 9_000_000_000_000L;
+    try (Compactor.Rendered first = compactor.render(1, false, SnapshotFileTest.source(entries, expiry), null,
+        SnapshotFile.EchoHashes.NONE, null, 0);
+        Compactor.Rendered other = compactor.render(1, false, SnapshotFileTest.source(entries, expiry), null,
+            SnapshotFile.EchoHashes.NONE, null, 0)) {
+      assertEveryPairIsAnEcho(first.mapped);
+      // Copied from the table whose echoes are carried: hashes kept, entries not hashed again.
+      try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(first.mapped.live, List.of()),
+          null, first.mapped.echoes(), null, 0)) {
+        assertEveryPairIsAnEcho(r.mapped);
+      }
+      // Copied from another snapshot's table than the one whose echoes are carried: hashed.
+      try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(other.mapped.live, List.of()),
+          null, new SnapshotFile.EchoHashes(new long[0], false, first.mapped.live), null, 0)) {
+        assertEveryPairIsAnEcho(r.mapped);
+      }
+      // Previous echoes past the bound are dropped: the copied entries are hashed.
+      long[] many = java.util.stream.LongStream.range(0, 70_000).map(i -> i * 3 + 1).toArray();
+      try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(first.mapped.live, List.of()),
+          null, new SnapshotFile.EchoHashes(many, false, first.mapped.live), null, 0)) {
+        assertThat(r.mapped.echoes().hashes()).hasSize(entries.size());
+        assertEveryPairIsAnEcho(r.mapped);
+      }
+    }
+  }
+
+  static void assertEveryPairIsAnEcho(SnapshotFile s) throws IOException {
+    int[] n = {0};
+    s.live.forEach(new SnapshotFile.EntryVisitor() {
+      @Override public void visit(String key, Encoded value) {
+        assertThat(s.isEcho(key, value, SnapshotFile.pairHash(key, value))).as(key).isTrue();
+        n[0]++;
+      }
+    }, List.of());
+    assertThat(n[0]).isEqualTo(s.live.count);
   }
 
   @Test
@@ -91,7 +138,7 @@ class CompactorTest {
     long renderedUpTo = old.size();
     old.append(SnapshotAndJournalTest.batch("w", 2, put("c", "3"))); // after the render began
     try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1", "b", "2"),
-        9_000_000_000_000L), null, new long[0], old, renderedUpTo)) {
+        9_000_000_000_000L), null, SnapshotFile.EchoHashes.NONE, old, renderedUpTo)) {
       assertThat(r.carried).as("carried ahead by the render").isEqualTo(old.size() - renderedUpTo);
       old.append(SnapshotAndJournalTest.batch("w", 3, put("d", "4"))); // after the render, before the switch
       state.lock();
@@ -122,7 +169,7 @@ class CompactorTest {
     long before = old.size();
     Files.writeString(names.json(), "{\"expiry\": 1, \"data\": {\"py\": 1}}"); // the Python SDK's save()
     try (Compactor.Rendered r = compactor.render(2, false, SnapshotFileTest.source(Map.of("a", "1"),
-        9_000_000_000_000L), null, new long[0], old, before)) {
+        9_000_000_000_000L), null, SnapshotFile.EchoHashes.NONE, old, before)) {
       state.lock();
       try {
         assertThatThrownBy(() -> compactor.commit(r))

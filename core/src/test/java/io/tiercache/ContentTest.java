@@ -24,7 +24,7 @@ class ContentTest {
     Path file = dir.resolve("c" + System.nanoTime() + ".snapshot");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE)) {
-      SnapshotFile.write(ch, 1, false, SnapshotFileTest.source(entries, 1_000), null, () -> new long[0], h -> { });
+      SnapshotFile.write(ch, 1, false, SnapshotFileTest.source(entries, 1_000), null, SnapshotFileTest.echoes(SnapshotFile.EchoHashes.NONE), h -> { });
       return SnapshotFile.map(file, ch);
     }
   }

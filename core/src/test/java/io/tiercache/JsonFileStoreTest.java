@@ -779,6 +779,38 @@ class JsonFileStoreTest {
   }
 
   @Test
+  void aCacheFormat1WroteOpensAndItsEchoesStillTellAStaleViewFromAWrite() throws IOException {
+    // Written by tiercache at d85b7d6, snapshot format 1 (FNV-1a echo hashes): a and b put as {"v":1} and
+    // compacted, then a put as {"v":2} and compacted; the content expires in 2126.
+    for (String f : List.of("legacy.snapshot", "legacy.journal", "legacy.json", "legacy.state")) {
+      try (java.io.InputStream in = getClass().getResourceAsStream("format1/" + f)) {
+        Files.copy(in, dir.resolve(f));
+      }
+      Files.setPosixFilePermissions(dir.resolve(f), PosixFilePermissions.fromString("rw-------"));
+    }
+    assertThat(snapshotFormat("legacy")).isEqualTo(1);
+    long expiry = 4_949_910_941_782L;
+    // A Python process that loaded the first export writes it back with an add of its own ...
+    pythonSaves("legacy", expiry, Map.of("a", "{\"v\": 1}", "b", "{\"v\": 1}", "p1", "{\"v\": 9}"));
+    JsonFileStore java = otherProcess("legacy");
+    assertThat(java.get("p1")).as("the Python SDK's own add").isNotNull();
+    assertThat(compactJson(java.get("a"))).as("found among format 1's echoes").isEqualTo("{\"v\":2}");
+    // ... and again once a compaction wrote format 2, carrying format 1's echo hashes along.
+    java.flush();
+    assertThat(snapshotFormat("legacy")).isEqualTo(SnapshotFile.VERSION);
+    pythonSaves("legacy", expiry, Map.of("a", "{\"v\": 1}", "b", "{\"v\": 1}", "p2", "{\"v\": 9}"));
+    java.refresh();
+    assertThat(java.get("p2")).isNotNull();
+    assertThat(compactJson(java.get("a"))).as("found among the carried echoes").isEqualTo("{\"v\":2}");
+    assertThat(warnings).noneMatch(w -> w.contains("damaged") || w.contains("corrupt"));
+  }
+
+  int snapshotFormat(String name) throws IOException {
+    return java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve(name + ".snapshot")))
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(8);
+  }
+
+  @Test
   void aValuePythonChangedIsTakenAndAShorterExpiryToo() throws IOException {
     JsonFileStore java = otherProcess("shared");
     java.await(java.put("k", json("{\"v\":1}")));

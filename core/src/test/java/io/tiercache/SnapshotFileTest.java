@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,9 +45,23 @@ class SnapshotFileTest {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE)) {
       SnapshotFile.write(ch, generation, fresh, source(live, 1_767_229_200_873L),
-          stale == null ? null : source(stale, 1_000_000), () -> echoes, pairHashes::add);
+          stale == null ? null : source(stale, 1_000_000), SnapshotFileTest.echoes(new SnapshotFile.EchoHashes(echoes, false, null)),
+          pairHashes::add);
       return SnapshotFile.map(file, ch);
     }
+  }
+
+  /** Writes {@code hashes} as the echo hashes, and hashes every entry. */
+  static SnapshotFile.Echoes echoes(SnapshotFile.EchoHashes hashes) {
+    return new SnapshotFile.Echoes() {
+      @Override public SnapshotFile.EchoHashes get() {
+        return hashes;
+      }
+
+      @Override public SnapshotFile.Table hashed() {
+        return null;
+      }
+    };
   }
 
   /** The entries of {@code table} but those of {@code except}, as a compaction writes them from it. */
@@ -85,7 +100,7 @@ class SnapshotFileTest {
     List<Long> hashes = new ArrayList<>();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE)) {
-      SnapshotFile.write(ch, 2, false, source, null, () -> new long[0], hashes::add);
+      SnapshotFile.write(ch, 2, false, source, null, SnapshotFileTest.echoes(SnapshotFile.EchoHashes.NONE), hashes::add);
     }
     return hashes;
   }
@@ -145,18 +160,79 @@ class SnapshotFileTest {
   @Test
   void theStaleTableAndTheEchoHashesAreKept() throws Exception {
     Map<String, String> stale = Map.of("old", "{\"v\":1}");
-    long[] echoes = {-5, 3, 99, Long.MAX_VALUE};
+    Encoded exported = Encoded.of("{\"v\":2}".getBytes(UTF_8), 0);
+    long[] echoes = {-5, 3, 99, SnapshotFile.pairHash("k", exported), Long.MAX_VALUE};
+    Arrays.sort(echoes);
     SnapshotFile s = write(dir.resolve("m.snapshot"), 2, true, Map.of(), stale, echoes, new ArrayList<>());
     assertThat(s.fresh).isTrue();
     assertThat(s.live.count).isZero();
     assertThat(s.stale.present()).isTrue();
     assertThat(s.stale.expiryMillis).isEqualTo(1_000_000);
     assertThat(text(find(s.stale, "old"))).contains("\"v\": 1");
-    assertThat(s.echoes()).containsExactly(echoes);
-    for (long e : echoes) {
-      assertThat(s.isEcho(e)).isTrue();
+    assertThat(s.echoes().hashes()).containsExactly(echoes);
+    assertThat(s.echoes().format1()).isFalse();
+    assertThat(s.isEcho("k", exported, SnapshotFile.pairHash("k", exported))).isTrue();
+    Encoded other = Encoded.of("{\"v\":3}".getBytes(UTF_8), 0);
+    assertThat(s.isEcho("k", other, SnapshotFile.pairHash("k", other))).isFalse();
+  }
+
+  @Test
+  void echoHashesVouchForTheLiveEntriesOnlyWhileIntact() throws Exception {
+    Path file = dir.resolve("e.snapshot");
+    long[] echoes = {-5, 3, 99};
+    SnapshotFile s = write(file, 2, false, Map.of("k", "1"), null, echoes, new ArrayList<>());
+    assertThat(s.echoes().live()).isSameAs(s.live);
+    // One bit of one echo hash flipped on disk: the hashes are what the file holds, and vouch for nothing.
+    long at = java.nio.ByteBuffer.wrap(Files.readAllBytes(file)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(120);
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      ByteBuffer b = ByteBuffer.allocate(1);
+      ch.read(b, at + 9);
+      b.put(0, (byte) (b.get(0) ^ 1)).rewind();
+      ch.write(b, at + 9);
+      SnapshotFile damaged = SnapshotFile.map(file, ch);
+      assertThat(damaged.echoes().hashes()).hasSize(3).isNotEqualTo(echoes);
+      assertThat(damaged.echoes().live()).isNull();
     }
-    assertThat(s.isEcho(4)).isFalse();
+  }
+
+  @Test
+  void echoHashesCarriedFromFormat1AreRecognizedWhileFlagged() throws Exception {
+    // Format 1 hashed the pairs with FNV-1a; a snapshot carrying those hashes says so in its flags,
+    // and a pair is then looked for with both hashes.
+    Encoded exported = Encoded.of("{\"v\":1}".getBytes(UTF_8), 0);
+    long[] format1 = {SnapshotFile.format1PairHash("k", exported)};
+    assertThat(format1[0]).isNotEqualTo(SnapshotFile.pairHash("k", exported));
+    for (boolean flagged : new boolean[] {true, false}) {
+      Path file = dir.resolve("f" + flagged + ".snapshot");
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+          StandardOpenOption.WRITE)) {
+        SnapshotFile.write(ch, 2, false, source(Map.of(), 1_000), null,
+            SnapshotFileTest.echoes(new SnapshotFile.EchoHashes(format1, flagged, null)), h -> { });
+        SnapshotFile s = SnapshotFile.map(file, ch);
+        assertThat(s.echoes().format1()).isEqualTo(flagged);
+        assertThat(s.isEcho("k", exported, SnapshotFile.pairHash("k", exported))).as("flagged " + flagged)
+            .isEqualTo(flagged);
+      }
+    }
+  }
+
+  @Test
+  void theEchoHashIsXxh64AsAnotherImplementationComputesIt() {
+    // The reference: chronicle-algorithms' XXH64 (r39), on the classpath through Chronicle Map.
+    net.openhft.chronicle.algo.hashing.LongHashFunction reference =
+        net.openhft.chronicle.algo.hashing.LongHashFunction.xx_r39();
+    java.util.Random random = new java.util.Random(7);
+    for (int len = 0; len <= 300; len++) {
+      for (int off : new int[] {0, 1, 7}) {
+        byte[] b = new byte[off + len + 3];
+        random.nextBytes(b);
+        byte[] exact = Arrays.copyOfRange(b, off, off + len);
+        assertThat(SnapshotFile.xxh64(b, off, len)).as("length %d at %d", len, off)
+            .isEqualTo(reference.hashBytes(exact));
+      }
+    }
+    // And the specification's own value for no input.
+    assertThat(SnapshotFile.xxh64(new byte[0], 0, 0)).isEqualTo(0xEF46DB3751D8E999L);
   }
 
   @Test
