@@ -440,8 +440,12 @@ public final class CacheFiles {
     return new Read(inspection, live, problems);
   }
 
-  /** Walks every slot of the snapshot's index: keys readable, values valid JSON, the count right. */
+  /** Walks every slot of the snapshot's index: keys readable, values valid JSON, the count right; the echo hashes. */
   private static void checkIndex(SnapshotFile snapshot, List<String> problems) throws IOException {
+    if (!snapshot.echoesIntact()) {
+      problems.add("the echo hashes of " + snapshot.path + " fail their checksum: a Python SDK's rewrite of an"
+          + " old view may be taken as new writes (the next compaction hashes every entry again)");
+    }
     long[] n = {0};
     for (SnapshotFile.Table t : new SnapshotFile.Table[] {snapshot.live, snapshot.stale}) {
       n[0] = 0;

@@ -373,6 +373,11 @@ final class SnapshotFile {
     return false;
   }
 
+  /** Whether the echo hashes match their checksum (format 1 wrote none: its hashes pass). */
+  boolean echoesIntact() {
+    return echoCrc == -1 || echoes().live() != null;
+  }
+
   /**
    * The echo hashes. They vouch for the live entries' pairs (a compaction does not hash those again)
    * only when they are intact: checked here, where a compaction reads them all, not at open.

@@ -805,6 +805,25 @@ class JsonFileStoreTest {
     assertThat(warnings).noneMatch(w -> w.contains("damaged") || w.contains("corrupt"));
   }
 
+  @Test
+  void verifyReportsDamagedEchoHashesAndTheNextCompactionWritesThemWhole() throws IOException {
+    JsonFileStore store = otherProcess("shared");
+    store.await(store.put("k", json("{\"v\":1}")));
+    store.flush();
+    Path snapshot = dir.resolve("shared.snapshot");
+    long echoes = java.nio.ByteBuffer.wrap(Files.readAllBytes(snapshot)).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        .getLong(120);
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(snapshot, StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), echoes + 3); // within the one echo hash
+    }
+    CacheFiles.Verification v = CacheFiles.verify(dir.resolve("shared.json"));
+    assertThat(v.problems()).singleElement().asString().contains("echo hashes", "shared.snapshot", "checksum");
+    store.await(store.put("k", json("{\"v\":2}")));
+    store.flush();
+    v = CacheFiles.verify(dir.resolve("shared.json"));
+    assertThat(v.valid()).as(v.problems().toString()).isTrue();
+  }
+
   int snapshotFormat(String name) throws IOException {
     return java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve(name + ".snapshot")))
         .order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(8);
