@@ -384,17 +384,26 @@ final class SnapshotFile {
    */
   EchoHashes echoes() {
     long[] e = new long[echoCount];
-    byte[] chunk = new byte[Math.min(echoCount, 1 << 16) * Long.BYTES];
-    CRC32C crc = new CRC32C();
-    for (int i = 0; i < echoCount; ) {
-      int n = Math.min(echoCount - i, chunk.length / Long.BYTES);
-      map.get(echoOffset + (long) i * Long.BYTES, chunk, 0, n * Long.BYTES);
-      crc.update(chunk, 0, n * Long.BYTES);
-      for (int j = 0; j < n; j++) {
-        e[i++] = (long) LONG_LE.get(chunk, j * Long.BYTES);
-      }
+    for (int i = 0; i < echoCount; i++) {
+      e[i] = map.getLong(echoOffset + (long) i * Long.BYTES);
     }
-    return new EchoHashes(e, format1Echoes, crc.getValue() == echoCrc ? live : null);
+    return new EchoHashes(e, format1Echoes, crcOf(e) == echoCrc ? live : null);
+  }
+
+  /** The CRC-32C of {@code hashes} as a file holds them: little-endian, one after the other. */
+  private static long crcOf(long[] hashes) {
+    CRC32C crc = new CRC32C();
+    ByteBuffer chunk = ByteBuffer.allocate(Math.min(hashes.length, 1 << 13) * Long.BYTES)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < hashes.length; ) {
+      int n = Math.min(hashes.length - i, chunk.capacity() / Long.BYTES);
+      chunk.clear();
+      chunk.asLongBuffer().put(hashes, i, n);
+      chunk.limit(n * Long.BYTES);
+      crc.update(chunk);
+      i += n;
+    }
+    return crc.getValue();
   }
 
   /** Copies the live JSON, the Python SDK's file, into {@code target}. */
@@ -580,19 +589,12 @@ final class SnapshotFile {
     EchoHashes echoes = echoSource.get();
     header[15] = w.pos;
     header[16] = echoes.hashes().length;
-    CRC32C echoCrc = new CRC32C();
-    int from = w.sink.size();
+    header[17] = crcOf(echoes.hashes());
     for (long e : echoes.hashes()) {
       w.sink.writeLongLe(e);
-      if (w.sink.size() >= Writer.FLUSH_AT) {
-        echoCrc.update(w.sink.array(), from, w.sink.size() - from);
-        w.drain();
-        from = 0;
-      }
+      w.drainIfFull();
     }
-    echoCrc.update(w.sink.array(), from, w.sink.size() - from);
     w.drain();
-    header[17] = echoCrc.getValue();
     ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     h.putLong(MAGIC);
     h.putInt(VERSION);
