@@ -144,10 +144,12 @@ final class Compactor {
 
   /**
    * The echo hashes, computed lazily: {@link SnapshotFile#write} asks for them after the live table.
-   * They are this export's pairs joined with the previous exports', while those stay within a bound
-   * (a Python process's view is rarely older than a few exports). The previous snapshot's hold the
-   * pairs of every entry of its live table, so while they are kept, an entry copied from that table
-   * is not hashed again: a compaction hashes only what changed.
+   * They are this export's pairs joined with the previous exports', while those number at most twice
+   * the entries, and at least 65,536 (a Python process's view is rarely older than a few exports). The
+   * previous snapshot's hold the pairs of every entry of its live table, so while they are kept, an
+   * entry copied from that table is not hashed again: a compaction hashes only what changed. The bound
+   * is on the previous hashes, not on what this export adds to them: a cache whose compactions each
+   * change a few entries hashes every entry once in about {@code count / changes} compactions.
    */
   private static final class EchoesAfterLive implements SnapshotFile.Echoes {
     private final SnapshotFile.EchoHashes previous;
@@ -157,7 +159,7 @@ final class Compactor {
 
     EchoesAfterLive(SnapshotFile.EchoHashes previous, long count) {
       this.previous = previous;
-      this.keepPrevious = previous.hashes().length + count <= Math.max(65_536, 2 * count);
+      this.keepPrevious = previous.hashes().length <= Math.max(65_536, 2 * count);
       this.pairs = new long[keepPrevious ? 16 : (int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, count))];
     }
 

@@ -120,6 +120,54 @@ class CompactorTest {
     }
   }
 
+  @Test
+  void thePreviousExportsEchoesAreKeptWhileTheyNumberAtMostTwiceTheEntries() throws Exception {
+    // Above 32,768 entries, so that the bound is twice the entries, not its 65,536 floor.
+    Map<String, String> entries = new java.util.HashMap<>();
+    for (int i = 0; i < 40_000; i++) {
+      entries.put("k" + i, "{\"v\":" + i + "}");
+    }
+    long expiry = 9_000_000_000_000L;
+    Compactor.Rendered last = compactor.render(1, false, SnapshotFileTest.source(entries, expiry), null,
+        SnapshotFile.EchoHashes.NONE, null, 0);
+    try {
+      // Each compaction changes one entry and copies the others from the snapshot before it, as a busy cache's do.
+      for (int round = 0; round < 3; round++) {
+        String key = "k" + round;
+        long oldPair = SnapshotFile.pairHash(key, Encoded.of(entries.get(key).getBytes(UTF_8), 0));
+        Compactor.Rendered next = compactor.render(2 + round, false,
+            withChange(last.mapped.live, key, "{\"v\":\"changed\"}"), null, last.mapped.echoes(), null, 0);
+        last.close();
+        last = next;
+        assertThat(last.mapped.echoes().hashes()).as("round %d", round)
+            .hasSize(entries.size() + round + 1) // the previous ones, kept, and the changed entry's new pair
+            .contains(oldPair);
+        assertEveryPairIsAnEcho(last.mapped);
+      }
+    } finally {
+      last.close();
+    }
+  }
+
+  /** {@code table}'s entries copied, and {@code key}'s value replaced by {@code value}. */
+  private static SnapshotFile.Source withChange(SnapshotFile.Table table, String key, String value) {
+    SnapshotFile.Source copied = SnapshotFileTest.source(table, List.of(key));
+    return new SnapshotFile.Source() {
+      @Override public long expiryMillis() {
+        return table.expiryMillis;
+      }
+
+      @Override public long count() {
+        return table.count;
+      }
+
+      @Override public void forEach(SnapshotFile.EntryVisitor visitor) throws IOException {
+        copied.forEach(visitor);
+        visitor.visit(key, Encoded.of(value.getBytes(UTF_8), 0));
+      }
+    };
+  }
+
   static void assertEveryPairIsAnEcho(SnapshotFile s) throws IOException {
     int[] n = {0};
     s.live.forEach(new SnapshotFile.EntryVisitor() {
