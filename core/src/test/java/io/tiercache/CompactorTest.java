@@ -90,10 +90,7 @@ class CompactorTest {
 
   @Test
   void everyLiveEntrysPairIsAnEchoWhetherItWasHashedOrCopiedFromTheSnapshotWhoseEchoesAreKept() throws Exception {
-    Map<String, String> entries = new java.util.HashMap<>();
-    for (int i = 0; i < 50; i++) {
-      entries.put("k" + i, "{\"v\":" + i + "}");
-    }
+    Map<String, String> entries = numbered(50);
     long expiry = 9_000_000_000_000L;
     try (Compactor.Rendered first = compactor.render(1, false, SnapshotFileTest.source(entries, expiry), null,
         SnapshotFile.EchoHashes.NONE, null, 0);
@@ -122,11 +119,7 @@ class CompactorTest {
 
   @Test
   void thePreviousExportsEchoesAreKeptWhileTheyNumberAtMostTwiceTheEntries() throws Exception {
-    // Above 32,768 entries, so that the bound is twice the entries, not its 65,536 floor.
-    Map<String, String> entries = new java.util.HashMap<>();
-    for (int i = 0; i < 40_000; i++) {
-      entries.put("k" + i, "{\"v\":" + i + "}");
-    }
+    Map<String, String> entries = numbered(40_000); // the bound is twice that, not its 65,536 floor
     long expiry = 9_000_000_000_000L;
     Compactor.Rendered last = compactor.render(1, false, SnapshotFileTest.source(entries, expiry), null,
         SnapshotFile.EchoHashes.NONE, null, 0);
@@ -147,6 +140,15 @@ class CompactorTest {
     } finally {
       last.close();
     }
+  }
+
+  /** {@code k0 ... k<n-1>}, each holding its number. */
+  private static Map<String, String> numbered(int n) {
+    Map<String, String> entries = new java.util.HashMap<>();
+    for (int i = 0; i < n; i++) {
+      entries.put("k" + i, "{\"v\":" + i + "}");
+    }
+    return entries;
   }
 
   /** {@code table}'s entries copied, and {@code key}'s value replaced by {@code value}. */
