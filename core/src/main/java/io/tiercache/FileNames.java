@@ -13,7 +13,7 @@ import java.util.Objects;
  * {@code N.lock}). Temporary files are
  * {@code <file>.<random>.tmp} and damaged files set aside are {@code <file>.corrupt-<UTC timestamp>}.
  */
-record FileNames(Path directory, String name) {
+final class FileNames {
   /**
    * The longest name, in UTF-8 bytes, whose every derived file name (the longest is a journal set
    * aside, {@code N.journal.corrupt-20261201T084423.123Z}, or a temporary) fits the 255 bytes a
@@ -21,9 +21,32 @@ record FileNames(Path directory, String name) {
    */
   static final int MAX_NAME_BYTES = 255 - 64;
 
-  FileNames {
-    Objects.requireNonNull(directory, "directory");
-    validName(name);
+  private final Path directory;
+  private final String name;
+  // Resolved once, and without string concatenation's bootstrap: an open asks for them a dozen
+  // times, mostly before the JIT has compiled anything.
+  private final Path json;
+  private final Path snapshot;
+  private final Path state;
+  private final Path journal;
+  private final Path lock;
+
+  FileNames(Path directory, String name) {
+    this.directory = Objects.requireNonNull(directory, "directory");
+    this.name = validName(name);
+    this.json = directory.resolve(name.concat(".json"));
+    this.snapshot = directory.resolve(name.concat(".snapshot"));
+    this.state = directory.resolve(name.concat(".state"));
+    this.journal = directory.resolve(name.concat(".journal"));
+    this.lock = directory.resolve(name.concat(".lock"));
+  }
+
+  Path directory() {
+    return directory;
+  }
+
+  String name() {
+    return name;
   }
 
   /**
@@ -48,24 +71,24 @@ record FileNames(Path directory, String name) {
 
   /** The Python SDK's file: the content in its format, exported at each compaction. */
   Path json() {
-    return directory.resolve(name + ".json");
+    return json;
   }
 
   /** tiercache's own copy of the content, indexed and memory-mapped. */
   Path snapshot() {
-    return directory.resolve(name + ".snapshot");
+    return snapshot;
   }
 
   Path state() {
-    return directory.resolve(name + ".state");
+    return state;
   }
 
   Path journal() {
-    return directory.resolve(name + ".journal");
+    return journal;
   }
 
   Path lock() {
-    return directory.resolve(name + ".lock");
+    return lock;
   }
 
   Path chronicleMap() {
@@ -79,5 +102,20 @@ record FileNames(Path directory, String name) {
   /** A process's undo file for the Chronicle Map store; {@code id} empty: the prefix they share. */
   Path chronicleUndo(String id) {
     return directory.resolve(name + ".cmap.undo-" + id);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof FileNames other && directory.equals(other.directory) && name.equals(other.name);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * directory.hashCode() + name.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "FileNames[directory=" + directory + ", name=" + name + "]";
   }
 }
