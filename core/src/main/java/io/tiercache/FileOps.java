@@ -22,7 +22,6 @@ import java.security.SecureRandom;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -71,9 +70,11 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     directoryPermissions = Set.copyOf(directoryPermissions);
   }
 
+  private static final FileOps OWNER_ONLY =
+      new FileOps(PosixFilePermissions.fromString("rw-------"), PosixFilePermissions.fromString("rwx------"));
+
   static FileOps ownerOnly() {
-    return new FileOps(PosixFilePermissions.fromString("rw-------"),
-        PosixFilePermissions.fromString("rwx------"));
+    return OWNER_ONLY;
   }
 
   private FileAttribute<?>[] fileAttributes() {
@@ -234,30 +235,30 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     if (!POSIX) {
       return;
     }
-    Map<String, Object> a;
+    FileStat a;
     try {
-      a = Files.readAttributes(file, "unix:mode,uid,nlink", LinkOption.NOFOLLOW_LINKS);
-    } catch (NoSuchFileException e) {
-      return;
+      a = FileStat.ofLink(file);
     } catch (IOException | UnsupportedOperationException e) {
       throw new CacheException("cannot check the file", file, e);
     }
-    int mode = (Integer) a.get("mode");
-    int type = mode & 0170000;
-    if (type == 0120000) {
+    if (a == null) {
+      return;
+    }
+    int mode = a.mode();
+    if (a.type() == FileStat.SYMBOLIC_LINK) {
       throw new CacheException("refusing a symbolic link where a cache file belongs (another user may have"
           + " planted it); remove it", file);
     }
-    if (type != 0100000) {
+    if (a.type() != FileStat.REGULAR) {
       throw new CacheException("refusing something that is not a regular file where a cache file belongs", file);
     }
-    int uid = (Integer) a.get("uid");
+    int uid = a.uid();
     int self = Posix.geteuid();
     if (uid != self) {
       throw new CacheException("refusing a file owned by user " + uid + ", not by this process's user " + self
           + " (another user may have planted it)", file);
     }
-    int links = (Integer) a.get("nlink");
+    int links = a.nlink();
     if (links == 0) {
       return; // unlinked between the lookup and the stat: as absent
     }

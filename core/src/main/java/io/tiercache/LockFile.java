@@ -9,10 +9,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
@@ -43,7 +41,7 @@ final class LockFile implements AutoCloseable {
   /** False: the file must exist and is opened read-only (a directory this process cannot write). */
   private final boolean create;
   private int fd = -1;
-  private Object fileKey;
+  private FileStat fileKey;
   private FileChannel windowsChannel;
   private java.nio.channels.FileLock windowsLock;
   private boolean held;
@@ -154,8 +152,7 @@ final class LockFile implements AutoCloseable {
       throw new CacheException("flock failed: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
     }
     // Someone may have unlinked or replaced the file between our open and our flock.
-    Object current = currentFileKey();
-    if (fileKey.equals(current)) {
+    if (fileKey.sameFile(currentFileKey())) {
       return true;
     }
     Posix.flock(fd, Posix.LOCK_UN);
@@ -165,7 +162,7 @@ final class LockFile implements AutoCloseable {
 
   private void openIfNeeded() {
     if (fd >= 0) {
-      if (fileKey.equals(currentFileKey())) {
+      if (fileKey.sameFile(currentFileKey())) {
         return;
       }
       closeFd();
@@ -195,21 +192,17 @@ final class LockFile implements AutoCloseable {
     fileKey = fdFileKey(fd);
   }
 
-  private Object currentFileKey() {
+  private @Nullable FileStat currentFileKey() {
     try {
-      return Files.readAttributes(path, BasicFileAttributes.class).fileKey();
-    } catch (NoSuchFileException e) {
-      return null;
+      return FileStat.of(path);
     } catch (IOException e) {
       throw new CacheException("cannot stat the lock file", path, e);
     }
   }
 
-  private Object fdFileKey(int descriptor) {
-    Path procFd = Paths.get(Files.isDirectory(Paths.get("/proc/self/fd")) ? "/proc/self/fd" : "/dev/fd",
-        Integer.toString(descriptor));
+  private FileStat fdFileKey(int descriptor) {
     try {
-      return Objects.requireNonNull(Files.readAttributes(procFd, BasicFileAttributes.class).fileKey());
+      return FileStat.of(descriptor);
     } catch (IOException e) {
       throw new CacheException("cannot stat the open lock file", path, e);
     }

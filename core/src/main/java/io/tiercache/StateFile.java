@@ -7,14 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code <name>.state}: a page every tiercache process on a JSON-store cache maps, and whose
@@ -154,13 +149,8 @@ final class StateFile implements AutoCloseable {
   /** dev, ino, size, mtime and ctime in nanoseconds; all zero for a missing file. */
   static long[] stat(Path file) {
     try {
-      Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime",
-          LinkOption.NOFOLLOW_LINKS);
-      return new long[] {(Long) a.get("dev"), (Long) a.get("ino"), (Long) a.get("size"),
-          ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS),
-          ((java.nio.file.attribute.FileTime) a.get("ctime")).to(TimeUnit.NANOSECONDS)};
-    } catch (NoSuchFileException e) {
-      return new long[5];
+      FileStat a = FileStat.ofLink(file);
+      return a == null ? new long[5] : new long[] {a.dev(), a.ino(), a.size(), a.mtimeNanos(), a.ctimeNanos()};
     } catch (IOException | UnsupportedOperationException e) {
       throw new CacheException("cannot stat", file, e);
     }
