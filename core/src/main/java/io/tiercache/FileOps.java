@@ -423,26 +423,35 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
    */
   void removeStaleTemporaries(Path... targets) {
     Path dir = targets[0].toAbsolutePath().getParent();
-    // A filter, not a glob: the cache name may hold glob characters ("model[1").
-    try (var files = Files.newDirectoryStream(dir, p -> {
-      String name = p.getFileName().toString();
-      if (!name.endsWith(".tmp")) {
-        return false;
-      }
-      for (Path target : targets) {
-        String prefix = target.getFileName() + ".";
-        if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
-          return true;
+    // java.io's list: names in one native call, where a directory stream makes a Path of each entry
+    // (70 against 20 us interpreted, and every open lists the directory).
+    String[] names = dir.toFile().list();
+    if (names == null) {
+      throw new CacheException("cannot list temporary files: not a directory, or not readable", dir);
+    }
+    for (String name : names) {
+      if (isTemporaryOf(name, targets)) {
+        try {
+          removeIfAbandoned(dir.resolve(name));
+        } catch (IOException e) {
+          throw new CacheException("cannot remove a temporary file", dir.resolve(name), e);
         }
       }
-      return false;
-    })) {
-      for (Path temp : files) {
-        removeIfAbandoned(temp);
-      }
-    } catch (IOException e) {
-      throw new CacheException("cannot list temporary files", dir, e);
     }
+  }
+
+  /** {@code <target>.<random>.tmp}; a name match, not a glob: the cache name may hold glob characters. */
+  private static boolean isTemporaryOf(String name, Path[] targets) {
+    if (!name.endsWith(".tmp")) {
+      return false;
+    }
+    for (Path target : targets) {
+      String prefix = target.getFileName() + ".";
+      if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void removeIfAbandoned(Path temp) throws IOException {

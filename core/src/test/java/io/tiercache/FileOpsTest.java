@@ -127,6 +127,28 @@ class FileOpsTest {
   }
 
   @Test
+  void onlyTheTargetsTemporariesAreRemovedWhateverTheNameHolds() throws Exception {
+    Path globName = Files.writeString(dir.resolve("m[1.json.abc.tmp"), "left by a crash");
+    Path otherCache = Files.writeString(dir.resolve("m.json.abc.tmp"), "another cache's");
+    Path noRandomPart = Files.writeString(dir.resolve("m[1.json.tmp"), "the user's");
+    Path notTemporary = Files.writeString(dir.resolve("m[1.json.abc.tmp.bak"), "the user's");
+    files.removeStaleTemporaries(dir.resolve("m[1.json"), dir.resolve("m[1.journal"));
+    assertThat(globName).doesNotExist();
+    assertThat(otherCache).exists();
+    assertThat(noRandomPart).exists();
+    assertThat(notTemporary).exists();
+  }
+
+  @Test
+  void aDirectoryThatCannotBeListedIsNamed() {
+    Path missing = dir.resolve("gone");
+    assertThatThrownBy(() -> files.removeStaleTemporaries(missing.resolve("c.json")))
+        .isInstanceOf(CacheException.class)
+        .hasMessageContaining("cannot list temporary files")
+        .hasMessageContaining(missing.toString());
+  }
+
+  @Test
   void aTemporaryIsLockedByItsWriterUntilRenamed() throws Exception {
     Path target = dir.resolve("c.json");
     FileOps.Temporary temp = files.writeTemporary(target, "{}".getBytes(UTF_8), 2);
