@@ -48,6 +48,11 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final int GROUP_OTHER_BITS = 0077;
 
+  /** This process's user id, read on first use (a JVM does not change it), not at every check. */
+  private static final class User {
+    static final int ID = Posix.geteuid();
+  }
+
   /** What tiercache does with an existing file, which decides what the file must be. */
   enum Use {
     /** Read, or replaced by a rename: anyone's umask may have made it readable by others. */
@@ -253,7 +258,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       throw new CacheException("refusing something that is not a regular file where a cache file belongs", file);
     }
     int uid = a.uid();
-    int self = Posix.geteuid();
+    int self = User.ID;
     if (uid != self) {
       throw new CacheException("refusing a file owned by user " + uid + ", not by this process's user " + self
           + " (another user may have planted it)", file);
