@@ -234,7 +234,11 @@ final class LockFile implements AutoCloseable {
       return null;
     }
     try {
-      Object inode = Files.getAttribute(path, "unix:ino");
+      FileStat current = FileStat.of(path);
+      if (current == null) {
+        return null;
+      }
+      long inode = current.ino();
       List<String> lines = Files.readAllLines(locks);
       for (String line : lines) {
         // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:2883613 0 EOF"
