@@ -166,6 +166,13 @@ final class Content {
   /** The frozen layer's {@link #uncounted} keys, until they are looked up; null when there are none. */
   @GuardedBy("lock")
   private @Nullable Frozen unsettled;
+  /**
+   * The sequence of this process's last clear. Until the journal is read past it, it lands after
+   * whatever is read: another process's records read meanwhile are hidden by it, and a reload of the
+   * files applies it again ({@link #clearedAbove}).
+   */
+  @GuardedBy("lock")
+  private long localClearSeq;
   /** One {@link #size} call looks keys up at a time, so that {@link #counting} is one list. */
   private final ReentrantLock countLock = new ReentrantLock();
   /** Runs between taking keys to count and settling them: lets tests interleave changes there. */
@@ -319,6 +326,25 @@ final class Content {
     counting = null;
     unsettled = null;
     epoch++;
+  }
+
+  /** {@link #clear} by this process, as its change {@code seq}: remembered until read past. */
+  @GuardedBy("lock")
+  void clearLocally(long expiresAt, long seq) {
+    clear(expiresAt, seq);
+    localClearSeq = seq;
+  }
+
+  /** Whether this process's last clear is above {@code seq}: it lands after the changes up to there. */
+  @GuardedBy("lock")
+  boolean clearedAbove(long seq) {
+    return localClearSeq > seq;
+  }
+
+  /** The last clear is in the files, or never will be (its write failed): nothing is hidden by it. */
+  @GuardedBy("lock")
+  void forgetLocalClear() {
+    localClearSeq = 0;
   }
 
   /**

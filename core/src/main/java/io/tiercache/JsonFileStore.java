@@ -537,7 +537,7 @@ final class JsonFileStore implements PersistentStore {
       ensureOpen();
       long seq = ++nextSeq;
       long expiry = now() + ttlMillis;
-      content.clear(expiry, seq);
+      content.clearLocally(expiry, seq);
       stale = null; // an explicit clear takes the expired content with it
       appender.enqueue(Journal.clear(expiry, false), seq);
       return receipt(seq);
@@ -557,7 +557,7 @@ final class JsonFileStore implements PersistentStore {
     boolean keep = staleGraceMillis > 0 && now - expiresAt < staleGraceMillis;
     Content.View expired = content.view();
     long seq = ++nextSeq;
-    content.clear(now + ttlMillis, seq);
+    content.clearLocally(now + ttlMillis, seq);
     stale = keep ? staleOf(expired, expiresAt) : null;
     appender.enqueue(Journal.clear(now + ttlMillis, keep), seq);
   }
@@ -1076,9 +1076,12 @@ final class JsonFileStore implements PersistentStore {
     }
   }
 
-  /** Applies another process's record, unless a local change to its key lands after it in the file. */
+  /** Applies another process's record, unless a local change to its key, or a local clear, lands after it in the file. */
   @GuardedBy("content.lock")
   private void applyForeignLocked(Journal.Record r, Set<String> changed, boolean[] cleared) {
+    if (content.clearedAbove(readBackSeq)) {
+      return; // our clear is queued or written after this record: it hides it, as it will on disk
+    }
     Content.View v = content.view();
     switch (r.op()) {
       case Journal.PUT:
@@ -1222,21 +1225,14 @@ final class JsonFileStore implements PersistentStore {
         Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
         JournalFollower reader = new JournalFollower("", next, next.headerLength);
         readInto(replayed, reader);
+        adoptLocked(replayed, appender.writtenSeq(), true); // over what a store in use has not written yet
         if (follower != null) {
-          keepQueuedLocked(replayed, appender.writtenSeq()); // a repair of a store in use
           follower.restart(next, reader.cursor());
           readBackSeq = appender.writtenSeq();
           lastOwnBatchRead = appender.lastWrittenBatch();
           appender.allReadBack();
         } else {
           follower = new JournalFollower(appender.writer, next, reader.cursor());
-        }
-        long live = replayed.size();
-        content.lock.lock();
-        try {
-          content.replace(replayed.view(), live, true);
-        } finally {
-          content.lock.unlock();
         }
       } catch (Compactor.ExportChangedException e) {
         if (attempt == 5) {
@@ -1513,14 +1509,7 @@ final class JsonFileStore implements PersistentStore {
     Stale previousStale = stale;
     readInto(replayed, reader);
     collectKeys(replayed, touched);
-    keepQueuedLocked(replayed, appender.writtenSeq());
-    boolean fresh = snapshot.fresh || replayed.expiresAt() != before.expiresAt;
-    content.lock.lock();
-    try {
-      content.replace(replayed.view(), replayed.size(), fresh);
-    } finally {
-      content.lock.unlock();
-    }
+    boolean fresh = adoptLocked(replayed, appender.writtenSeq(), snapshot.fresh);
     follower.restart(next, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
     readBackSeq = appender.writtenSeq();
@@ -1572,13 +1561,7 @@ final class JsonFileStore implements PersistentStore {
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength);
     readInto(replayed, reader);
-    keepQueuedLocked(replayed, keepAbove);
-    content.lock.lock();
-    try {
-      content.replace(replayed.view(), replayed.size(), newEpoch);
-    } finally {
-      content.lock.unlock();
-    }
+    adoptLocked(replayed, keepAbove, newEpoch);
     follower.restart(journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
     readBackSeq = appender.writtenSeq();
@@ -1587,11 +1570,37 @@ final class JsonFileStore implements PersistentStore {
     listeners.publish(null, null);
   }
 
-  /** Puts this process's changes above {@code keepAbove} (not in the files yet) on top of {@code replayed}. */
+  /**
+   * Replaces the content with {@code replayed}, read from the files, and this process's changes above
+   * {@code keepAbove} (not in the files yet) on top; under the content lock from the copy to the
+   * replace, so that no change made meanwhile is left out. Returns whether the epoch moved on: when
+   * asked, or when the period changed.
+   */
+  @GuardedBy("ioLock")
+  private boolean adoptLocked(Content replayed, long keepAbove, boolean newEpoch) {
+    replayed.size(); // its lookups in the snapshot, before the lock every put needs
+    content.lock.lock();
+    try {
+      keepQueuedLocked(replayed, keepAbove);
+      boolean moved = newEpoch || replayed.expiresAt() != content.expiresAt();
+      content.replace(replayed.view(), replayed.size(), moved);
+      return moved;
+    } finally {
+      content.lock.unlock();
+    }
+  }
+
+  /** Puts this process's changes above {@code keepAbove} on top of {@code replayed}, its last clear first. */
+  @GuardedBy("content.lock")
   private void keepQueuedLocked(Content replayed, long keepAbove) {
     Content.View v = content.view();
     replayed.lock.lock();
     try {
+      if (content.clearedAbove(keepAbove)) {
+        replayed.clear(v.expiresAt, keepAbove); // it lands after everything the files hold
+      } else {
+        content.forgetLocalClear();
+      }
       if (v.frozen != null) {
         v.frozen.changes.forEach((k, e) -> {
           if (e.seq > keepAbove) {
@@ -1615,9 +1624,7 @@ final class JsonFileStore implements PersistentStore {
     content.lock.lock();
     try {
       if (replaced) {
-        Content fresh = new Content(snapshot, snapshot.live.expiryMillis);
-        keepQueuedLocked(fresh, appender.writtenSeq());
-        content.replace(fresh.view(), fresh.size(), true);
+        adoptLocked(new Content(snapshot, snapshot.live.expiryMillis), appender.writtenSeq(), true);
       } else {
         content.compacted(snapshot);
       }
