@@ -155,6 +155,9 @@ final class JsonFileStore implements PersistentStore {
   private long readBackSeq;
   @GuardedBy("ioLock")
   private long lastOwnBatchRead;
+  /** The batch {@link #confirmLocked} confirms: read back before the seal, it is in the files, written or not. */
+  @GuardedBy("ioLock")
+  private JournalAppender.@Nullable Batch confirming;
   /** The expired content kept for stale-if-error, or null. */
   private volatile @Nullable Stale stale;
   private volatile boolean closed;
@@ -166,6 +169,9 @@ final class JsonFileStore implements PersistentStore {
   private volatile long journalBytesEstimate;
   private volatile boolean asyncFailureLogged;
   private final List<ScheduledFuture<?>> tasks = new ArrayList<>();
+
+  /** Runs between a batch's append and its confirmation: lets tests switch journals there. */
+  Runnable afterAppend = () -> {};
 
   /** How many times this thread holds tiercache's lock: reads and reloads may nest in a compaction. */
   @GuardedBy("ioLock")
@@ -805,6 +811,7 @@ final class JsonFileStore implements PersistentStore {
     JournalFile journal = follower.journal();
     try {
       journal.append(batch.unit());
+      afterAppend.run();
       confirmLocked(batch, journal);
     } catch (IOException | CacheException e) {
       failedLocked(batch, e);
@@ -838,6 +845,7 @@ final class JsonFileStore implements PersistentStore {
       if (state.generation() == journal.generation) {
         return; // the switch was abandoned: its seal is void
       }
+      confirming = batch;
       readLocked(); // the old journal, to its seal: a batch read there landed before it
       boolean beforeSeal = lastOwnBatchRead >= batch.number();
       syncLocked(); // moves on to the journal that stays
@@ -845,6 +853,7 @@ final class JsonFileStore implements PersistentStore {
         follower.journal().append(batch.unit()); // it landed after the seal
       }
     } finally {
+      confirming = null;
       unlockState();
     }
   }
@@ -955,7 +964,7 @@ final class JsonFileStore implements PersistentStore {
       if (next != null) {
         next.close();
       }
-      reloadLocked(appender.writtenSeq(), true);
+      reloadLocked(inFilesSeq(), true);
       return;
     }
   }
@@ -1010,6 +1019,15 @@ final class JsonFileStore implements PersistentStore {
   private void readBackLocked(long number) {
     lastOwnBatchRead = Math.max(lastOwnBatchRead, number);
     readBackSeq = Math.max(readBackSeq, appender.readBack(number));
+    if (confirming != null && number >= confirming.number()) {
+      readBackSeq = Math.max(readBackSeq, confirming.lastSeq());
+    }
+  }
+
+  /** The last local sequence in the files: written, or read back from the batch being confirmed. */
+  @GuardedBy("ioLock")
+  private long inFilesSeq() {
+    return Math.max(appender.writtenSeq(), readBackSeq);
   }
 
   /**
@@ -1225,10 +1243,11 @@ final class JsonFileStore implements PersistentStore {
         Content replayed = new Content(r.mapped, r.mapped.live.expiryMillis);
         JournalFollower reader = new JournalFollower("", next, next.headerLength);
         readInto(replayed, reader);
-        adoptLocked(replayed, appender.writtenSeq(), true); // over what a store in use has not written yet
+        long inFiles = inFilesSeq();
+        adoptLocked(replayed, inFiles, true); // over what a store in use has not written yet
         if (follower != null) {
           follower.restart(next, reader.cursor());
-          readBackSeq = appender.writtenSeq();
+          readBackSeq = inFiles;
           lastOwnBatchRead = appender.lastWrittenBatch();
           appender.allReadBack();
         } else {
@@ -1509,10 +1528,11 @@ final class JsonFileStore implements PersistentStore {
     Stale previousStale = stale;
     readInto(replayed, reader);
     collectKeys(replayed, touched);
-    boolean fresh = adoptLocked(replayed, appender.writtenSeq(), snapshot.fresh);
+    long inFiles = inFilesSeq();
+    boolean fresh = adoptLocked(replayed, inFiles, snapshot.fresh);
     follower.restart(next, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
-    readBackSeq = appender.writtenSeq();
+    readBackSeq = inFiles;
     lastOwnBatchRead = appender.lastWrittenBatch();
     appender.allReadBack();
     if (stale == previousStale) {
@@ -1561,10 +1581,11 @@ final class JsonFileStore implements PersistentStore {
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength);
     readInto(replayed, reader);
+    long inFiles = inFilesSeq();
     adoptLocked(replayed, keepAbove, newEpoch);
     follower.restart(journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
-    readBackSeq = appender.writtenSeq();
+    readBackSeq = inFiles;
     lastOwnBatchRead = appender.lastWrittenBatch();
     appender.allReadBack();
     listeners.publish(null, null);

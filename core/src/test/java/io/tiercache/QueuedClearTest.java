@@ -82,4 +82,28 @@ class QueuedClearTest {
     a.flush();
     assertThat(process().get("o")).as("for everyone, after a's compaction").isNull();
   }
+
+  /**
+   * A clear whose write raced another process's switch: read back in the journal that was sealed, it
+   * is in the files before it counts as written, and hides only what came before it there.
+   */
+  @Test
+  void aClearWrittenAsAnotherProcessSwitchesHidesOnlyWhatCameBeforeIt() {
+    JsonFileStore a = process();
+    JsonFileStore b = process();
+    JsonFileStore c = process();
+    a.await(a.put("k", json("1")));
+    a.afterAppend = () -> {
+      a.afterAppend = () -> {};
+      c.await(c.put("o", json("2"))); // after a's clear
+      b.flush(); // seals the journal after both, and switches
+    };
+    a.await(a.clear()); // a confirms its write across b's switch
+    assertThat(a.get("k")).isNull();
+    assertThat(a.get("o")).as("written after the clear").isNotNull();
+    a.flush();
+    JsonFileStore d = process();
+    assertThat(d.get("k")).isNull();
+    assertThat(d.get("o")).as("for everyone, after a's compaction").isNotNull();
+  }
 }
