@@ -82,6 +82,14 @@ final class Content {
       return base != null && inBase(base, key);
     }
 
+    /**
+     * Whether {@code clear} applies over this view: a rollover ends the period it names, or an earlier
+     * one; over a later one, which another process started first, it is void.
+     */
+    boolean endedBy(Journal.Record clear) {
+      return expiresAt <= clear.ends();
+    }
+
     boolean baseVisible() {
       return !top.hidesBelow && (frozen == null || !frozen.hidesBelow);
     }
@@ -173,6 +181,12 @@ final class Content {
    */
   @GuardedBy("lock")
   private long localClearSeq;
+  /** The period it ends, if a rollover; {@link Long#MAX_VALUE} for a clear, which ends any. */
+  @GuardedBy("lock")
+  private long localClearEnds;
+  /** The period of the content it lands on, as far as what was read before it tells. */
+  @GuardedBy("lock")
+  private long localClearLandsOn;
   /** One {@link #size} call looks keys up at a time, so that {@link #counting} is one list. */
   private final ReentrantLock countLock = new ReentrantLock();
   /** Runs between taking keys to count and settling them: lets tests interleave changes there. */
@@ -328,17 +342,53 @@ final class Content {
     epoch++;
   }
 
-  /** {@link #clear} by this process, as its change {@code seq}: remembered until read past. */
+  /**
+   * {@link #clear} by this process, as its change {@code seq}, of the period that ends at {@code ends}
+   * ({@link Long#MAX_VALUE}: any): remembered until read past.
+   */
   @GuardedBy("lock")
-  void clearLocally(long expiresAt, long seq) {
+  void clearLocally(long expiresAt, long seq, long ends) {
+    localClearLandsOn = view.expiresAt;
     clear(expiresAt, seq);
     localClearSeq = seq;
+    localClearEnds = ends;
   }
 
   /** Whether this process's last clear is above {@code seq}: it lands after the changes up to there. */
   @GuardedBy("lock")
   boolean clearedAbove(long seq) {
     return localClearSeq > seq;
+  }
+
+  /** Whether that clear is a rollover, which applies again over a snapshot that holds it as void. */
+  @GuardedBy("lock")
+  boolean rolledOverAbove(long seq) {
+    return clearedAbove(seq) && localClearEnds != Long.MAX_VALUE;
+  }
+
+  /**
+   * Whether this process's last clear, above what was read (see {@link #clearedAbove}), hides
+   * {@code r}, another process's record read before it lands: it does, unless {@code r} moves the
+   * content past the period a rollover ends.
+   */
+  @GuardedBy("lock")
+  boolean hides(Journal.Record r) {
+    boolean movesPeriod = r.op() == Journal.EXPIRY || r.op() == Journal.CLEAR && localClearLandsOn <= r.ends();
+    return !movesPeriod || appliesOver(r.millis());
+  }
+
+  /**
+   * Whether this process's last clear applies over a content of the period that ends at
+   * {@code expiresAt}, which it lands on; a rollover void there is forgotten.
+   */
+  @GuardedBy("lock")
+  boolean appliesOver(long expiresAt) {
+    localClearLandsOn = expiresAt;
+    if (expiresAt <= localClearEnds) {
+      return true;
+    }
+    forgetLocalClear();
+    return false;
   }
 
   /** The last clear is in the files, or never will be (its write failed): nothing is hidden by it. */
@@ -349,7 +399,7 @@ final class Content {
 
   /**
    * Applies a journal record read from a file, as it stands there: the way a snapshot and its journal
-   * are replayed (nothing of this process is pending in a replay). Returns the view before a clear.
+   * are replayed (nothing of this process is pending in a replay).
    */
   @GuardedBy("lock")
   void apply(Journal.Record r) {
@@ -361,7 +411,9 @@ final class Content {
         change(r.key(), Encoded.removal(0));
         return;
       case Journal.CLEAR:
-        clear(r.millis(), Long.MAX_VALUE);
+        if (view.endedBy(r)) {
+          clear(r.millis(), Long.MAX_VALUE);
+        }
         return;
       case Journal.EXPIRY:
         setExpiry(r.millis());

@@ -19,7 +19,11 @@ import org.jspecify.annotations.Nullable;
  * 0badf00d ["p","model-1",{...}]      put: the value's encoded JSON, as it is
  * 12345678 ["r","model-1"]            remove
  * 9abcdef0 ["c",1764038400.123]       clear: a new, empty content that expires then
- * 9abcdef0 ["c",1764038400.123,1]     ... and the expired content before it is kept for stale-if-error
+ * 9abcdef0 ["c",1764038400.123,1,1764034800.5]
+ *                                     rollover: as a clear, but of the period that ended at 1764034800.5
+ *                                     only (void over a later one, which another process started first);
+ *                                     1: the expired content is kept for stale-if-error (0: not)
+ * 9abcdef0 ["c",1764038400.123,1]     format 2's rollover: a clear that keeps the expired content
  * 2468ace0 ["e",1764038400.123]       the content now expires then (another program's file was merged)
  * 0fedcba9 ["s",8,"k3x9q2"]           seal: compacted into snapshot 8 by writer k3x9q2; being replaced
  * }</pre>
@@ -27,14 +31,15 @@ import org.jspecify.annotations.Nullable;
  * Each write(2) appends one unit, a batch or a seal, starting with a line break: a unit torn by a
  * crash or a full disk is then terminated by the next one and reads as a damaged line, never merged
  * with it. A batch applies whole or not at all. Replaying puts, removes and clears in file order is
- * idempotent, so records a snapshot already holds may be applied again. Values never contain a raw
- * line break (the codec escapes them), so lines are found by scanning for {@code '\n'}.
+ * idempotent, so records a snapshot already holds may be applied again; all but a rollover, which over
+ * a snapshot of the period it started is void: a compactor reads past its own before it renders. Values
+ * never contain a raw line break (the codec escapes them), so lines are found by scanning for {@code '\n'}.
  */
 final class Journal {
   private Journal() {}
 
-  /** The format this version writes; it reads formats 1 (no batches) and 2. */
-  static final int FORMAT = 2;
+  /** The format this version writes; it reads formats 1 (no batches), 2 and 3 (rollovers name their period). */
+  static final int FORMAT = 3;
   static final byte PUT = 'p';
   static final byte REMOVE = 'r';
   static final byte CLEAR = 'c';
@@ -44,14 +49,26 @@ final class Journal {
   static final byte BATCH = 'b';
   private static final int CRC_WIDTH = 8;
 
-  /** One change in a batch. {@code value} is null except for puts; {@code millis} is for clears and expiries. */
-  record Record(byte op, @Nullable String key, @Nullable Encoded value, long millis, boolean keepStale) {
+  /**
+   * One change in a batch. {@code value} is null except for puts; {@code millis} is for clears and
+   * expiries; {@code ends}, for clears: the period a rollover ends, {@link Long#MAX_VALUE} for a clear,
+   * which ends any.
+   */
+  record Record(byte op, @Nullable String key, @Nullable Encoded value, long millis, boolean keepStale, long ends) {
     static Record put(String key, Encoded value) {
-      return new Record(PUT, key, value, 0, false);
+      return new Record(PUT, key, value, 0, false, 0);
     }
 
     static Record remove(String key) {
-      return new Record(REMOVE, key, null, 0, false);
+      return new Record(REMOVE, key, null, 0, false, 0);
+    }
+
+    static Record clear(long expiryMillis, boolean keepStale, long ends) {
+      return new Record(CLEAR, null, null, expiryMillis, keepStale, ends);
+    }
+
+    static Record expiry(long expiryMillis) {
+      return new Record(EXPIRY, null, null, expiryMillis, false, 0);
     }
   }
 
@@ -101,8 +118,14 @@ final class Journal {
     return end(line, 0);
   }
 
-  static byte[] clear(long expiryMillis, boolean keepStale) {
-    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1" : "") + "]");
+  static byte[] clear(long expiryMillis) {
+    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + "]");
+  }
+
+  /** A clear of the period that ended at {@code ends} only: see {@link Content.View#endedBy}. */
+  static byte[] rollover(long expiryMillis, boolean keepStale, long ends) {
+    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1," : ",0,")
+        + Snapshot.formatSeconds(ends) + "]");
   }
 
   static byte[] expiry(long expiryMillis) {
@@ -460,15 +483,22 @@ final class Journal {
           int end = JsonText.skipValue(buf, pos, eol);
           long millis = Snapshot.millis(ascii(pos, end), pos);
           boolean keepStale = false;
+          long ends = Long.MAX_VALUE;
           pos = JsonText.next(buf, end, eol);
           if (op == CLEAR && buf[pos] == ',') {
             pos = JsonText.next(buf, pos + 1, eol);
             end = JsonText.skipValue(buf, pos, eol);
             keepStale = "1".equals(ascii(pos, end));
             pos = JsonText.next(buf, end, eol);
+            if (buf[pos] == ',') {
+              pos = JsonText.next(buf, pos + 1, eol);
+              end = JsonText.skipValue(buf, pos, eol);
+              ends = Snapshot.millis(ascii(pos, end), pos);
+              pos = JsonText.next(buf, end, eol);
+            }
           }
           JsonText.expect(buf, pos, eol, ']');
-          return new Record(op, null, null, millis, keepStale);
+          return new Record(op, null, null, millis, keepStale, ends);
         }
         default:
           throw new MalformedJsonException("unknown operation '" + (char) op + "'", pos);

@@ -543,16 +543,20 @@ final class JsonFileStore implements PersistentStore {
       ensureOpen();
       long seq = ++nextSeq;
       long expiry = now() + ttlMillis;
-      content.clearLocally(expiry, seq);
+      content.clearLocally(expiry, seq, Long.MAX_VALUE);
       stale = null; // an explicit clear takes the expired content with it
-      appender.enqueue(Journal.clear(expiry, false), seq);
+      appender.enqueue(Journal.clear(expiry), seq);
       return receipt(seq);
     } finally {
       content.lock.unlock();
     }
   }
 
-  /** A write after the content expired starts a new period; the expired one is kept within the stale grace. */
+  /**
+   * A write after the content expired starts a new period; the expired one is kept within the stale
+   * grace. Another process may have started one already, unread here yet: the clear ends the expired
+   * period only, and is void in every process that reads it after that other one.
+   */
   @GuardedBy("content.lock")
   private void rollOverIfExpiredLocked() {
     long now = now();
@@ -563,9 +567,9 @@ final class JsonFileStore implements PersistentStore {
     boolean keep = staleGraceMillis > 0 && now - expiresAt < staleGraceMillis;
     Content.View expired = content.view();
     long seq = ++nextSeq;
-    content.clearLocally(now + ttlMillis, seq);
+    content.clearLocally(now + ttlMillis, seq, expiresAt);
     stale = keep ? staleOf(expired, expiresAt) : null;
-    appender.enqueue(Journal.clear(now + ttlMillis, keep), seq);
+    appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), seq);
   }
 
   private Write receipt(long seq) {
@@ -1097,9 +1101,10 @@ final class JsonFileStore implements PersistentStore {
   /** Applies another process's record, unless a local change to its key, or a local clear, lands after it in the file. */
   @GuardedBy("content.lock")
   private void applyForeignLocked(Journal.Record r, Set<String> changed, boolean[] cleared) {
-    if (content.clearedAbove(readBackSeq)) {
-      return; // our clear is queued or written after this record: it hides it, as it will on disk
-    }
+    boolean ours = content.clearedAbove(readBackSeq); // queued or written after this record
+    if (ours && content.hides(r)) {
+      return; // as it will on disk
+    } // else our rollover is void: this record started a later period, which stands
     Content.View v = content.view();
     switch (r.op()) {
       case Journal.PUT:
@@ -1117,7 +1122,14 @@ final class JsonFileStore implements PersistentStore {
         return;
       }
       case Journal.CLEAR:
-        stale = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+        if (!ours) {
+          if (!v.endedBy(r)) {
+            return; // a rollover another process made after a later period started
+          }
+          stale = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+        } else if (!r.keepStale()) {
+          stale = null; // our void rollover kept the expired content; this clear does not
+        }
         content.clear(r.millis(), readBackSeq);
         cleared[0] = true;
         return;
@@ -1364,7 +1376,7 @@ final class JsonFileStore implements PersistentStore {
       }
     }
     if (python.expiryMillis < v.expiresAt) {
-      changes.add(new Journal.Record(Journal.EXPIRY, null, null, python.expiryMillis, false));
+      changes.add(Journal.Record.expiry(python.expiryMillis));
     }
     return changes;
   }
@@ -1472,7 +1484,7 @@ final class JsonFileStore implements PersistentStore {
         c.lock.lock();
         try {
           for (Journal.Record r : records) {
-            if (r.op() == Journal.CLEAR) {
+            if (r.op() == Journal.CLEAR && c.view().endedBy(r)) {
               Content.View v = c.view();
               kept[0] = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
             }
@@ -1618,7 +1630,9 @@ final class JsonFileStore implements PersistentStore {
     replayed.lock.lock();
     try {
       if (content.clearedAbove(keepAbove)) {
-        replayed.clear(v.expiresAt, keepAbove); // it lands after everything the files hold
+        if (content.appliesOver(replayed.expiresAt())) {
+          replayed.clear(v.expiresAt, keepAbove); // it lands after everything the files hold
+        }
       } else {
         content.forgetLocalClear();
       }
@@ -1785,13 +1799,13 @@ final class JsonFileStore implements PersistentStore {
         && content.view().baseVisible() && java.nio.file.Files.exists(files.json())) {
       return; // the snapshot and its export already hold everything
     }
+    passRolloversLocked();
     long generation = nextGeneration(); // before the freeze: nothing may throw between it and the try
     SnapshotFile.EchoHashes echoes = echoes();
     Content.Frozen frozen;
     SnapshotFile.@Nullable Source staleSource;
     content.lock.lock();
     try {
-      rollOverIfExpiredLocked();
       frozen = content.freeze();
       staleSource = staleSource();
     } finally {
@@ -1831,6 +1845,34 @@ final class JsonFileStore implements PersistentStore {
           content.lock.unlock();
         }
       }
+    }
+  }
+
+  /**
+   * Starts a new period if the content expired, and reads past this process's rollovers: one that a
+   * render holds and its new journal carries would apply there as void (see {@link Journal}). Only a
+   * period shorter than a write and a read can start again before the freeze; what it holds expires
+   * before anyone is served it.
+   */
+  @GuardedBy("ioLock")
+  private void passRolloversLocked() throws IOException {
+    for (int attempt = 0; attempt < 3; attempt++) {
+      long upTo;
+      content.lock.lock();
+      try {
+        if (attempt == 0) {
+          rollOverIfExpiredLocked();
+        }
+        if (!content.rolledOverAbove(readBackSeq)) {
+          return;
+        }
+        upTo = appender.lastQueuedSeq();
+      } finally {
+        content.lock.unlock();
+      }
+      writePendingLocked(upTo);
+      throwIfFailed(upTo);
+      syncLocked();
     }
   }
 

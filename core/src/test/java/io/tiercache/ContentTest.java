@@ -294,14 +294,38 @@ class ContentTest {
     c.lock.lock();
     try {
       c.apply(Journal.Record.put("b", v("2", 0)));
-      c.apply(new Journal.Record(Journal.CLEAR, null, null, 5_000, false));
+      c.apply(Journal.Record.clear(5_000, false, Long.MAX_VALUE));
       c.apply(Journal.Record.put("c", v("3", 0)));
-      c.apply(new Journal.Record(Journal.EXPIRY, null, null, 4_000, false));
+      c.apply(Journal.Record.expiry(4_000));
       c.apply(Journal.Record.remove("c"));
     } finally {
       c.lock.unlock();
     }
     assertThat(all(c)).isEmpty();
     assertThat(c.expiresAt()).isEqualTo(4_000);
+  }
+
+  @Test
+  void aRolloverEndsItsPeriodOrAnEarlierOneAndIsVoidOverALaterOne() throws Exception {
+    Content c = new Content(snapshot(Map.of("a", "1")), 1_000);
+    c.lock.lock();
+    try {
+      c.apply(Journal.Record.clear(5_000, false, 1_000)); // ends the period: applies
+      c.apply(Journal.Record.put("x", v("2", 0)));
+      c.apply(Journal.Record.clear(6_000, false, 1_000)); // another process's, of the same period: void
+    } finally {
+      c.lock.unlock();
+    }
+    assertThat(all(c)).containsOnlyKeys("x");
+    assertThat(c.expiresAt()).isEqualTo(5_000);
+    c.lock.lock();
+    try {
+      c.apply(Journal.Record.expiry(4_000)); // a shorter expiry, taken from another program's file
+      c.apply(Journal.Record.clear(9_000, false, 5_000)); // ends a later period than the content's: applies
+    } finally {
+      c.lock.unlock();
+    }
+    assertThat(all(c)).isEmpty();
+    assertThat(c.expiresAt()).isEqualTo(9_000);
   }
 }

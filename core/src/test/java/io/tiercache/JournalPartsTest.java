@@ -87,9 +87,9 @@ class JournalPartsTest {
   void aJournalOfANewerFormatIsRefusedAPlantedOneTooAndOneWithoutHeaderIsMarked() throws Exception {
     Path p = dir.resolve("c.journal");
     files.create(p).close();
-    Files.write(p, SnapshotAndJournalTest.crcLine("[\"h\",3,7]"));
+    Files.write(p, SnapshotAndJournalTest.crcLine("[\"h\",4,7]"));
     assertThatThrownBy(() -> JournalFile.open(p, files)).isInstanceOf(CacheException.class)
-        .hasMessageContaining("format 3").hasMessageContaining("newer tiercache");
+        .hasMessageContaining("format 4").hasMessageContaining("newer tiercache");
     Files.write(p, "garbage\nmore".getBytes(UTF_8));
     try (JournalFile damaged = JournalFile.open(p, files)) {
       assertThat(damaged.headerDamaged).isTrue();

@@ -118,6 +118,9 @@ class SnapshotAndJournalTest {
         }
         if (r.op() == Journal.CLEAR || r.op() == Journal.EXPIRY) {
           s.append('@').append(r.millis()).append(r.keepStale() ? "+stale" : "");
+          if (r.ends() != Long.MAX_VALUE) {
+            s.append(" ending ").append(r.ends());
+          }
         }
       }
       seen.add(s.toString());
@@ -156,15 +159,18 @@ class SnapshotAndJournalTest {
     ByteSink j = new ByteSink(512);
     j.write(Journal.header(7, 0));
     j.write(batch("w1", 1, put("k\u00e9", "{\"s\":\"line\\nbreak\"}"), Journal.remove("gone")));
-    j.write(batch("w2", 9, Journal.clear(1_000_500, true), Journal.expiry(2_000_000)));
+    j.write(batch("w2", 9, Journal.rollover(1_000_500, true, 900_000), Journal.expiry(2_000_000),
+        Journal.rollover(3_000, false, 2_000), Journal.clear(4_000)));
+    j.write(batch("w3", 1, crcLine("[\"c\",5000.0,1]"))); // format 2's rollover: a clear of any period
     j.write(put("legacy", "1")); // a format 1 record, outside any batch
     j.write(Journal.seal(8, "w1"));
     Recorder r = new Recorder(false);
     int consumed = Journal.scan(j.array(), j.size(), 0, r);
     assertThat(consumed).isEqualTo(j.size());
-    assertThat(r.seen.subList(0, 4)).containsExactly("h2:7", "w1#1 pk\u00e9={\"s\":\"line\\nbreak\"} rgone",
-        "w2#9 c@1000500+stale e@2000000", "- plegacy=1");
-    assertThat(r.seen.get(4)).startsWith("s8 by w1 at ");
+    assertThat(r.seen.subList(0, 5)).containsExactly("h3:7", "w1#1 pk\u00e9={\"s\":\"line\\nbreak\"} rgone",
+        "w2#9 c@1000500+stale ending 900000 e@2000000 c@3000 ending 2000 c@4000", "w3#1 c@5000000+stale",
+        "- plegacy=1");
+    assertThat(r.seen.get(5)).startsWith("s8 by w1 at ");
   }
 
   @Test
@@ -217,7 +223,7 @@ class SnapshotAndJournalTest {
     j.write(next, 0, partial); // an append in progress, as a reader may see it
     Recorder r = new Recorder(false);
     assertThat(Journal.scan(j.array(), j.size(), 0, r)).isEqualTo(complete + 1); // up to the marker's line break
-    assertThat(r.seen).containsExactly("h2:1", "w1#1 pa=1");
+    assertThat(r.seen).containsExactly("h3:1", "w1#1 pa=1");
   }
 
   @Test
@@ -231,7 +237,7 @@ class SnapshotAndJournalTest {
     j.write(batch("w1", 2, put("late", "1")));
     Recorder r = new Recorder(true);
     assertThat(Journal.scan(j.array(), j.size(), 1000, r)).isEqualTo(afterSeal);
-    assertThat(r.seen).containsExactly("h2:3", "w1#1 pa=1", "s4 by w9 at " + (1000 + sealAt));
+    assertThat(r.seen).containsExactly("h3:3", "w1#1 pa=1", "s4 by w9 at " + (1000 + sealAt));
   }
 
   @Test
@@ -256,10 +262,10 @@ class SnapshotAndJournalTest {
 
   @Test
   void aJournalOfANewerFormatIsReportedAsSuchByTheHeader() {
-    byte[] header = crcLine("[\"h\",3,7]");
+    byte[] header = crcLine("[\"h\",4,7]");
     Recorder r = new Recorder(false);
     Journal.scan(header, header.length, 0, r);
-    assertThat(r.seen).containsExactly("h3:7"); // JournalFile refuses to write to it (JournalFileTest)
+    assertThat(r.seen).containsExactly("h4:7"); // JournalFile refuses to write to it (JournalFileTest)
   }
 
   @Test
@@ -268,7 +274,7 @@ class SnapshotAndJournalTest {
     byte[] valid = JsonFileStoreTest.PYTHON_WRITTEN.getBytes(UTF_8);
     ByteSink j = new ByteSink(512);
     j.write(Journal.header(1, 0));
-    j.write(batch("w1", 1, put("a", "{\"x\":[1,2]}"), Journal.remove("b"), Journal.clear(5, false)));
+    j.write(batch("w1", 1, put("a", "{\"x\":[1,2]}"), Journal.remove("b"), Journal.clear(5)));
     byte[] journal = j.toByteArray();
     for (int i = 0; i < 2_000; i++) {
       for (byte[] original : new byte[][] {valid, journal}) {
