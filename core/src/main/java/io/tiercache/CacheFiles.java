@@ -372,7 +372,7 @@ public final class CacheFiles {
           }
         }
 
-        @Override public boolean seal(long fileOffset, long generation, String writer) {
+        @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
           counts[4]++;
           return false;
         }

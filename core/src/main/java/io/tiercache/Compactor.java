@@ -17,7 +17,7 @@ import org.jspecify.annotations.Nullable;
  * journal, and renames the snapshot, the journal and the export into place. Nothing can fail
  * after the seal but the renames; a switch that fails before the snapshot is renamed is abandoned
  * and its seal is void (readers pass a seal whose switch was abandoned); one that fails after is
- * completed by the next process that takes the lock.
+ * completed by the next process that takes the lock ({@link #completeSwitch}).
  */
 final class Compactor {
   /** {@code <name>.json} was rewritten by another program since the last export: merge it first. */
@@ -238,7 +238,7 @@ final class Compactor {
         long carried = rendered.carried;
         int headerLength = Journal.header(next, 0).length; // the same for any carried length
         if (old != null) {
-          byte[] seal = Journal.seal(next, writer);
+          byte[] seal = Journal.seal(next, writer, rendered.renderedUpTo);
           old.append(seal);
           byte[] tail = old.read(rendered.renderedUpTo + carried, old.size());
           int sealStart = lastIndexOf(tail, seal);
@@ -269,6 +269,33 @@ final class Compactor {
     } finally {
       pythonLock.unlock();
     }
+  }
+
+  /**
+   * Completes the switch to {@code snapshot}, in place, that a compactor killed before renaming its
+   * journal left announced: the new journal is written again from {@code old}, which its seal says
+   * where to take from (nothing for a fresh snapshot). Writers that appended after the seal append
+   * again, as they do after any switch. Caller holds tiercache's lock and has checked that the switch
+   * announced is to {@code snapshot}'s generation. Returns false, changing nothing, when {@code old}
+   * holds no seal into it that says where (an older tiercache's).
+   */
+  boolean completeSwitch(SnapshotFile snapshot, JournalFile old) throws IOException {
+    byte[] all = old.read(0, old.size());
+    Journal.Seal seal = Journal.sealInto(all, all.length, snapshot.generation);
+    if (seal == null || seal.renderedFrom() < 0) {
+      return false;
+    }
+    int from = (int) seal.renderedFrom();
+    int carried = snapshot.fresh ? 0 : (int) seal.at() - 1 - from; // up to the line break that opens the seal
+    try (FileOps.Temporary journal = fileOps.createTemporary(files.journal())) {
+      byte[] header = Journal.header(snapshot.generation, carried);
+      FileOps.writeFully(journal.channel, ByteBuffer.wrap(header), 0);
+      FileOps.writeFully(journal.channel, ByteBuffer.wrap(all, from, carried), header.length);
+      journal.channel.force(true);
+      journal.replace(files.journal());
+    }
+    state.endSwitch(snapshot.generation);
+    return true;
   }
 
   /** Replaces {@code <name>.json} with the rendered export. Caller holds the Python SDK's lock. */

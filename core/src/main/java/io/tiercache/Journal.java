@@ -25,7 +25,8 @@ import org.jspecify.annotations.Nullable;
  *                                     1: the expired content is kept for stale-if-error (0: not)
  * 9abcdef0 ["c",1764038400.123,1]     format 2's rollover: a clear that keeps the expired content
  * 2468ace0 ["e",1764038400.123]       the content now expires then (another program's file was merged)
- * 0fedcba9 ["s",8,"k3x9q2"]           seal: compacted into snapshot 8 by writer k3x9q2; being replaced
+ * 0fedcba9 ["s",8,"k3x9q2",4096]      seal: compacted into snapshot 8 by writer k3x9q2, which holds this
+ *                                     journal's records up to byte 4096 (format 3); being replaced
  * }</pre>
  *
  * Each write(2) appends one unit, a batch or a seal, starting with a line break: a unit torn by a
@@ -81,12 +82,15 @@ final class Journal {
     return line("[\"h\"," + FORMAT + "," + generation + "," + carried + " ".repeat(19 - carried.length()) + "]");
   }
 
-  /** The seal, with its leading line break: the whole unit a compactor appends. */
-  static byte[] seal(long generation, String writer) {
-    ByteSink unit = startUnit(48);
+  /**
+   * The seal, with its leading line break: the whole unit a compactor appends. {@code renderedFrom}:
+   * where in this journal the records the snapshot does not hold begin.
+   */
+  static byte[] seal(long generation, String writer, long renderedFrom) {
+    ByteSink unit = startUnit(64);
     unit.writeAscii("[\"s\"," + generation + ",");
     JsonText.writeString(unit, writer);
-    unit.write(']');
+    unit.writeAscii("," + renderedFrom + "]");
     return end(unit, 1);
   }
 
@@ -198,10 +202,11 @@ final class Journal {
     }
 
     /**
-     * Writer {@code writer} compacted this journal into snapshot {@code generation} and is replacing
-     * it; the seal line starts at {@code fileOffset}. Return true to stop the scan after it.
+     * Writer {@code writer} compacted this journal into snapshot {@code generation}, which holds its
+     * records up to {@code renderedFrom} (-1: not said, format 2), and is replacing it; the seal line
+     * starts at {@code fileOffset}. Return true to stop the scan after it.
      */
-    boolean seal(long fileOffset, long generation, String writer);
+    boolean seal(long fileOffset, long generation, String writer, long renderedFrom);
 
     /** A damaged line (checksum, syntax) amid intact ones; the scan goes on after it. */
     void corrupt(long fileOffset, String reason);
@@ -249,7 +254,7 @@ final class Journal {
     scan(journal, length, 0, new Visitor() {
       @Override public void header(int format, long generation, long carriedBytes) {}
       @Override public void batch(@Nullable String writer, long number, List<Record> records) {}
-      @Override public boolean seal(long fileOffset, long generation, String writer) {
+      @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
         sealedInto[0] |= generation == snapshotGeneration;
         return false;
       }
@@ -257,6 +262,27 @@ final class Journal {
       @Override public void interrupted(long fileOffset, String reason) {}
     });
     return sealedInto[0] ? snapshotGeneration - 1 : snapshotGeneration;
+  }
+
+  /** A seal: where its line starts, and where the records its snapshot does not hold begin. */
+  record Seal(long at, long renderedFrom) {}
+
+  /** The last seal into snapshot {@code generation} in {@code journal} (read from its start), or null. */
+  static @Nullable Seal sealInto(byte[] journal, int length, long generation) {
+    Seal[] found = {null};
+    scan(journal, length, 0, new Visitor() {
+      @Override public void header(int format, long g, long carriedBytes) {}
+      @Override public void batch(@Nullable String writer, long number, List<Record> records) {}
+      @Override public boolean seal(long fileOffset, long g, String writer, long renderedFrom) {
+        if (g == generation) {
+          found[0] = new Seal(fileOffset, renderedFrom < fileOffset ? renderedFrom : -1);
+        }
+        return false;
+      }
+      @Override public void corrupt(long fileOffset, String reason) {}
+      @Override public void interrupted(long fileOffset, String reason) {}
+    });
+    return found[0];
   }
 
   /** Parses lines and groups batches; one per scan. */
@@ -414,13 +440,20 @@ final class Journal {
           int end = JsonText.skipValue(buf, pos, eol);
           long generation = Long.parseLong(ascii(pos, end));
           String writer = "";
+          long renderedFrom = -1;
           pos = JsonText.next(buf, end, eol);
           if (buf[pos] == ',') {
             writer = JsonText.readString(buf, JsonText.next(buf, pos + 1, eol), eol, after);
-            pos = after[0];
+            pos = JsonText.next(buf, after[0], eol);
+            if (buf[pos] == ',') {
+              pos = JsonText.next(buf, pos + 1, eol);
+              end = JsonText.skipValue(buf, pos, eol);
+              renderedFrom = Long.parseLong(ascii(pos, end));
+              pos = JsonText.next(buf, end, eol);
+            }
           }
           JsonText.expect(buf, pos, eol, ']');
-          stopped = visitor.seal(offset, generation, writer);
+          stopped = visitor.seal(offset, generation, writer, renderedFrom);
           return;
         }
         case BATCH: {

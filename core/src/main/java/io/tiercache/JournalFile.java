@@ -112,7 +112,7 @@ final class JournalFile implements AutoCloseable {
           header[3] = eol + 1;
         }
         @Override public void batch(String writer, long number, List<Journal.Record> records) {}
-        @Override public boolean seal(long fileOffset, long generation, String writer) {
+        @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
           return true;
         }
         @Override public void corrupt(long fileOffset, String reason) {}

@@ -155,7 +155,7 @@ final class JournalFollower {
           events.add(self.equals(writer) ? r -> r.readBack(number) : r -> r.apply(records));
         }
 
-        @Override public boolean seal(long fileOffset, long generation, String writer) {
+        @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
           sealGeneration = generation;
           return true;
         }

@@ -1693,8 +1693,10 @@ final class JsonFileStore implements PersistentStore {
 
   /**
    * A compactor that died between announcing its switch and ending it left the announcement: the
-   * switch is completed if its journal is in place, else abandoned (its seal is void, and a snapshot
-   * it put in place is taken care of by the next load). Caller holds the state lock.
+   * switch is completed if its snapshot is in place (its journal too, or written again from the old
+   * one), else abandoned (its seal is void). Abandoning a switch whose snapshot is in place would
+   * leave live writers appending to a journal the next load finds does not extend it. Caller holds
+   * the state lock.
    */
   private void recoverSwitchLocked() throws IOException {
     long switching = state.switching();
@@ -1705,8 +1707,17 @@ final class JsonFileStore implements PersistentStore {
     try {
       if (journal != null && journal.generation == switching) {
         state.endSwitch(switching);
-      } else {
-        state.endSwitch(state.generation());
+        return;
+      }
+      SnapshotFile snapshot = journal == null ? null : openSnapshot();
+      try {
+        if (snapshot == null || snapshot.generation != switching || !compactor.completeSwitch(snapshot, journal)) {
+          state.endSwitch(state.generation());
+        }
+      } finally {
+        if (snapshot != null) {
+          snapshot.unmap();
+        }
       }
     } finally {
       if (journal != null) {

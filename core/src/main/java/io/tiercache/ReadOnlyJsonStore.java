@@ -431,7 +431,7 @@ final class ReadOnlyJsonStore implements PersistentStore {
         }
       }
 
-      @Override public boolean seal(long fileOffset, long generation, String writer) {
+      @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
         return newer[0];
       }
 

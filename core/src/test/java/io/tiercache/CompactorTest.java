@@ -205,7 +205,7 @@ class CompactorTest {
           .isLessThan(carried.indexOf("[\"p\",\"d\""));
       assertThat(next.carriedBytes).isEqualTo(next.size() - next.headerLength);
       String sealed = new String(old.read(0, old.size()), UTF_8);
-      assertThat(sealed).contains("[\"s\",2,\"compactor\"]");
+      assertThat(sealed).contains("[\"s\",2,\"compactor\"," + renderedUpTo + "]"); // what snapshot 2 lacks starts there
       assertThat(state.generation()).isEqualTo(2);
       assertThat(Files.readString(names.json())).contains("\"generation\": 2");
       next.close();

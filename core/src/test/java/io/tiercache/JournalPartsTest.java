@@ -216,7 +216,7 @@ class JournalPartsTest {
   @Test
   void aUnitIsWrittenFromTheStartOfItsBuffer() throws Exception {
     try (JournalFile j = JournalFile.open(newJournal(5), files)) {
-      java.nio.ByteBuffer moved = java.nio.ByteBuffer.wrap(Journal.seal(2, "w"));
+      java.nio.ByteBuffer moved = java.nio.ByteBuffer.wrap(Journal.seal(2, "w", 0));
       moved.position(1);
       assertThatThrownBy(() -> j.append(moved)).isInstanceOf(IllegalArgumentException.class);
       assertThat(j.size()).isEqualTo(j.headerLength);
@@ -254,7 +254,7 @@ class JournalPartsTest {
       byte[] torn = SnapshotAndJournalTest.batch("other", 2, put("t", "3"));
       writer.append(java.util.Arrays.copyOf(torn, torn.length - 3));
       writer.append(SnapshotAndJournalTest.batch("other", 3, put("after", "4")));
-      writer.append(Journal.seal(2, "other"));
+      writer.append(Journal.seal(2, "other", 0));
       writer.append(SnapshotAndJournalTest.batch("other", 4, put("late", "5")));
 
       JournalFollower f = new JournalFollower("me", reader, reader.headerLength);
@@ -327,7 +327,7 @@ class JournalPartsTest {
       byte[] torn = SnapshotAndJournalTest.batch("other", 8, put("t", "3"));
       writer.append(java.util.Arrays.copyOf(torn, torn.length - 3));
       writer.append(SnapshotAndJournalTest.batch("other", 9, put("after", "4")));
-      writer.append(Journal.seal(2, "other"));
+      writer.append(Journal.seal(2, "other", 0));
       writer.append(SnapshotAndJournalTest.batch("other", 10, put("late", "5")));
 
       List<String> whole = new ArrayList<>();

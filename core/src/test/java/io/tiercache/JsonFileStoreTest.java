@@ -952,7 +952,7 @@ class JsonFileStoreTest {
         JournalFile journal = JournalFile.open(dir.resolve("shared.journal"), FileOps.ownerOnly())) {
       dead.lock();
       dead.beginSwitch(dead.generation() + 1);
-      journal.append(Journal.seal(dead.generation() + 1, "dead"));
+      journal.append(Journal.seal(dead.generation() + 1, "dead", 0));
     } // its lock is released; its announcement stays
     JsonFileStore b = otherProcess("shared"); // takes the lock, finds the switch dead, voids it
     b.await(b.put("k2", json("2"))); // after the void seal

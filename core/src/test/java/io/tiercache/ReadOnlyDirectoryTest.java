@@ -199,7 +199,7 @@ class ReadOnlyDirectoryTest {
           c.lock.unlock();
         }
       }
-      @Override public boolean seal(long fileOffset, long generation, String writer) {
+      @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
         return false;
       }
       @Override public void corrupt(long fileOffset, String reason) {}

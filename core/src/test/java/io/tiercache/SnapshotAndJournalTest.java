@@ -126,8 +126,9 @@ class SnapshotAndJournalTest {
       seen.add(s.toString());
     }
 
-    @Override public boolean seal(long fileOffset, long generation, String writer) {
-      seen.add("s" + generation + " by " + writer + " at " + fileOffset);
+    @Override public boolean seal(long fileOffset, long generation, String writer, long renderedFrom) {
+      seen.add("s" + generation + (renderedFrom >= 0 ? " from " + renderedFrom : "") + " by " + writer + " at "
+          + fileOffset);
       return stopAtSeal;
     }
 
@@ -163,14 +164,17 @@ class SnapshotAndJournalTest {
         Journal.rollover(3_000, false, 2_000), Journal.clear(4_000)));
     j.write(batch("w3", 1, crcLine("[\"c\",5000.0,1]"))); // format 2's rollover: a clear of any period
     j.write(put("legacy", "1")); // a format 1 record, outside any batch
-    j.write(Journal.seal(8, "w1"));
+    j.write(Journal.seal(8, "w1", 40));
+    j.write(batch("w3", 2, put("late", "1")));
+    j.write(crcLine("[\"s\",9,\"w2\"]")); // format 2's seal: says nothing of the render
     Recorder r = new Recorder(false);
     int consumed = Journal.scan(j.array(), j.size(), 0, r);
     assertThat(consumed).isEqualTo(j.size());
     assertThat(r.seen.subList(0, 5)).containsExactly("h3:7", "w1#1 pk\u00e9={\"s\":\"line\\nbreak\"} rgone",
         "w2#9 c@1000500+stale ending 900000 e@2000000 c@3000 ending 2000 c@4000", "w3#1 c@5000000+stale",
         "- plegacy=1");
-    assertThat(r.seen.get(5)).startsWith("s8 by w1 at ");
+    assertThat(r.seen.get(5)).startsWith("s8 from 40 by w1 at ");
+    assertThat(r.seen.get(7)).startsWith("s9 by w2 at ");
   }
 
   @Test
@@ -232,12 +236,12 @@ class SnapshotAndJournalTest {
     j.write(Journal.header(3, 0));
     j.write(batch("w1", 1, put("a", "1")));
     int sealAt = j.size() + 1;
-    j.write(Journal.seal(4, "w9"));
+    j.write(Journal.seal(4, "w9", 0));
     int afterSeal = j.size();
     j.write(batch("w1", 2, put("late", "1")));
     Recorder r = new Recorder(true);
     assertThat(Journal.scan(j.array(), j.size(), 1000, r)).isEqualTo(afterSeal);
-    assertThat(r.seen).containsExactly("h3:3", "w1#1 pa=1", "s4 by w9 at " + (1000 + sealAt));
+    assertThat(r.seen).containsExactly("h3:3", "w1#1 pa=1", "s4 from 0 by w9 at " + (1000 + sealAt));
   }
 
   @Test
