@@ -418,7 +418,7 @@ final class JsonFileStore implements PersistentStore {
       pythonLock.unlock();
     }
     FileOps.moveAside(files.snapshot(), lost + " damaged entries");
-    rebuildLocked(initial, follower.journal(), true, damaged);
+    rebuildLocked(initial, follower.journal(), follower.journal().headerLength, damaged);
   }
 
   @Override
@@ -1196,6 +1196,7 @@ final class JsonFileStore implements PersistentStore {
   private void rebuildLocked(@Nullable SnapshotFile snapshot, @Nullable JournalFile journal) throws IOException {
     Content initial;
     boolean replay;
+    long from = journal == null ? -1 : journal.headerLength;
     if (snapshot == null) {
       initial = fromPythonFile(); // a cache the Python SDK (or an older tiercache) made: its period too
       replay = journal != null;
@@ -1207,8 +1208,23 @@ final class JsonFileStore implements PersistentStore {
         LOG.log(Level.WARNING, "tiercache: " + files.journal() + " extends snapshot " + base
             + ", not the snapshot in place (" + snapshot.generation + "); its records do not apply to it");
       }
+      if (replay && base == snapshot.generation - 1) {
+        from = replayFrom(journal, snapshot);
+      }
     }
-    rebuildLocked(initial, journal, replay, snapshot);
+    rebuildLocked(initial, journal, replay ? from : -1, snapshot);
+  }
+
+  /**
+   * Where to replay {@code journal}, sealed into {@code snapshot} by a compactor that died before its
+   * journal replaced this one: where its seal says the records the snapshot lacks begin. A rollover
+   * applied again over a snapshot that holds it is void, and would bring back the period it ended. A
+   * seal that does not say (an older tiercache's): from the first record.
+   */
+  private static long replayFrom(JournalFile journal, SnapshotFile snapshot) throws IOException {
+    byte[] all = journal.read(0, journal.size());
+    Journal.Seal seal = Journal.sealInto(all, all.length, snapshot.generation);
+    return seal != null && seal.renderedFrom() >= 0 ? seal.renderedFrom() : journal.headerLength;
   }
 
   /** The snapshot generation {@code journal} extends: its header's, or inferred when that is damaged. */
@@ -1221,17 +1237,18 @@ final class JsonFileStore implements PersistentStore {
   }
 
   /**
-   * Writes {@code initial} (with {@code journal}'s records replayed over it when {@code replay}, and
-   * what another program wrote to {@code <name>.json}) as a new snapshot, and switches to it.
+   * Writes {@code initial} (with {@code journal}'s records from {@code replayFrom} replayed over it, none
+   * when negative, and what another program wrote to {@code <name>.json}) as a new snapshot, and
+   * switches to it.
    */
   @GuardedBy("ioLock")
-  private void rebuildLocked(Content initial, @Nullable JournalFile journal, boolean replay,
+  private void rebuildLocked(Content initial, @Nullable JournalFile journal, long replayFrom,
       @Nullable SnapshotFile previous) throws IOException {
     long replayedTo = 0;
     int damaged = 0;
     if (journal != null) {
-      JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
-      if (replay) {
+      JournalFollower reader = new JournalFollower("", journal, replayFrom); // every batch applies
+      if (replayFrom >= 0) {
         readInto(initial, reader);
         replayedTo = reader.cursor();
         damaged = reader.damagedLines();

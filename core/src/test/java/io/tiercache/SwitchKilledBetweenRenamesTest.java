@@ -105,4 +105,19 @@ class SwitchKilledBetweenRenamesTest {
     assertThat(reopened.get("old")).as("of the period that ended").isNull();
   }
 
+  /** As above, with the state page lost too: the next open rebuilds from the sealed journal. */
+  @Test
+  void aCompactionKilledBetweenItsRenamesIsRebuiltWithNothingOfAnEndedPeriodWithoutItsAnnouncement()
+      throws IOException {
+    JsonFileStore a = process();
+    a.await(a.put("old", json("0")));
+    clock.advance(TTL.plusMillis(10));
+    a.await(a.put("y", json("1")));
+    killedBetweenItsRenames(a::flush);
+    opened.remove(a);
+    Files.delete(dir.resolve("shared.state"));
+    JsonFileStore reopened = process();
+    assertThat(reopened.get("y")).isNotNull();
+    assertThat(reopened.get("old")).as("of the period that ended").isNull();
+  }
 }
