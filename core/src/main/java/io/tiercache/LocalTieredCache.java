@@ -892,14 +892,9 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
         codec.encode(Objects.requireNonNull(v, "value"))));
     List<Removal<K, V>> removals = frontRemovals(k -> map.containsKey(k) ? RemovalCause.REPLACED : RemovalCause.EXPLICIT);
     PersistentStore.Write write = store.replaceAll(encoded);
+    // No warm-up: each key's first read comes from the store, as after a restart. Values put here
+    // could not tell whether a write to their key landed since the store's replace.
     front.invalidateAll();
-    // Warm the front tier, but never over a newer value a concurrent writer put meanwhile.
-    long now = clock.millis();
-    for (Map.Entry<? extends K, ? extends V> e : map.entrySet()) {
-      Tagged<V> warm = new Tagged<>(e.getValue(), write.epoch, write.expiresAtMillis, now,
-          encoded.get(keys.format(e.getKey())).length);
-      writeFront(e.getKey(), (k, old) -> old != null && old.epoch == write.epoch ? old : warm);
-    }
     reportedUndecodable.clear();
     stats.recordPuts(map.size());
     store.await(write);
