@@ -41,9 +41,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Loads (single, bulk, async) run outside Caffeine's lock, registered per key in {@link #loading}:
  * a caller that finds a load in flight shares its future, so a key loads once however it is asked
- * for, and no thread waits for a load it does not run. A write to a key removes its registration,
- * so a load that finishes after a put or an invalidate does not store its older result. Refreshes
- * are registered apart ({@link #refreshing}): readers keep the current value meanwhile.
+ * for, and no thread waits for a load it does not run. A write to a key removes its registration
+ * (a clear or a replace removes every one), so a load that finishes after it does not store its
+ * older result. Refreshes are registered apart ({@link #refreshing}): readers keep the current
+ * value meanwhile.
  */
 final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private static final System.Logger LOG = System.getLogger(LocalTieredCache.class.getName());
@@ -704,6 +705,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       return;
     }
     Map<? extends K, ? extends V> loaded;
+    long epoch = store.epoch(); // keys not asked for are stored only if no clear or replace came meanwhile
     long start = System.nanoTime();
     try {
       loaded = Objects.requireNonNull(bulkLoader.apply(Collections.unmodifiableSet(missing)),
@@ -721,7 +723,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       return;
     }
     stats.recordLoad(true, System.nanoTime() - start);
-    Map<K, Tagged<V>> stored = storeBatch(loaded, mine);
+    Map<K, Tagged<V>> stored = storeBatch(loaded, mine, epoch);
     for (K key : missing) {
       outages.remove(key);
       settle(key, mine.get(key), stored.get(key));
@@ -731,10 +733,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /**
    * Stores a bulk load's values as one batch: every change is queued, then awaited in order, so the
    * JSON store writes them with one system call (and one {@code fsync} under FSYNC). A key whose
-   * registration a write removed meanwhile, or that another caller is loading, is not stored.
+   * registration a write removed meanwhile, or that another caller is loading, is not stored; nor is
+   * a key not asked for once the store's content changed from {@code epoch}.
    */
   private Map<K, Tagged<V>> storeBatch(Map<? extends K, ? extends V> loaded,
-      Map<K, CompletableFuture<@Nullable Tagged<V>>> mine) {
+      Map<K, CompletableFuture<@Nullable Tagged<V>>> mine, long epoch) {
     Map<K, Tagged<V>> result = new LinkedHashMap<>();
     List<K> written = new ArrayList<>();
     List<Tagged<V>> writtenValues = new ArrayList<>();
@@ -751,7 +754,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       byte[] encoded = codec.encode(value);
       Outcome<V> out = new Outcome<>();
       Tagged<V> tagged = writeFront(key, (k, old) -> {
-        if (owner == null ? loading.containsKey(k) : loading.get(k) != owner) {
+        if (owner == null ? loading.containsKey(k) || store.epoch() != epoch : loading.get(k) != owner) {
           return old;
         }
         refreshing.remove(k);
@@ -847,6 +850,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     refreshing.remove(key);
   }
 
+  /** The same for a clear or a replace, over every key; before the store's change, so no load lands after it. */
+  private void supersedeAllLoads() {
+    loading.clear();
+    refreshing.clear();
+  }
+
   /** The value a write replaces, for the removal listener: the front tier's, else the store's. */
   private @Nullable Tagged<V> previous(@Nullable Tagged<V> old, String name) {
     if (removalListener == null) {
@@ -878,6 +887,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public void invalidateAll() {
     List<Removal<K, V>> removals = frontRemovals(k -> RemovalCause.EXPLICIT);
+    supersedeAllLoads();
     PersistentStore.Write write = store.clear();
     front.invalidateAll();
     store.await(write);
@@ -891,6 +901,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     map.forEach((k, v) -> encoded.put(keys.format(Objects.requireNonNull(k, "key")),
         codec.encode(Objects.requireNonNull(v, "value"))));
     List<Removal<K, V>> removals = frontRemovals(k -> map.containsKey(k) ? RemovalCause.REPLACED : RemovalCause.EXPLICIT);
+    supersedeAllLoads();
     PersistentStore.Write write = store.replaceAll(encoded);
     // No warm-up: each key's first read comes from the store, as after a restart. Values put here
     // could not tell whether a write to their key landed since the store's replace.

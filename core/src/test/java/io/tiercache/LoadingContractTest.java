@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
@@ -492,6 +493,99 @@ abstract class LoadingContractTest extends CacheContractTest {
       assertThat(cache.getIfPresent("m1")).as("the put is not overwritten by the older load").isEqualTo(put);
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  /** The operations that change every key at once; each is given a fresh cache. */
+  static final Map<String, Consumer<TieredCache<String, Model>>> WHOLE_WRITES = Map.of(
+      "invalidateAll", TieredCache::invalidateAll,
+      "replaceAll", c -> c.replaceAll(Map.of("other", Model.of("other"))),
+      "asMapClear", c -> c.asMap().clear());
+
+  @Test
+  void aClearOrReplaceDuringALoadWinsOverTheLoadedValue() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "single-" + op.getKey())
+            .executor(pool).build());
+        CompletableFuture<Model> load = cache.getAsync("m1", id -> {
+          loading.countDown();
+          waitFor(release);
+          return service.fetch(id);
+        });
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        assertThat(version(load.get(10, TimeUnit.SECONDS))).as("the caller gets its load").isEqualTo("v1");
+        assertThat(cache.getIfPresent("m1")).as("%s during the load wins", op.getKey()).isNull();
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aClearOrReplaceDuringABulkLoadWinsOverEveryLoadedValue() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "bulk-" + op.getKey())
+            .executor(pool).build());
+        CompletableFuture<Map<String, Model>> load = cache.getAllAsync(List.of("m1", "m2"), ids -> {
+          loading.countDown();
+          waitFor(release);
+          Map<String, Model> loaded = new LinkedHashMap<>(service.fetchAll(ids));
+          loaded.put("extra", service.fetch("extra")); // not asked for: stored too, unless superseded
+          return loaded;
+        });
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        assertThat(load.get(10, TimeUnit.SECONDS)).as("the caller gets its load").containsOnlyKeys("m1", "m2");
+        for (String id : List.of("m1", "m2", "extra")) {
+          assertThat(cache.getIfPresent(id)).as("%s during the load wins over %s", op.getKey(), id).isNull();
+        }
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aClearOrReplaceDuringARefreshWinsOverTheRefreshedValue() throws Exception {
+    ExecutorService refresher = Executors.newSingleThreadExecutor();
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "refresh-" + op.getKey())
+            .refreshAfterWrite(Duration.ofMinutes(1)).executor(refresher).build());
+        cache.put("m1", service.fetch("m1"));
+        clock.advance(Duration.ofMinutes(2));
+        service.version = "v2";
+        Model current = cache.get("m1", id -> {
+          loading.countDown();
+          waitFor(release);
+          return service.fetch(id);
+        });
+        assertThat(version(current)).isEqualTo("v1");
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        refresher.submit(() -> { }).get(10, TimeUnit.SECONDS); // the refresh has ended
+        assertThat(cache.getIfPresent("m1")).as("%s during the refresh wins", op.getKey()).isNull();
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+        service.version = "v1";
+      }
+    } finally {
+      refresher.shutdownNow();
     }
   }
 
