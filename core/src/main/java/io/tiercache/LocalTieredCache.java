@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -349,19 +350,20 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
         fail(key, mine, t);
       }
     };
-    run(task, runner, key, mine);
+    run(task, runner, e -> fail(key, mine, e));
     return mine;
   }
 
-  private void run(Runnable task, @Nullable Executor runner, K key, CompletableFuture<@Nullable Tagged<V>> mine) {
+  /** Runs {@code task} here (null {@code runner}) or hands it to {@code runner}; {@code unrun} if it cannot. */
+  private static void run(Runnable task, @Nullable Executor runner, Consumer<RuntimeException> unrun) {
     if (runner == null) {
       task.run();
       return;
     }
     try {
       runner.execute(task);
-    } catch (RejectedExecutionException e) {
-      fail(key, mine, e);
+    } catch (RuntimeException e) { // rejected, or an executor that throws something else
+      unrun.accept(e);
     }
   }
 
@@ -456,8 +458,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     try {
       executor.execute(() -> refresh(key, loader, token));
-    } catch (RejectedExecutionException e) {
-      refreshing.remove(key, token);
+    } catch (RuntimeException e) { // rejected, or an executor that throws something else
+      refreshing.remove(key, token); // else no later hit would refresh the key
+      if (!(e instanceof RejectedExecutionException)) {
+        throw e;
+      }
     }
   }
 
@@ -633,27 +638,35 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader,
       @Nullable Executor runner) {
     Objects.requireNonNull(bulkLoader, "bulkLoader");
+    // Every key is read and checked before any is registered: a key left registered by a call that
+    // failed would make every later load of it wait forever.
+    Set<K> requested = new LinkedHashSet<>();
+    for (K key : keysToGet) {
+      requested.add(Objects.requireNonNull(key, "key"));
+    }
     Function<K, @Nullable V> refresher = refreshAfterMillis == 0 ? null : k -> bulkLoader.apply(Set.of(k)).get(k);
     Map<K, CompletableFuture<@Nullable Tagged<V>>> results = new LinkedHashMap<>();
     Map<K, CompletableFuture<@Nullable Tagged<V>>> mine = new LinkedHashMap<>();
-    for (K key : keysToGet) {
-      if (results.containsKey(Objects.requireNonNull(key, "key"))) {
-        continue;
+    try {
+      for (K key : requested) {
+        Tagged<V> tagged = frontHit(key, refresher);
+        if (tagged != null) {
+          results.put(key, CompletableFuture.completedFuture(tagged));
+          continue;
+        }
+        CompletableFuture<@Nullable Tagged<V>> future = new CompletableFuture<>();
+        CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, future);
+        if (theirs != null) {
+          stats.recordMiss();
+          results.put(key, theirs);
+        } else {
+          mine.put(key, future);
+          results.put(key, future);
+        }
       }
-      Tagged<V> tagged = frontHit(key, refresher);
-      if (tagged != null) {
-        results.put(key, CompletableFuture.completedFuture(tagged));
-        continue;
-      }
-      CompletableFuture<@Nullable Tagged<V>> future = new CompletableFuture<>();
-      CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, future);
-      if (theirs != null) {
-        stats.recordMiss();
-        results.put(key, theirs);
-      } else {
-        mine.put(key, future);
-        results.put(key, future);
-      }
+    } catch (RuntimeException | Error e) { // a read failed (the store's poll, a refresh's executor)
+      mine.forEach((k, f) -> fail(k, f, e));
+      throw e;
     }
     if (!mine.isEmpty()) {
       Runnable task = () -> {
@@ -663,15 +676,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
           mine.forEach((k, f) -> fail(k, f, t)); // no-op for those already settled
         }
       };
-      if (runner == null) {
-        task.run();
-      } else {
-        try {
-          runner.execute(task);
-        } catch (RejectedExecutionException e) {
-          mine.forEach((k, f) -> fail(k, f, e));
-        }
-      }
+      run(task, runner, e -> mine.forEach((k, f) -> fail(k, f, e)));
     }
     return CompletableFuture.allOf(results.values().toArray(new CompletableFuture<?>[0])).thenApply(done -> {
       Map<K, V> map = new LinkedHashMap<>(results.size() * 4 / 3 + 1);

@@ -8,8 +8,11 @@ import io.tiercache.Assets.Model;
 import io.tiercache.stats.CacheStats;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.ConcurrentModificationException;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -494,6 +498,59 @@ abstract class LoadingContractTest extends CacheContractTest {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * A bulk load that fails before it runs (a null key, a key list that throws, an executor that
+   * throws while a key's refresh or the load is handed to it) leaves no key registered: later loads
+   * of its keys run instead of waiting forever.
+   */
+  @Test
+  void aBulkLoadThatFailsBeforeItRunsLeavesNoKeyWaitingForIt() {
+    AtomicInteger broken = new AtomicInteger();
+    // Ages of milliseconds: well inside the Redis store's bound on unconfirmed hits, so "old" is a hit on every store.
+    TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMillis(1)).executor(task -> {
+      if (broken.get() > 0) {
+        throw new IllegalStateException("executor shut down"); // not a RejectedExecutionException
+      }
+      task.run();
+    }).build());
+    cache.put("old", service.fetch("old"));
+    assertThat(cache.getIfPresent("old")).isNotNull(); // now in memory, where a hit starts its refresh
+    clock.advance(Duration.ofMillis(2));
+    Iterable<String> changing = () -> new Iterator<>() {
+      boolean first = true;
+
+      @Override public boolean hasNext() {
+        return true;
+      }
+
+      @Override public String next() {
+        if (first) {
+          first = false;
+          return "m1";
+        }
+        throw new ConcurrentModificationException("the key list changed");
+      }
+    };
+
+    assertThatThrownBy(() -> cache.getAll(Arrays.asList("m1", null), service::fetchAll))
+        .isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> cache.getAll(changing, service::fetchAll))
+        .isInstanceOf(ConcurrentModificationException.class);
+    broken.set(1);
+    assertThatThrownBy(() -> cache.getAll(List.of("m1", "old"), service::fetchAll))
+        .as("the refresh of 'old' fails after m1 was registered").hasMessage("executor shut down");
+    assertThat(cache.getAllAsync(List.of("m1", "m2"), service::fetchAll)).failsWithin(Duration.ZERO)
+        .withThrowableOfType(ExecutionException.class).withMessageContaining("executor shut down");
+    broken.set(0);
+
+    service.version = "v2";
+    assertThat(cache.getAsync("m1", service::fetch)).as("m1 loads (on this thread: the executor runs tasks inline)")
+        .isCompletedWithValueMatching(m -> version(m).equals("v2"));
+    assertThat(cache.getAsync("m2", service::fetch)).isCompletedWithValueMatching(m -> version(m).equals("v2"));
+    assertThat(version(cache.get("old", service::fetch))).isEqualTo("v1");
+    assertThat(version(cache.getIfPresent("old"))).as("refreshed by the get").isEqualTo("v2");
   }
 
   /** The operations that change every key at once; each is given a fresh cache. */
