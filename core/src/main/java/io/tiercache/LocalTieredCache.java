@@ -85,6 +85,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** An event for the removal listener, decided when the change happens and delivered after it. */
   private record Removal<K, V>(K key, V value, RemovalCause cause) {}
 
+  /** A load registered in {@link #loading}, and the thread running it: that thread asking for its key waits forever. */
+  private static final class Load<V> extends CompletableFuture<@Nullable Tagged<V>> {
+    volatile @Nullable Thread runner;
+  }
+
   /** What a front-tier compute found, carried out of its lambda. */
   private static final class Outcome<V> {
     static final int MISS = 0;
@@ -111,7 +116,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final StatsRecorder stats;
   private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
-  private final ConcurrentHashMap<K, CompletableFuture<@Nullable Tagged<V>>> loading = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<K, Load<V>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Outage> outages = new ConcurrentHashMap<>();
   /** The outage of {@link AssetCache#getAll(java.util.function.Supplier)}'s whole-content fetch, under "". */
@@ -225,7 +230,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public @Nullable V getIfPresent(K key) {
     Tagged<V> tagged = frontHit(key, null);
-    return tagged != null ? tagged.value : valueOf(lookup(key, keys.format(key), true));
+    if (tagged != null) {
+      return tagged.value;
+    }
+    String name = keys.format(key);
+    // Inside a compute function, keeping the value would lock this key while another is locked.
+    return valueOf(FrontMaintenance.computing() ? readThrough(name) : lookup(key, name, true));
   }
 
   /**
@@ -284,6 +294,17 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     return out.source == Outcome.MISS ? null : result;
   }
 
+  /** The store's current value, not kept in the front tier. */
+  private @Nullable Tagged<V> readThrough(String name) {
+    Tagged<V> stored = fromStore(name);
+    if (stored != null) {
+      stats.recordPersistentHit();
+    } else {
+      stats.recordMiss();
+    }
+    return stored;
+  }
+
   /** True for an expired front value that stale-if-error may still serve. */
   private boolean heldForStale(Tagged<V> tagged) {
     return staleGraceMillis > 0 && tagged.epoch == store.epoch()
@@ -337,13 +358,17 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    */
   private CompletableFuture<@Nullable Tagged<V>> load(K key, Function<? super K, ? extends @Nullable V> loader,
       @Nullable Executor runner) {
-    CompletableFuture<@Nullable Tagged<V>> mine = new CompletableFuture<>();
-    CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, mine);
+    Load<V> mine = new Load<>();
+    Load<V> theirs = loading.putIfAbsent(key, mine);
     if (theirs != null) {
+      if (runner == null) {
+        requireNotRecursive(key, theirs);
+      }
       stats.recordMiss();
       return theirs;
     }
     Runnable task = () -> {
+      mine.runner = Thread.currentThread();
       try {
         settle(key, mine, loadOnce(key, loader, mine));
       } catch (Throwable t) {
@@ -352,6 +377,13 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     };
     run(task, runner, e -> fail(key, mine, e));
     return mine;
+  }
+
+  /** Fails a load that would wait for one this thread runs (its loader asked for its own key), as Caffeine does. */
+  private static void requireNotRecursive(Object key, Load<?> theirs) {
+    if (theirs.runner == Thread.currentThread()) {
+      throw new IllegalStateException("recursive load: the loader of '" + key + "' asked the cache for '" + key + "'");
+    }
   }
 
   /** Runs {@code task} here (null {@code runner}) or hands it to {@code runner}; {@code unrun} if it cannot. */
@@ -646,7 +678,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     Function<K, @Nullable V> refresher = refreshAfterMillis == 0 ? null : k -> bulkLoader.apply(Set.of(k)).get(k);
     Map<K, CompletableFuture<@Nullable Tagged<V>>> results = new LinkedHashMap<>();
-    Map<K, CompletableFuture<@Nullable Tagged<V>>> mine = new LinkedHashMap<>();
+    Map<K, Load<V>> mine = new LinkedHashMap<>();
     try {
       for (K key : requested) {
         Tagged<V> tagged = frontHit(key, refresher);
@@ -654,9 +686,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
           results.put(key, CompletableFuture.completedFuture(tagged));
           continue;
         }
-        CompletableFuture<@Nullable Tagged<V>> future = new CompletableFuture<>();
-        CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, future);
+        Load<V> future = new Load<>();
+        Load<V> theirs = loading.putIfAbsent(key, future);
         if (theirs != null) {
+          if (runner == null) {
+            requireNotRecursive(key, theirs);
+          }
           stats.recordMiss();
           results.put(key, theirs);
         } else {
@@ -670,6 +705,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     if (!mine.isEmpty()) {
       Runnable task = () -> {
+        mine.values().forEach(f -> f.runner = Thread.currentThread());
         try {
           loadAllOnce(mine, bulkLoader);
         } catch (Throwable t) {
@@ -691,7 +727,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   /** Settles every key of {@code mine}: from a tier, else from one call of the bulk loader. */
-  private void loadAllOnce(Map<K, CompletableFuture<@Nullable Tagged<V>>> mine,
+  private void loadAllOnce(Map<K, Load<V>> mine,
       Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader) {
     Set<K> missing = new LinkedHashSet<>();
     mine.forEach((key, future) -> {
@@ -742,7 +778,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    * a key not asked for once the store's content changed from {@code epoch}.
    */
   private Map<K, Tagged<V>> storeBatch(Map<? extends K, ? extends V> loaded,
-      Map<K, CompletableFuture<@Nullable Tagged<V>>> mine, long epoch) {
+      Map<K, Load<V>> mine, long epoch) {
     Map<K, Tagged<V>> result = new LinkedHashMap<>();
     List<K> written = new ArrayList<>();
     List<Tagged<V>> writtenValues = new ArrayList<>();

@@ -2,6 +2,7 @@ package io.tiercache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.tiercache.Assets.Agent;
 import io.tiercache.Assets.Anonymous;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -215,6 +217,92 @@ abstract class CacheContractTest {
       }
     });
     assertThat(counters.getIfPresent("n")).isEqualTo(threads * each);
+  }
+
+  /** "Aa" and "BB" share a hash bin: a compute on one that locked the other threw "Recursive update". */
+  @Test
+  void aComputeFunctionMayReadAKeyOfTheSameHashBin() {
+    TieredCache<String, Model> cache = open(String.class, Model.class, "models");
+    cache.put("BB", Model.of("BB")); // written around the front tier: the read below misses it
+    ConcurrentMap<String, Model> map = cache.asMap();
+    assertThat(map.compute("Aa", (k, v) -> Model.of("Aa from " + cache.getIfPresent("BB").id())))
+        .isEqualTo(Model.of("Aa from BB"));
+    assertThat(map.computeIfAbsent("Ab", k -> Model.of("Ab from " + map.get("BB").id())))
+        .isEqualTo(Model.of("Ab from BB"));
+    assertThat(map.merge("Aa", Model.of("x"), (old, v) -> Model.of(old.id() + ", " + map.containsKey("BB"))))
+        .isEqualTo(Model.of("Aa from BB, true"));
+    assertThat(map.compute("Ac", (k, v) -> cache.getIfPresent("absent"))).isNull();
+    assertThat(cache.getIfPresent("BB")).isEqualTo(Model.of("BB"));
+  }
+
+  /**
+   * Two computes, each reading the other's key while both hold their own, as ConcurrentHashMap and
+   * Caffeine allow. A read that locked its key in the front tier deadlocked them.
+   */
+  @Test
+  void twoComputesReadingEachOthersKeysBothFinish() throws Exception {
+    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
+    cache.put("x", Model.of("x0"));
+    cache.put("y", Model.of("y0"));
+    CyclicBarrier bothInside = new CyclicBarrier(2);
+    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "computing");
+      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
+        meet(bothInside);
+        return Model.of("x1 saw " + cache.getIfPresent("y").id());
+      }));
+      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
+        meet(bothInside);
+        return Model.of("y1 saw " + cache.getIfPresent("x").id());
+      }));
+      // Each read sees the other key before the other compute wrote it, or after (once it is in the store).
+      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
+          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
+          List.of("x1 saw y0", "y1 saw x1 saw y0"));
+      assertThat(cache.getIfPresent("x").id()).isEqualTo(x.get().id());
+      assertThat(cache.getIfPresent("y").id()).isEqualTo(y.get().id());
+    } finally {
+      pool.shutdown();
+    }
+    track(cache); // only now: closing a deadlocked front tier would block
+  }
+
+  /** A loader that asks for its own key fails at once, as Caffeine's does, instead of waiting for itself. */
+  @Test
+  void aLoaderThatAsksForItsOwnKeyFailsInsteadOfWaitingForever() throws Exception {
+    TieredCache<String, Model> cache = open(String.class, Model.class, "models");
+    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "loading");
+      t.setDaemon(true); // on failure it waits forever, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Throwable> single = pool.submit(() -> catchThrowable(
+          () -> cache.get("a", k -> cache.get("a", Model::of))));
+      assertThat(single.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("recursive load").hasMessageContaining("'a'");
+      Future<Throwable> bulk = pool.submit(() -> catchThrowable(
+          () -> cache.getAll(List.of("b", "c"), ks -> cache.getAll(List.of("c"), cs -> Map.of()))));
+      assertThat(bulk.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("'c'");
+    } finally {
+      pool.shutdown();
+    }
+    assertThat(cache.get("a", Model::of)).as("not left registered").isEqualTo(Model.of("a"));
+    assertThat(cache.getAll(List.of("b", "c"), ks -> Map.of("b", Model.of("b"), "c", Model.of("c"))))
+        .containsOnlyKeys("b", "c");
+  }
+
+  static void meet(CyclicBarrier barrier) {
+    try {
+      barrier.await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @Test
