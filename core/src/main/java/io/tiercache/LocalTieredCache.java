@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -121,6 +122,8 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final ConcurrentHashMap<K, Outage> outages = new ConcurrentHashMap<>();
   /** The outage of {@link AssetCache#getAll(java.util.function.Supplier)}'s whole-content fetch, under "". */
   private final ConcurrentHashMap<String, Outage> contentOutages = new ConcurrentHashMap<>();
+  /** Held around that fetch: here, not in the handle, since the SDK opens a handle per call. */
+  final ReentrantLock contentFetch = new ReentrantLock();
   private final Set<String> reportedUndecodable = ConcurrentHashMap.newKeySet();
   private final MapView view = new MapView();
   /** Drops front-tier values that other writers (processes, other handles) replaced. */

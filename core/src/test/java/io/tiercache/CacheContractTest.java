@@ -23,8 +23,13 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -415,6 +420,47 @@ abstract class CacheContractTest {
       return all;
     });
     assertThat(fetches).hasValue(2);
+  }
+
+  /**
+   * The SDK opens an {@code AssetCache} per call: concurrent callers through their own handles wait for
+   * the one fetch, as through one handle. A lock per handle let each of them fetch.
+   */
+  @Test
+  void concurrentGetAllThroughSeparateHandlesFetchesOnce() throws Exception {
+    AssetCache<Model> first = assets(Model.class);
+    AssetCache<Model> second = assets(Model.class);
+    List<Model> all = List.of(Model.of("a"), Model.of("b"));
+    AtomicInteger fetches = new AtomicInteger();
+    CountDownLatch fetching = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Supplier<List<Model>> fetchAll = () -> {
+      if (fetches.incrementAndGet() == 1) {
+        fetching.countDown();
+        LoadingContractTest.waitFor(release);
+      }
+      return all;
+    };
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<List<Model>> one = pool.submit(() -> first.getAll(fetchAll));
+      LoadingContractTest.waitFor(fetching);
+      AtomicReference<Thread> caller = new AtomicReference<>();
+      Future<List<Model>> two = pool.submit(() -> {
+        caller.set(Thread.currentThread());
+        return second.getAll(fetchAll);
+      });
+      // The second caller either waits for the first's fetch (parked on a lock) or fetches itself.
+      Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> fetches.get() > 1
+          || caller.get() != null && LockSupport.getBlocker(caller.get()) instanceof AbstractQueuedSynchronizer);
+      release.countDown();
+      assertThat(one.get(30, TimeUnit.SECONDS)).containsExactlyInAnyOrderElementsOf(all);
+      assertThat(two.get(30, TimeUnit.SECONDS)).containsExactlyInAnyOrderElementsOf(all);
+    } finally {
+      release.countDown();
+      pool.shutdown();
+    }
+    assertThat(fetches).hasValue(1);
   }
 
   @Test
