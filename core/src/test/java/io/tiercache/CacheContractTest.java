@@ -10,6 +10,8 @@ import io.tiercache.Assets.Model;
 import io.tiercache.Assets.Numbered;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -178,6 +180,25 @@ abstract class CacheContractTest {
     assertThat(cache.getIfPresent("m2")).isEqualTo(Model.of("m2"));
     assertThat(cache.getIfPresent("m1")).isNull();
     assertThat(cache.expiry()).isEqualTo(clock.instant().plus(TTL));
+  }
+
+  /** A TTL of "forever" keeps entries, on every store; it overflowed into expiring them at once. */
+  @Test
+  void aTtlOfForeverKeepsEntries() {
+    List<Duration> forevers = List.of(Duration.ofMillis(Long.MAX_VALUE), ChronoUnit.FOREVER.getDuration());
+    for (int i = 0; i < forevers.size(); i++) {
+      Duration forever = forevers.get(i);
+      Instant opened = clock.instant();
+      TieredCache<String, Model> cache = track(builder(String.class, Model.class, "forever" + i)
+          .expireAfter(forever).staleIfError(forever).refreshAfterWrite(forever).build());
+      cache.put("m1", Model.of("m1"));
+      assertThat(cache.get("m2", Model::of)).isEqualTo(Model.of("m2"));
+      clock.advance(Duration.ofDays(100 * 365));
+      assertThat(cache.getIfPresent("m1")).as("%s", forever).isEqualTo(Model.of("m1"));
+      assertThat(cache.asMap()).containsOnlyKeys("m1", "m2");
+      assertThat(cache.expiry()).isAfter(clock.instant())
+          .isBeforeOrEqualTo(opened.plus(Duration.ofNanos(Long.MAX_VALUE))); // Caffeine's longest
+    }
   }
 
   @Test
