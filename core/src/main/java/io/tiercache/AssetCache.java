@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -59,7 +58,6 @@ public final class AssetCache<T> implements AutoCloseable {
   private final @Nullable Path cacheFile;
   private final @Nullable Path lockFile;
   private final String location;
-  private final ReentrantLock refreshLock = new ReentrantLock();
 
   private AssetCache(Class<T> type, @Nullable Function<? super T, String> idFunction, CacheConfig<String, T> config) {
     this.type = type;
@@ -139,7 +137,8 @@ public final class AssetCache<T> implements AutoCloseable {
   /**
    * Every cached asset; when the cache is not valid ({@link #hasValidCache()} is false) the whole
    * list is fetched once from {@code fetchAll} and stored with {@link #addList}, and that is
-   * returned. Concurrent callers in this JVM wait for the one fetch.
+   * returned. Concurrent callers in this JVM wait for the one fetch, through this handle or any
+   * other opened with the same settings.
    *
    * <p>With {@code staleIfError(grace)} on the builder, a {@code fetchAll} that throws while the
    * content expired less than {@code grace} ago returns the expired assets instead (one warning per
@@ -151,7 +150,7 @@ public final class AssetCache<T> implements AutoCloseable {
       return getAll();
     }
     LocalTieredCache<String, T> local = ((CacheHandle<String, T>) cache).cache();
-    refreshLock.lock();
+    local.contentFetch.lock();
     try {
       if (!hasValidCache()) {
         List<T> stale = local.contentInBackoff() ? local.staleContent(null) : null;
@@ -173,7 +172,7 @@ public final class AssetCache<T> implements AutoCloseable {
         return new ArrayList<>(fresh);
       }
     } finally {
-      refreshLock.unlock();
+      local.contentFetch.unlock();
     }
     return getAll();
   }

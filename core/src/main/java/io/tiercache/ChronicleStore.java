@@ -69,7 +69,8 @@ final class ChronicleStore implements PersistentStore {
   private final Object syncLock = new Object();
   private final Object pollLock = new Object();
   private final ScheduledFuture<?> purger;
-  private volatile long epoch;
+  /** Incremented by a replace and by a poll that drops every front-tier value, which no lock orders. */
+  private final AtomicLong epoch = new AtomicLong();
   private long synced;
   private boolean closed;
 
@@ -513,16 +514,23 @@ final class ChronicleStore implements PersistentStore {
 
   @Override
   public long epoch() {
-    return epoch;
+    return epoch.get();
   }
 
   @Override
   public void poll() {
     if (state.behind()) {
+      if (FrontMaintenance.computing()) {
+        // A read inside a compute function: dropping keys from the front tier there would lock them
+        // while a key is locked, and wait for pollLock. Every front-tier value becomes a miss instead,
+        // as when too far behind; the next poll outside a compute delivers the changes.
+        epoch.incrementAndGet();
+        return;
+      }
       synchronized (pollLock) {
         state.deliver(key -> {
           if (key == null) {
-            epoch++;
+            epoch.incrementAndGet();
           }
           listeners.publish(null, key);
         });
@@ -543,7 +551,7 @@ final class ChronicleStore implements PersistentStore {
    */
   @Override
   public Write put(String key, byte[] encoded) {
-    long epochBefore = epoch; // read first: a clear in between leaves the front-tier value stale
+    long epochBefore = epoch.get(); // read first: a clear in between leaves the front-tier value stale
     long now = clock.millis();
     long generation = state.generation();
     Scratch s = Scratch.CURRENT.get();
@@ -573,7 +581,7 @@ final class ChronicleStore implements PersistentStore {
 
   @Override
   public Write remove(String key) {
-    long epochBefore = epoch;
+    long epochBefore = epoch.get();
     long generation = state.generation();
     Scratch s = Scratch.CURRENT.get();
     if (s.key(generation, key)) {
@@ -616,14 +624,14 @@ final class ChronicleStore implements PersistentStore {
         throw e;
       }
       state.nextGeneration(); // the commit: every process now reads the new generation
-      epoch++;
+      epoch.incrementAndGet();
       state.wrote(now);
       state.announce(null);
       purge(false);
     } finally {
       lock.unlock();
     }
-    return new Write(writes.incrementAndGet(), epoch, now + ttlMillis);
+    return new Write(writes.incrementAndGet(), epoch.get(), now + ttlMillis);
   }
 
   /** Turns Chronicle's "full" and "entry too large" failures into a {@link CacheException}. */

@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The default time-to-live from the {@code CACHE_EXPIRY_TIME} environment variable, read the way
  * the Python SDK reads it: seconds, parsed like Python's {@code int()} (surrounding whitespace, an
  * optional sign and {@code _} between digits allowed; {@code 0} and negative values accepted, the
- * content is then born expired). Anything else logs one warning and falls back to 24 hours.
+ * content is then born expired). Anything else logs one warning and falls back to 24 hours. As with
+ * the builder's {@code expireAfter}, over about 292 years is taken as that ({@link StoreConfig#LONGEST}).
  */
 final class ExpiryTime {
   static final String VARIABLE = "CACHE_EXPIRY_TIME";

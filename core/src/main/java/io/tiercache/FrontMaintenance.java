@@ -45,6 +45,15 @@ final class FrontMaintenance implements Executor {
     }
   }
 
+  /**
+   * Whether this thread is inside a front-tier compute, of any cache: a read there (a compute function
+   * reading the cache) must not lock another key of a front tier, which a compute reading the other
+   * way may hold.
+   */
+  static boolean computing() {
+    return WRITING.get()[0] > 0;
+  }
+
   /** After a hit read at {@code nowMillis}: runs deferred maintenance if none ran this millisecond. */
   void afterHit(long nowMillis) {
     if (deferred.get() != null && nowMillis != lastRunMillis) {

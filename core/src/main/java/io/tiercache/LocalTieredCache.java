@@ -25,7 +25,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -41,9 +43,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Loads (single, bulk, async) run outside Caffeine's lock, registered per key in {@link #loading}:
  * a caller that finds a load in flight shares its future, so a key loads once however it is asked
- * for, and no thread waits for a load it does not run. A write to a key removes its registration,
- * so a load that finishes after a put or an invalidate does not store its older result. Refreshes
- * are registered apart ({@link #refreshing}): readers keep the current value meanwhile.
+ * for, and no thread waits for a load it does not run. A write to a key removes its registration
+ * (a clear or a replace removes every one), so a load that finishes after it does not store its
+ * older result. Refreshes are registered apart ({@link #refreshing}): readers keep the current
+ * value meanwhile.
  */
 final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private static final System.Logger LOG = System.getLogger(LocalTieredCache.class.getName());
@@ -83,6 +86,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** An event for the removal listener, decided when the change happens and delivered after it. */
   private record Removal<K, V>(K key, V value, RemovalCause cause) {}
 
+  /** A load registered in {@link #loading}, and the thread running it: that thread asking for its key waits forever. */
+  private static final class Load<V> extends CompletableFuture<@Nullable Tagged<V>> {
+    volatile @Nullable Thread runner;
+  }
+
   /** What a front-tier compute found, carried out of its lambda. */
   private static final class Outcome<V> {
     static final int MISS = 0;
@@ -109,11 +117,13 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final StatsRecorder stats;
   private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
-  private final ConcurrentHashMap<K, CompletableFuture<@Nullable Tagged<V>>> loading = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<K, Load<V>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Outage> outages = new ConcurrentHashMap<>();
   /** The outage of {@link AssetCache#getAll(java.util.function.Supplier)}'s whole-content fetch, under "". */
   private final ConcurrentHashMap<String, Outage> contentOutages = new ConcurrentHashMap<>();
+  /** Held around that fetch: here, not in the handle, since the SDK opens a handle per call. */
+  final ReentrantLock contentFetch = new ReentrantLock();
   private final Set<String> reportedUndecodable = ConcurrentHashMap.newKeySet();
   private final MapView view = new MapView();
   /** Drops front-tier values that other writers (processes, other handles) replaced. */
@@ -223,7 +233,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public @Nullable V getIfPresent(K key) {
     Tagged<V> tagged = frontHit(key, null);
-    return tagged != null ? tagged.value : valueOf(lookup(key, keys.format(key), true));
+    if (tagged != null) {
+      return tagged.value;
+    }
+    String name = keys.format(key);
+    // Inside a compute function, keeping the value would lock this key while another is locked.
+    return valueOf(FrontMaintenance.computing() ? readThrough(name) : lookup(key, name, true));
   }
 
   /**
@@ -282,6 +297,17 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     return out.source == Outcome.MISS ? null : result;
   }
 
+  /** The store's current value, not kept in the front tier. */
+  private @Nullable Tagged<V> readThrough(String name) {
+    Tagged<V> stored = fromStore(name);
+    if (stored != null) {
+      stats.recordPersistentHit();
+    } else {
+      stats.recordMiss();
+    }
+    return stored;
+  }
+
   /** True for an expired front value that stale-if-error may still serve. */
   private boolean heldForStale(Tagged<V> tagged) {
     return staleGraceMillis > 0 && tagged.epoch == store.epoch()
@@ -335,32 +361,44 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    */
   private CompletableFuture<@Nullable Tagged<V>> load(K key, Function<? super K, ? extends @Nullable V> loader,
       @Nullable Executor runner) {
-    CompletableFuture<@Nullable Tagged<V>> mine = new CompletableFuture<>();
-    CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, mine);
+    Load<V> mine = new Load<>();
+    Load<V> theirs = loading.putIfAbsent(key, mine);
     if (theirs != null) {
+      if (runner == null) {
+        requireNotRecursive(key, theirs);
+      }
       stats.recordMiss();
       return theirs;
     }
     Runnable task = () -> {
+      mine.runner = Thread.currentThread();
       try {
         settle(key, mine, loadOnce(key, loader, mine));
       } catch (Throwable t) {
         fail(key, mine, t);
       }
     };
-    run(task, runner, key, mine);
+    run(task, runner, e -> fail(key, mine, e));
     return mine;
   }
 
-  private void run(Runnable task, @Nullable Executor runner, K key, CompletableFuture<@Nullable Tagged<V>> mine) {
+  /** Fails a load that would wait for one this thread runs (its loader asked for its own key), as Caffeine does. */
+  private static void requireNotRecursive(Object key, Load<?> theirs) {
+    if (theirs.runner == Thread.currentThread()) {
+      throw new IllegalStateException("recursive load: the loader of '" + key + "' asked the cache for '" + key + "'");
+    }
+  }
+
+  /** Runs {@code task} here (null {@code runner}) or hands it to {@code runner}; {@code unrun} if it cannot. */
+  private static void run(Runnable task, @Nullable Executor runner, Consumer<RuntimeException> unrun) {
     if (runner == null) {
       task.run();
       return;
     }
     try {
       runner.execute(task);
-    } catch (RejectedExecutionException e) {
-      fail(key, mine, e);
+    } catch (RuntimeException e) { // rejected, or an executor that throws something else
+      unrun.accept(e);
     }
   }
 
@@ -455,8 +493,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     try {
       executor.execute(() -> refresh(key, loader, token));
-    } catch (RejectedExecutionException e) {
-      refreshing.remove(key, token);
+    } catch (RuntimeException e) { // rejected, or an executor that throws something else
+      refreshing.remove(key, token); // else no later hit would refresh the key
+      if (!(e instanceof RejectedExecutionException)) {
+        throw e;
+      }
     }
   }
 
@@ -632,45 +673,49 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader,
       @Nullable Executor runner) {
     Objects.requireNonNull(bulkLoader, "bulkLoader");
+    // Every key is read and checked before any is registered: a key left registered by a call that
+    // failed would make every later load of it wait forever.
+    Set<K> requested = new LinkedHashSet<>();
+    for (K key : keysToGet) {
+      requested.add(Objects.requireNonNull(key, "key"));
+    }
     Function<K, @Nullable V> refresher = refreshAfterMillis == 0 ? null : k -> bulkLoader.apply(Set.of(k)).get(k);
     Map<K, CompletableFuture<@Nullable Tagged<V>>> results = new LinkedHashMap<>();
-    Map<K, CompletableFuture<@Nullable Tagged<V>>> mine = new LinkedHashMap<>();
-    for (K key : keysToGet) {
-      if (results.containsKey(Objects.requireNonNull(key, "key"))) {
-        continue;
+    Map<K, Load<V>> mine = new LinkedHashMap<>();
+    try {
+      for (K key : requested) {
+        Tagged<V> tagged = frontHit(key, refresher);
+        if (tagged != null) {
+          results.put(key, CompletableFuture.completedFuture(tagged));
+          continue;
+        }
+        Load<V> future = new Load<>();
+        Load<V> theirs = loading.putIfAbsent(key, future);
+        if (theirs != null) {
+          if (runner == null) {
+            requireNotRecursive(key, theirs);
+          }
+          stats.recordMiss();
+          results.put(key, theirs);
+        } else {
+          mine.put(key, future);
+          results.put(key, future);
+        }
       }
-      Tagged<V> tagged = frontHit(key, refresher);
-      if (tagged != null) {
-        results.put(key, CompletableFuture.completedFuture(tagged));
-        continue;
-      }
-      CompletableFuture<@Nullable Tagged<V>> future = new CompletableFuture<>();
-      CompletableFuture<@Nullable Tagged<V>> theirs = loading.putIfAbsent(key, future);
-      if (theirs != null) {
-        stats.recordMiss();
-        results.put(key, theirs);
-      } else {
-        mine.put(key, future);
-        results.put(key, future);
-      }
+    } catch (RuntimeException | Error e) { // a read failed (the store's poll, a refresh's executor)
+      mine.forEach((k, f) -> fail(k, f, e));
+      throw e;
     }
     if (!mine.isEmpty()) {
       Runnable task = () -> {
+        mine.values().forEach(f -> f.runner = Thread.currentThread());
         try {
           loadAllOnce(mine, bulkLoader);
         } catch (Throwable t) {
           mine.forEach((k, f) -> fail(k, f, t)); // no-op for those already settled
         }
       };
-      if (runner == null) {
-        task.run();
-      } else {
-        try {
-          runner.execute(task);
-        } catch (RejectedExecutionException e) {
-          mine.forEach((k, f) -> fail(k, f, e));
-        }
-      }
+      run(task, runner, e -> mine.forEach((k, f) -> fail(k, f, e)));
     }
     return CompletableFuture.allOf(results.values().toArray(new CompletableFuture<?>[0])).thenApply(done -> {
       Map<K, V> map = new LinkedHashMap<>(results.size() * 4 / 3 + 1);
@@ -685,7 +730,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   }
 
   /** Settles every key of {@code mine}: from a tier, else from one call of the bulk loader. */
-  private void loadAllOnce(Map<K, CompletableFuture<@Nullable Tagged<V>>> mine,
+  private void loadAllOnce(Map<K, Load<V>> mine,
       Function<? super Set<? extends K>, ? extends Map<? extends K, ? extends V>> bulkLoader) {
     Set<K> missing = new LinkedHashSet<>();
     mine.forEach((key, future) -> {
@@ -704,6 +749,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       return;
     }
     Map<? extends K, ? extends V> loaded;
+    long epoch = store.epoch(); // keys not asked for are stored only if no clear or replace came meanwhile
     long start = System.nanoTime();
     try {
       loaded = Objects.requireNonNull(bulkLoader.apply(Collections.unmodifiableSet(missing)),
@@ -721,7 +767,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       return;
     }
     stats.recordLoad(true, System.nanoTime() - start);
-    Map<K, Tagged<V>> stored = storeBatch(loaded, mine);
+    Map<K, Tagged<V>> stored = storeBatch(loaded, mine, epoch);
     for (K key : missing) {
       outages.remove(key);
       settle(key, mine.get(key), stored.get(key));
@@ -731,10 +777,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /**
    * Stores a bulk load's values as one batch: every change is queued, then awaited in order, so the
    * JSON store writes them with one system call (and one {@code fsync} under FSYNC). A key whose
-   * registration a write removed meanwhile, or that another caller is loading, is not stored.
+   * registration a write removed meanwhile, or that another caller is loading, is not stored; nor is
+   * a key not asked for once the store's content changed from {@code epoch}.
    */
   private Map<K, Tagged<V>> storeBatch(Map<? extends K, ? extends V> loaded,
-      Map<K, CompletableFuture<@Nullable Tagged<V>>> mine) {
+      Map<K, Load<V>> mine, long epoch) {
     Map<K, Tagged<V>> result = new LinkedHashMap<>();
     List<K> written = new ArrayList<>();
     List<Tagged<V>> writtenValues = new ArrayList<>();
@@ -751,7 +798,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       byte[] encoded = codec.encode(value);
       Outcome<V> out = new Outcome<>();
       Tagged<V> tagged = writeFront(key, (k, old) -> {
-        if (owner == null ? loading.containsKey(k) : loading.get(k) != owner) {
+        if (owner == null ? loading.containsKey(k) || store.epoch() != epoch : loading.get(k) != owner) {
           return old;
         }
         refreshing.remove(k);
@@ -847,6 +894,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     refreshing.remove(key);
   }
 
+  /** The same for a clear or a replace, over every key; before the store's change, so no load lands after it. */
+  private void supersedeAllLoads() {
+    loading.clear();
+    refreshing.clear();
+  }
+
   /** The value a write replaces, for the removal listener: the front tier's, else the store's. */
   private @Nullable Tagged<V> previous(@Nullable Tagged<V> old, String name) {
     if (removalListener == null) {
@@ -878,6 +931,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public void invalidateAll() {
     List<Removal<K, V>> removals = frontRemovals(k -> RemovalCause.EXPLICIT);
+    supersedeAllLoads();
     PersistentStore.Write write = store.clear();
     front.invalidateAll();
     store.await(write);
@@ -891,15 +945,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     map.forEach((k, v) -> encoded.put(keys.format(Objects.requireNonNull(k, "key")),
         codec.encode(Objects.requireNonNull(v, "value"))));
     List<Removal<K, V>> removals = frontRemovals(k -> map.containsKey(k) ? RemovalCause.REPLACED : RemovalCause.EXPLICIT);
+    supersedeAllLoads();
     PersistentStore.Write write = store.replaceAll(encoded);
+    // No warm-up: each key's first read comes from the store, as after a restart. Values put here
+    // could not tell whether a write to their key landed since the store's replace.
     front.invalidateAll();
-    // Warm the front tier, but never over a newer value a concurrent writer put meanwhile.
-    long now = clock.millis();
-    for (Map.Entry<? extends K, ? extends V> e : map.entrySet()) {
-      Tagged<V> warm = new Tagged<>(e.getValue(), write.epoch, write.expiresAtMillis, now,
-          encoded.get(keys.format(e.getKey())).length);
-      writeFront(e.getKey(), (k, old) -> old != null && old.epoch == write.epoch ? old : warm);
-    }
     reportedUndecodable.clear();
     stats.recordPuts(map.size());
     store.await(write);

@@ -114,8 +114,10 @@ interface PersistentStore extends AutoCloseable {
 
   /**
    * Applies other processes' changes that are cheap to see at once (the Chronicle store's changes
-   * ring). Called before each front-tier read, never inside a front-tier {@code compute}: it may
-   * invalidate front-tier entries. Default: nothing; such stores apply changes in {@link #refresh}.
+   * ring). Called before each front-tier read, including a read inside a front-tier {@code compute}
+   * (a compute function that reads the cache): there ({@link FrontMaintenance#computing()}) it must not
+   * invalidate front-tier entries, which locks them. Default: nothing; such stores apply changes in
+   * {@link #refresh}.
    */
   default void poll() {}
 

@@ -12,6 +12,8 @@ import java.time.Duration;
  *
  * <p>{@code staleGrace}: how long after its expiry a value is still kept, to be served by
  * {@link PersistentStore#getStale} when a loader fails (stale-if-error); zero keeps nothing.
+ *
+ * <p>Both are at most {@link #LONGEST}: a longer one is taken as it.
  */
 record StoreConfig(
     StoreSpec spec,
@@ -25,6 +27,28 @@ record StoreConfig(
     Duration asyncFlushDelay,
     long compactionMinBytes,
     FileOps fileOps) {
+
+  /**
+   * The longest expiry, grace and refresh age: Caffeine's, {@code Long.MAX_VALUE} nanoseconds (about
+   * 292 years), so that "forever" ({@code Duration.ofMillis(Long.MAX_VALUE)}, {@code
+   * ChronoUnit.FOREVER.getDuration()}) means what it does in Caffeine. Every deadline then fits a long
+   * of milliseconds with room to spare, and the JSON snapshot's {@code expiry} stays a date the Python
+   * SDK can read (its {@code datetime} ends with the year 9999).
+   */
+  static final Duration LONGEST = Duration.ofNanos(Long.MAX_VALUE);
+
+  StoreConfig {
+    expireAfter = saturated(expireAfter);
+    staleGrace = saturated(staleGrace);
+  }
+
+  /** {@code d}, or {@link #LONGEST} (negated when negative) if it is longer. */
+  static Duration saturated(Duration d) {
+    if (d.compareTo(LONGEST) > 0) {
+      return LONGEST;
+    }
+    return d.compareTo(LONGEST.negated()) < 0 ? LONGEST.negated() : d;
+  }
 
   Path directory() {
     return files.directory();

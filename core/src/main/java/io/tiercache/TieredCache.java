@@ -59,7 +59,8 @@ public interface TieredCache<K, V> extends AutoCloseable {
    * or the async forms) run one loader. A loader that returns null stores nothing and this returns
    * null. A loader's exception propagates as it is, unless {@code staleIfError} serves the expired
    * value instead; with {@code refreshAfterWrite}, an old value is returned and reloaded in the
-   * background.
+   * background. A loader that asks for its own key gets {@link IllegalStateException} (a recursive
+   * load), as in Caffeine.
    */
   @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader);
 
@@ -117,7 +118,9 @@ public interface TieredCache<K, V> extends AutoCloseable {
   /**
    * A live view as a thread-safe map: reads and writes go through both tiers; iteration sees
    * the persistent tier's entries, weakly consistent. Atomic operations ({@code putIfAbsent},
-   * {@code compute}, ...) are atomic within this JVM.
+   * {@code compute}, ...) are atomic within this JVM. Their functions may read the cache, as
+   * ConcurrentHashMap's may; such a read that misses memory reads the persistent tier and keeps
+   * nothing in memory.
    */
   ConcurrentMap<K, V> asMap();
 

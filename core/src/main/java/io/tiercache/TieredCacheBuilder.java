@@ -89,7 +89,12 @@ public final class TieredCacheBuilder<K, V> {
     return this;
   }
 
-  /** How long content lives; overrides {@code CACHE_EXPIRY_TIME}. Zero or negative: born expired. */
+  /**
+   * How long content lives; overrides {@code CACHE_EXPIRY_TIME}. Zero or negative: born expired. At
+   * most Caffeine's longest period, {@code Long.MAX_VALUE} nanoseconds (about 292 years): a longer one,
+   * such as {@code Duration.ofMillis(Long.MAX_VALUE)} or {@code ChronoUnit.FOREVER.getDuration()}, is
+   * taken as that.
+   */
   public TieredCacheBuilder<K, V> expireAfter(Duration ttl) {
     this.expireAfter = Objects.requireNonNull(ttl, "ttl");
     return this;
@@ -152,7 +157,7 @@ public final class TieredCacheBuilder<K, V> {
    * warning is logged per key per outage, {@code stats().staleCount()} counts each value served, and
    * the loader is tried again on a call after a back-off (1 s, doubling to 1 min). Expired values are
    * kept in the persistent tier for {@code grace}, so this holds after a restart too. Outside the
-   * grace the exception propagates. Default zero: never.
+   * grace the exception propagates. Default zero: never. At most about 292 years, as {@link #expireAfter}.
    */
   public TieredCacheBuilder<K, V> staleIfError(Duration grace) {
     Objects.requireNonNull(grace, "grace");
@@ -170,7 +175,7 @@ public final class TieredCacheBuilder<K, V> {
    * the current value until it expires; one that returns null removes it. The age of a value written
    * in another process or before a restart is taken from its expiry: exact on per-entry stores, a lower
    * bound (the start of the content's period) on the JSON store, so such a value may be refreshed
-   * early, once. Default: off.
+   * early, once. Default: off. At most about 292 years, as {@link #expireAfter}.
    */
   public TieredCacheBuilder<K, V> refreshAfterWrite(Duration age) {
     this.refreshAfterWrite = positive(age, "refreshAfterWrite");

@@ -2,6 +2,7 @@ package io.tiercache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.tiercache.Assets.Agent;
 import io.tiercache.Assets.Anonymous;
@@ -9,20 +10,28 @@ import io.tiercache.Assets.Model;
 import io.tiercache.Assets.Numbered;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -173,6 +182,25 @@ abstract class CacheContractTest {
     assertThat(cache.expiry()).isEqualTo(clock.instant().plus(TTL));
   }
 
+  /** A TTL of "forever" keeps entries, on every store; it overflowed into expiring them at once. */
+  @Test
+  void aTtlOfForeverKeepsEntries() {
+    List<Duration> forevers = List.of(Duration.ofMillis(Long.MAX_VALUE), ChronoUnit.FOREVER.getDuration());
+    for (int i = 0; i < forevers.size(); i++) {
+      Duration forever = forevers.get(i);
+      Instant opened = clock.instant();
+      TieredCache<String, Model> cache = track(builder(String.class, Model.class, "forever" + i)
+          .expireAfter(forever).staleIfError(forever).refreshAfterWrite(forever).build());
+      cache.put("m1", Model.of("m1"));
+      assertThat(cache.get("m2", Model::of)).isEqualTo(Model.of("m2"));
+      clock.advance(Duration.ofDays(100 * 365));
+      assertThat(cache.getIfPresent("m1")).as("%s", forever).isEqualTo(Model.of("m1"));
+      assertThat(cache.asMap()).containsOnlyKeys("m1", "m2");
+      assertThat(cache.expiry()).isAfter(clock.instant())
+          .isBeforeOrEqualTo(opened.plus(Duration.ofNanos(Long.MAX_VALUE))); // Caffeine's longest
+    }
+  }
+
   @Test
   void expiredContentIsNotServedAfterReopen() {
     TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
@@ -215,6 +243,92 @@ abstract class CacheContractTest {
       }
     });
     assertThat(counters.getIfPresent("n")).isEqualTo(threads * each);
+  }
+
+  /** "Aa" and "BB" share a hash bin: a compute on one that locked the other threw "Recursive update". */
+  @Test
+  void aComputeFunctionMayReadAKeyOfTheSameHashBin() {
+    TieredCache<String, Model> cache = open(String.class, Model.class, "models");
+    cache.put("BB", Model.of("BB")); // written around the front tier: the read below misses it
+    ConcurrentMap<String, Model> map = cache.asMap();
+    assertThat(map.compute("Aa", (k, v) -> Model.of("Aa from " + cache.getIfPresent("BB").id())))
+        .isEqualTo(Model.of("Aa from BB"));
+    assertThat(map.computeIfAbsent("Ab", k -> Model.of("Ab from " + map.get("BB").id())))
+        .isEqualTo(Model.of("Ab from BB"));
+    assertThat(map.merge("Aa", Model.of("x"), (old, v) -> Model.of(old.id() + ", " + map.containsKey("BB"))))
+        .isEqualTo(Model.of("Aa from BB, true"));
+    assertThat(map.compute("Ac", (k, v) -> cache.getIfPresent("absent"))).isNull();
+    assertThat(cache.getIfPresent("BB")).isEqualTo(Model.of("BB"));
+  }
+
+  /**
+   * Two computes, each reading the other's key while both hold their own, as ConcurrentHashMap and
+   * Caffeine allow. A read that locked its key in the front tier deadlocked them.
+   */
+  @Test
+  void twoComputesReadingEachOthersKeysBothFinish() throws Exception {
+    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
+    cache.put("x", Model.of("x0"));
+    cache.put("y", Model.of("y0"));
+    CyclicBarrier bothInside = new CyclicBarrier(2);
+    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "computing");
+      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
+        meet(bothInside);
+        return Model.of("x1 saw " + cache.getIfPresent("y").id());
+      }));
+      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
+        meet(bothInside);
+        return Model.of("y1 saw " + cache.getIfPresent("x").id());
+      }));
+      // Each read sees the other key before the other compute wrote it, or after (once it is in the store).
+      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
+          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
+          List.of("x1 saw y0", "y1 saw x1 saw y0"));
+      assertThat(cache.getIfPresent("x").id()).isEqualTo(x.get().id());
+      assertThat(cache.getIfPresent("y").id()).isEqualTo(y.get().id());
+    } finally {
+      pool.shutdown();
+    }
+    track(cache); // only now: closing a deadlocked front tier would block
+  }
+
+  /** A loader that asks for its own key fails at once, as Caffeine's does, instead of waiting for itself. */
+  @Test
+  void aLoaderThatAsksForItsOwnKeyFailsInsteadOfWaitingForever() throws Exception {
+    TieredCache<String, Model> cache = open(String.class, Model.class, "models");
+    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "loading");
+      t.setDaemon(true); // on failure it waits forever, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Throwable> single = pool.submit(() -> catchThrowable(
+          () -> cache.get("a", k -> cache.get("a", Model::of))));
+      assertThat(single.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("recursive load").hasMessageContaining("'a'");
+      Future<Throwable> bulk = pool.submit(() -> catchThrowable(
+          () -> cache.getAll(List.of("b", "c"), ks -> cache.getAll(List.of("c"), cs -> Map.of()))));
+      assertThat(bulk.get(30, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("'c'");
+    } finally {
+      pool.shutdown();
+    }
+    assertThat(cache.get("a", Model::of)).as("not left registered").isEqualTo(Model.of("a"));
+    assertThat(cache.getAll(List.of("b", "c"), ks -> Map.of("b", Model.of("b"), "c", Model.of("c"))))
+        .containsOnlyKeys("b", "c");
+  }
+
+  static void meet(CyclicBarrier barrier) {
+    try {
+      barrier.await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @Test
@@ -327,6 +441,47 @@ abstract class CacheContractTest {
       return all;
     });
     assertThat(fetches).hasValue(2);
+  }
+
+  /**
+   * The SDK opens an {@code AssetCache} per call: concurrent callers through their own handles wait for
+   * the one fetch, as through one handle. A lock per handle let each of them fetch.
+   */
+  @Test
+  void concurrentGetAllThroughSeparateHandlesFetchesOnce() throws Exception {
+    AssetCache<Model> first = assets(Model.class);
+    AssetCache<Model> second = assets(Model.class);
+    List<Model> all = List.of(Model.of("a"), Model.of("b"));
+    AtomicInteger fetches = new AtomicInteger();
+    CountDownLatch fetching = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Supplier<List<Model>> fetchAll = () -> {
+      if (fetches.incrementAndGet() == 1) {
+        fetching.countDown();
+        LoadingContractTest.waitFor(release);
+      }
+      return all;
+    };
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<List<Model>> one = pool.submit(() -> first.getAll(fetchAll));
+      LoadingContractTest.waitFor(fetching);
+      AtomicReference<Thread> caller = new AtomicReference<>();
+      Future<List<Model>> two = pool.submit(() -> {
+        caller.set(Thread.currentThread());
+        return second.getAll(fetchAll);
+      });
+      // The second caller either waits for the first's fetch (parked on a lock) or fetches itself.
+      Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> fetches.get() > 1
+          || caller.get() != null && LockSupport.getBlocker(caller.get()) instanceof AbstractQueuedSynchronizer);
+      release.countDown();
+      assertThat(one.get(30, TimeUnit.SECONDS)).containsExactlyInAnyOrderElementsOf(all);
+      assertThat(two.get(30, TimeUnit.SECONDS)).containsExactlyInAnyOrderElementsOf(all);
+    } finally {
+      release.countDown();
+      pool.shutdown();
+    }
+    assertThat(fetches).hasValue(1);
   }
 
   @Test

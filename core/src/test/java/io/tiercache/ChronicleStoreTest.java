@@ -10,6 +10,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import net.openhft.chronicle.bytes.RandomDataOutput;
 import net.openhft.chronicle.hash.Data;
@@ -83,6 +88,49 @@ class ChronicleStoreTest {
     assertThat(b.getIfPresent("m2")).isNull();
     a.replaceAll(Map.of("x", Model.of("x")));
     assertThat(b.asMap()).containsOnlyKeys("x");
+  }
+
+  /**
+   * A compute function reads while another process's changes wait in the ring, one of them to a key
+   * another compute holds. Delivering them there would wait for that compute (or deadlock with it, if
+   * it read too); the read neither waits nor serves the value the other process replaced.
+   */
+  @Test
+  void aReadInsideAComputeNeitherWaitsForAnotherComputeNorServesAReplacedValue() throws Exception {
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process();
+    b.put("q", Model.of("q-old"));
+    assertThat(b.getIfPresent("q")).isEqualTo(Model.of("q-old")); // now in b's front tier
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch releaseHolder = new CountDownLatch(1);
+    CountDownLatch computing = new CountDownLatch(1);
+    CountDownLatch read = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<Model> holder = pool.submit(() -> b.asMap().compute("z", (k, v) -> {
+        holding.countDown();
+        LoadingContractTest.waitFor(releaseHolder);
+        return Model.of("z");
+      }));
+      Future<Model> reader = pool.submit(() -> b.asMap().compute("x", (k, v) -> {
+        computing.countDown();
+        LoadingContractTest.waitFor(read);
+        return Model.of("x saw " + b.getIfPresent("q").id());
+      }));
+      LoadingContractTest.waitFor(holding);
+      LoadingContractTest.waitFor(computing);
+      a.put("z", Model.of("z from a")); // delivered to b, it drops z from b's front tier: z's lock
+      a.put("q", Model.of("q-new"));
+      read.countDown();
+      assertThat(reader.get(30, TimeUnit.SECONDS)).isEqualTo(Model.of("x saw q-new"));
+      releaseHolder.countDown();
+      assertThat(holder.get(30, TimeUnit.SECONDS)).isEqualTo(Model.of("z"));
+    } finally {
+      releaseHolder.countDown();
+      pool.shutdown();
+    }
+    assertThat(b.getIfPresent("q")).isEqualTo(Model.of("q-new"));
+    assertThat(a.getIfPresent("x")).isEqualTo(Model.of("x saw q-new"));
   }
 
   @Test

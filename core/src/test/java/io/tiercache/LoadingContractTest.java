@@ -8,8 +8,11 @@ import io.tiercache.Assets.Model;
 import io.tiercache.stats.CacheStats;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.ConcurrentModificationException;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,10 +21,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
@@ -492,6 +497,152 @@ abstract class LoadingContractTest extends CacheContractTest {
       assertThat(cache.getIfPresent("m1")).as("the put is not overwritten by the older load").isEqualTo(put);
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  /**
+   * A bulk load that fails before it runs (a null key, a key list that throws, an executor that
+   * throws while a key's refresh or the load is handed to it) leaves no key registered: later loads
+   * of its keys run instead of waiting forever.
+   */
+  @Test
+  void aBulkLoadThatFailsBeforeItRunsLeavesNoKeyWaitingForIt() {
+    AtomicInteger broken = new AtomicInteger();
+    // Ages of milliseconds: well inside the Redis store's bound on unconfirmed hits, so "old" is a hit on every store.
+    TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMillis(1)).executor(task -> {
+      if (broken.get() > 0) {
+        throw new IllegalStateException("executor shut down"); // not a RejectedExecutionException
+      }
+      task.run();
+    }).build());
+    cache.put("old", service.fetch("old"));
+    assertThat(cache.getIfPresent("old")).isNotNull(); // now in memory, where a hit starts its refresh
+    clock.advance(Duration.ofMillis(2));
+    Iterable<String> changing = () -> new Iterator<>() {
+      boolean first = true;
+
+      @Override public boolean hasNext() {
+        return true;
+      }
+
+      @Override public String next() {
+        if (first) {
+          first = false;
+          return "m1";
+        }
+        throw new ConcurrentModificationException("the key list changed");
+      }
+    };
+
+    assertThatThrownBy(() -> cache.getAll(Arrays.asList("m1", null), service::fetchAll))
+        .isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> cache.getAll(changing, service::fetchAll))
+        .isInstanceOf(ConcurrentModificationException.class);
+    broken.set(1);
+    assertThatThrownBy(() -> cache.getAll(List.of("m1", "old"), service::fetchAll))
+        .as("the refresh of 'old' fails after m1 was registered").hasMessage("executor shut down");
+    assertThat(cache.getAllAsync(List.of("m1", "m2"), service::fetchAll)).failsWithin(Duration.ZERO)
+        .withThrowableOfType(ExecutionException.class).withMessageContaining("executor shut down");
+    broken.set(0);
+
+    service.version = "v2";
+    assertThat(cache.getAsync("m1", service::fetch)).as("m1 loads (on this thread: the executor runs tasks inline)")
+        .isCompletedWithValueMatching(m -> version(m).equals("v2"));
+    assertThat(cache.getAsync("m2", service::fetch)).isCompletedWithValueMatching(m -> version(m).equals("v2"));
+    assertThat(version(cache.get("old", service::fetch))).isEqualTo("v1");
+    assertThat(version(cache.getIfPresent("old"))).as("refreshed by the get").isEqualTo("v2");
+  }
+
+  /** The operations that change every key at once; each is given a fresh cache. */
+  static final Map<String, Consumer<TieredCache<String, Model>>> WHOLE_WRITES = Map.of(
+      "invalidateAll", TieredCache::invalidateAll,
+      "replaceAll", c -> c.replaceAll(Map.of("other", Model.of("other"))),
+      "asMapClear", c -> c.asMap().clear());
+
+  @Test
+  void aClearOrReplaceDuringALoadWinsOverTheLoadedValue() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "single-" + op.getKey())
+            .executor(pool).build());
+        CompletableFuture<Model> load = cache.getAsync("m1", id -> {
+          loading.countDown();
+          waitFor(release);
+          return service.fetch(id);
+        });
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        assertThat(version(load.get(10, TimeUnit.SECONDS))).as("the caller gets its load").isEqualTo("v1");
+        assertThat(cache.getIfPresent("m1")).as("%s during the load wins", op.getKey()).isNull();
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aClearOrReplaceDuringABulkLoadWinsOverEveryLoadedValue() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "bulk-" + op.getKey())
+            .executor(pool).build());
+        CompletableFuture<Map<String, Model>> load = cache.getAllAsync(List.of("m1", "m2"), ids -> {
+          loading.countDown();
+          waitFor(release);
+          Map<String, Model> loaded = new LinkedHashMap<>(service.fetchAll(ids));
+          loaded.put("extra", service.fetch("extra")); // not asked for: stored too, unless superseded
+          return loaded;
+        });
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        assertThat(load.get(10, TimeUnit.SECONDS)).as("the caller gets its load").containsOnlyKeys("m1", "m2");
+        for (String id : List.of("m1", "m2", "extra")) {
+          assertThat(cache.getIfPresent(id)).as("%s during the load wins over %s", op.getKey(), id).isNull();
+        }
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aClearOrReplaceDuringARefreshWinsOverTheRefreshedValue() throws Exception {
+    ExecutorService refresher = Executors.newSingleThreadExecutor();
+    try {
+      for (Map.Entry<String, Consumer<TieredCache<String, Model>>> op : WHOLE_WRITES.entrySet()) {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TieredCache<String, Model> cache = track(builder(String.class, Model.class, "refresh-" + op.getKey())
+            .refreshAfterWrite(Duration.ofMinutes(1)).executor(refresher).build());
+        cache.put("m1", service.fetch("m1"));
+        clock.advance(Duration.ofMinutes(2));
+        service.version = "v2";
+        Model current = cache.get("m1", id -> {
+          loading.countDown();
+          waitFor(release);
+          return service.fetch(id);
+        });
+        assertThat(version(current)).isEqualTo("v1");
+        waitFor(loading);
+        op.getValue().accept(cache);
+        release.countDown();
+        refresher.submit(() -> { }).get(10, TimeUnit.SECONDS); // the refresh has ended
+        assertThat(cache.getIfPresent("m1")).as("%s during the refresh wins", op.getKey()).isNull();
+        assertThat(cache.estimatedSize()).as(op.getKey()).isEqualTo(op.getKey().equals("replaceAll") ? 1 : 0);
+        service.version = "v1";
+      }
+    } finally {
+      refresher.shutdownNow();
     }
   }
 

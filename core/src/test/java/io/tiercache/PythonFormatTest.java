@@ -60,6 +60,19 @@ class PythonFormatTest {
     assertThat(verdict).isEqualTo("True ['m1', 'm2'] \"caf\\u00e9 \\u2615 \\ud83d\\ude00 \\\"q\\\"\\n\\t\"");
   }
 
+  /** With a TTL of "forever", the file's expiry is still a date Python reads: it overflowed before. */
+  @Test
+  void aTtlOfForeverWritesAnExpiryPythonReads() throws Exception {
+    try (AssetCache<Model> models = AssetCache.builder(Model.class)
+        .configure(b -> b.directory(dir).expireAfter(Duration.ofMillis(Long.MAX_VALUE))).build()) {
+      models.add(Model.of("m1"));
+    }
+    String year = python("import json,sys,datetime\n"
+        + "print(datetime.datetime.fromtimestamp(json.load(open(sys.argv[1]))['expiry']).year)",
+        dir.resolve("model.json").toString());
+    assertThat(Integer.parseInt(year)).isBetween(2300, 9999);
+  }
+
   @Test
   void whatPythonWritesTiercacheReads() throws Exception {
     python("import json,sys,time\n"

@@ -10,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,6 +64,29 @@ class TieredCacheBuilderTest {
     assertThat(config.maximumWeight()).isEqualTo(-1);
     assertThatThrownBy(() -> builder.staleIfError(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> builder.refreshAfterWrite(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /**
+   * "Forever" in its usual spellings (and in {@code CACHE_EXPIRY_TIME}) means what it does in Caffeine:
+   * its longest period, {@code Long.MAX_VALUE} nanoseconds. It overflowed the deadline (every entry
+   * expired at once) or failed the build with a bare ArithmeticException.
+   */
+  @Test
+  void periodsLongerThanCaffeinesLongestAreTakenAsIt() {
+    Duration longest = Duration.ofNanos(Long.MAX_VALUE);
+    for (Duration forever : List.of(Duration.ofMillis(Long.MAX_VALUE), ChronoUnit.FOREVER.getDuration(),
+        ExpiryTime.fromValue(String.valueOf(Long.MAX_VALUE)), longest.plusNanos(1))) {
+      CacheConfig<String, Model> config = builder().expireAfter(forever).staleIfError(forever)
+          .refreshAfterWrite(forever).config();
+      assertThat(config.store().expireAfter()).as("%s", forever).isEqualTo(longest);
+      assertThat(config.store().staleGrace()).isEqualTo(longest);
+      assertThat(config.refreshAfterWrite()).isEqualTo(longest);
+    }
+    assertThat(builder().expireAfter(ChronoUnit.FOREVER.getDuration().negated()).config().store().expireAfter())
+        .isEqualTo(longest.negated());
+    assertThat(builder().expireAfter(longest).config().store().expireAfter()).isEqualTo(longest);
+    assertThat(builder().expireAfter(Duration.ofDays(1000)).config().store().expireAfter())
+        .isEqualTo(Duration.ofDays(1000));
   }
 
   @Test
