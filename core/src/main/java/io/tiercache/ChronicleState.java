@@ -45,6 +45,7 @@ final class ChronicleState implements AutoCloseable {
   private static final int OFF_SEQ = 192;
   private static final int OFF_LAST_WRITE = 256;
   private static final int OFF_MIN_WRITE = 320;
+  private static final int OFF_BEGUN = 384;
 
   private static final short ALL = -1;
   private static final short TOO_LONG = -2;
@@ -152,9 +153,20 @@ final class ChronicleState implements AutoCloseable {
     return (long) LONGS.getVolatile(buf, OFF_GENERATION);
   }
 
-  /** Starts a new generation (a clear or a replace commits here) and returns it. */
-  long nextGeneration() {
-    return (long) LONGS.getAndAdd(buf, OFF_GENERATION, 1L) + 1;
+  /**
+   * A generation no replace has used before, for the next replace to write under. Never reused: a
+   * replace killed before its commit leaves entries under its own number, which a later replace
+   * would otherwise fill, commit and serve. Call under the open lock.
+   */
+  long beginGeneration() {
+    long next = Math.max((long) LONGS.getVolatile(buf, OFF_BEGUN), generation()) + 1; // 0 in files made before
+    LONGS.setVolatile(buf, OFF_BEGUN, next);
+    return next;
+  }
+
+  /** Makes {@code begun} the current generation: a clear or a replace commits here. */
+  void commitGeneration(long begun) {
+    LONGS.setVolatile(buf, OFF_GENERATION, begun);
   }
 
   long lastWriteMillis() {
@@ -266,9 +278,9 @@ final class ChronicleState implements AutoCloseable {
     }
   }
 
-  /** Makes the counters durable with the map (FSYNC). */
+  /** Makes the counters (the generation, the count of openers) durable (FSYNC); the ring need not be. */
   void force() {
-    buf.force();
+    buf.force(0, RING);
   }
 
   @Override

@@ -21,6 +21,7 @@ import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.hash.Data;
+import net.openhft.chronicle.hash.locks.InterProcessDeadLockException;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ChronicleMapBuilder;
 import net.openhft.chronicle.map.ExternalMapQueryContext;
@@ -31,9 +32,9 @@ import net.openhft.chronicle.map.MapEntry;
  * every process on the host: a put is in every process's view when it returns, with no refresh.
  *
  * <p>Keys are {@code <generation>:<key>} and values are the write time (8 bytes) followed by the
- * encoded JSON. The generation lives in {@link ChronicleState}: a clear is one increment, and
- * {@link #replaceAll} writes the new content under the next generation and then commits it with
- * one increment, so other processes see the old content or the new, never a mix. Entries of
+ * encoded JSON. The generation lives in {@link ChronicleState}: {@link #replaceAll} (and a clear,
+ * an empty replace) writes the new content under a generation never used before and then commits
+ * it with one store, so other processes see the old content or the new, never a mix. Entries of
  * older generations and expired entries are removed by {@link #purge}, on open, after a clear or
  * replace, and in the background when the oldest entry may have expired.
  *
@@ -493,15 +494,21 @@ final class ChronicleStore implements PersistentStore {
     });
   }
 
-  /** Live entries: the map's own count, unless expired ones are kept for the stale grace. */
+  /**
+   * Live entries of the current generation, counted: the map's own count also holds the next
+   * generation while a replace writes it (in any process) and the old one until the purge after it.
+   */
   @Override
   public long size() {
     purgeIfDue();
-    if (graceMillis <= 0) {
-      return map.longSize();
-    }
+    String prefix = state.generation() + ":";
+    long now = clock.millis();
     long[] live = {0};
-    forEach((k, v) -> live[0]++);
+    map.forEachEntry(e -> {
+      if (e.key().get().startsWith(prefix) && writeTime(e.value()) + ttlMillis > now) {
+        live[0]++;
+      }
+    });
     return live[0];
   }
 
@@ -610,7 +617,7 @@ final class ChronicleStore implements PersistentStore {
     long now = clock.millis();
     lock.lock();
     try {
-      long next = state.generation() + 1;
+      long next = state.beginGeneration();
       List<String> written = new ArrayList<>(entries.size());
       try {
         for (Map.Entry<String, byte[]> e : entries.entrySet()) {
@@ -623,7 +630,13 @@ final class ChronicleStore implements PersistentStore {
         written.forEach(map::remove); // uncommitted: the old content stays whole
         throw e;
       }
-      state.nextGeneration(); // the commit: every process now reads the new generation
+      if (durability == Durability.FSYNC) {
+        force(); // the new content before the commit: else a power loss could keep the commit alone
+      }
+      state.commitGeneration(next); // every process now reads the new generation
+      if (durability == Durability.FSYNC) {
+        state.force(); // else the opener after a power loss finds the old generation and purges the new
+      }
       epoch.incrementAndGet();
       state.wrote(now);
       state.announce(null);
@@ -640,7 +653,16 @@ final class ChronicleStore implements PersistentStore {
       return write.get();
     } catch (IllegalStateException | IllegalArgumentException e) {
       throw full(e);
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
     }
+  }
+
+  /** A segment lock held by a process that died: only an opener alone with the map recovers it. */
+  private CacheException deadLock(InterProcessDeadLockException e) {
+    return new CacheException("a segment of the Chronicle Map is locked by a process that seems to have died"
+        + " while holding it (killed?); the file is recovered when every process has closed it. Chronicle Map"
+        + " says: " + e.getMessage(), file, e);
   }
 
   private CacheException full(RuntimeException e) {
@@ -701,20 +723,24 @@ final class ChronicleStore implements PersistentStore {
     long started = clock.millis();
     long generation = state.generation();
     long[] oldest = {Long.MAX_VALUE};
-    map.forEachEntry(e -> {
-      String key = e.key().get();
-      long entryGeneration = Long.parseLong(key, 0, key.indexOf(':'), 10);
-      if (entryGeneration < generation || (all && entryGeneration > generation)) {
-        e.doRemove();
-      } else if (entryGeneration == generation) {
-        long written = writeTime(e.value());
-        if (written + ttlMillis + graceMillis <= started) {
+    try {
+      map.forEachEntry(e -> {
+        String key = e.key().get();
+        long entryGeneration = Long.parseLong(key, 0, key.indexOf(':'), 10);
+        if (entryGeneration < generation || (all && entryGeneration > generation)) {
           e.doRemove();
-        } else {
-          oldest[0] = Math.min(oldest[0], written);
+        } else if (entryGeneration == generation) {
+          long written = writeTime(e.value());
+          if (written + ttlMillis + graceMillis <= started) {
+            e.doRemove();
+          } else {
+            oldest[0] = Math.min(oldest[0], written);
+          }
         }
-      }
-    });
+      });
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
     // Writes racing this scan are no older than its start: the bound stays a lower bound.
     state.setMinWriteMillis(Math.min(oldest[0], started));
   }

@@ -124,7 +124,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>Stale values</h2>
  * With a {@link StoreConfig#staleGrace}, an entry's PX is the TTL plus the grace and it stays in the
- * index until its deadline plus the grace (so a clear removes it too); its value still carries its
+ * index until Redis has expired it (so a clear removes it too, whatever the writer's grace); its value still carries its
  * real deadline, which {@link #get} obeys, while {@link #getStale} serves it until the grace ends.
  */
 final class RedisStore implements PersistentStore {
@@ -138,10 +138,18 @@ final class RedisStore implements PersistentStore {
   /** How often the store asks for that confirmation: a PING on the connection. */
   static final long PROBE_MILLIS = 20;
 
-  // KEYS: index. ARGV: oldest deadline kept, deadline, key, px. Entries past their deadline and grace leave the index.
-  private static final String INDEX = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+  // KEYS: index. ARGV: now, deadline, key, px, entry prefix. A few members past their deadline leave the index
+  // once their entry is gone: Redis expired it, after a grace this writer does not know (other JVMs may keep
+  // longer ones). The index's TTL is only ever extended: under other JVMs' longer-lived entries, a writer
+  // with a shorter TTL would let the index expire, and clear would no longer find them. (PTTL, not
+  // PEXPIRE GT: Redis 6 has no GT.)
+  private static final String INDEX = "for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
+      + " 'LIMIT', 0, 8)) do\n"
+      + "  if redis.call('EXISTS', ARGV[5] .. name) == 0 then redis.call('ZREM', KEYS[1], name) end\n"
+      + "end\n"
       + "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
-      + "return redis.call('PEXPIRE', KEYS[1], ARGV[4])";
+      + "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end\n"
+      + "return 0";
   // KEYS: index, epoch. ARGV: entry prefix, px, deadline, then key, value pairs. Clear has no pairs.
   private static final String REPLACE = "local names = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
       + "for i = 1, #names, 500 do\n"
@@ -720,7 +728,7 @@ final class RedisStore implements PersistentStore {
     System.arraycopy(encoded, 0, value, prefix.length, encoded.length);
     RedisAsyncCommands<String, byte[]> c = commands();
     RedisFuture<Object> indexed = c.evalsha(INDEX_SHA, ScriptOutputType.INTEGER, new String[] {indexKey},
-        ascii(now - graceMillis), ascii(deadline), utf8(key), ascii(px()));
+        ascii(now), ascii(deadline), utf8(key), ascii(px()), utf8(entryPrefix));
     RedisFuture<String> stored = c.set(entryPrefix + key, value, SetArgs.Builder.px(px()));
     return track(key, e, deadline, both(indexed, stored));
   }

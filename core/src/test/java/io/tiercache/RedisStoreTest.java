@@ -469,6 +469,42 @@ class RedisStoreTest {
     assertThat(store.getStale("m2")).isNull();
   }
 
+  /**
+   * JVMs configured with different TTLs share the index: a writer with a short TTL must not shorten
+   * the index's life under the others' longer-lived entries (each put set the index's PX to its own),
+   * or a clear, which deletes what the index lists, misses them.
+   */
+  @Test
+  void aShortTtlWriterLeavesTheIndexToTheLongerLivedEntries() throws Exception {
+    FakeClock clock = new FakeClock();
+    RedisStore longLived = store(clock, Duration.ofHours(1), Duration.ZERO);
+    RedisStore shortLived = store(clock, Duration.ofMillis(300), Duration.ZERO);
+    longLived.await(longLived.put("long", "1".getBytes()));
+    shortLived.await(shortLived.put("short", "2".getBytes()));
+    Thread.sleep(600); // Redis's own clock: the short entry's PX is over
+    clock.advance(Duration.ofMillis(600));
+    assertThat(longLived.size()).isEqualTo(1);
+    longLived.await(longLived.clear());
+    assertThat(longLived.get("long")).isNull();
+  }
+
+  /**
+   * A writer with a short grace must not drop from the index the members another JVM keeps for a
+   * longer one (each put removed the members past its own grace), or a clear misses them.
+   */
+  @Test
+  void aShortGraceWriterLeavesOtherWritersStaleEntriesToTheClear() {
+    FakeClock clock = new FakeClock();
+    RedisStore longGrace = store(clock, Duration.ofHours(1), Duration.ofHours(2));
+    RedisStore noGrace = store(clock, Duration.ofHours(1), Duration.ZERO);
+    longGrace.await(longGrace.put("m1", "1".getBytes()));
+    clock.advance(Duration.ofMinutes(90));
+    noGrace.await(noGrace.put("m2", "2".getBytes()));
+    assertThat(longGrace.getStale("m1")).isNotNull();
+    noGrace.await(noGrace.clear());
+    assertThat(longGrace.getStale("m1")).isNull();
+  }
+
   // ---------------------------------------------------------------- what gets logged
 
   /**
