@@ -1,5 +1,6 @@
 package io.tiercache;
 
+import com.sun.jna.Native;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -7,6 +8,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -23,6 +25,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * File handling done the Lucene way, and safe in a directory other users can write to.
@@ -34,9 +37,9 @@ import java.util.Set;
  *
  * <p>Trusting: no cache file is opened through a symbolic link; new files are created exclusively,
  * with the configured permissions (owner-only by default: cached assets may carry API keys); an
- * existing file is used only if it is a regular file with one link, owned by this process's user,
- * and, when tiercache writes into it in place or maps it, grants no more than the configured
- * permissions. Anything else is refused with a {@link CacheException} naming the file and why:
+ * existing file is used only if the file opened (whatever its name holds by then) is a regular file
+ * with one link, owned by this process's user, and, when tiercache writes into it in place or maps it,
+ * grants no more than the configured permissions. Anything else is refused with a {@link CacheException} naming the file and why:
  * another local user may have planted it. The directory itself is the caller's choice.
  */
 record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
@@ -47,6 +50,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final int GROUP_OTHER_BITS = 0077;
+  /** Tests only: runs between a descriptor's open and its check, where another user may change the name. */
+  static volatile java.util.function.@Nullable Consumer<Path> betweenOpenAndCheck;
 
   /** This process's user id, read on first use (a JVM does not change it), not at every check. */
   private static final class User {
@@ -120,29 +125,61 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   // ---------------------------------------------------------------- opening
 
   /**
-   * Opens an existing cache file without following a symbolic link, after checking it may be trusted
-   * for {@code use}.
+   * Opens an existing cache file without following a symbolic link, and checks that the file opened
+   * may be trusted for {@code use}.
    *
    * @throws NoSuchFileException if it does not exist
    * @throws CacheException if it is not a file this process may trust, naming it and why
    */
   FileChannel open(Path file, Use use, OpenOption... options) throws IOException {
     Set<OpenOption> opts = new HashSet<>(Set.of(options));
-    opts.add(LinkOption.NOFOLLOW_LINKS);
-    FileChannel channel;
+    if (!POSIX) {
+      opts.add(LinkOption.NOFOLLOW_LINKS);
+      return FileChannel.open(file, opts);
+    }
+    // A FileChannel cannot be made from a descriptor: the checked one is opened again through /proc. O_PATH
+    // opens nothing, so its close drops none of this JVM's fcntl locks on the file (another store's); where
+    // there is none, a descriptor in the channel's own mode, the only one /dev/fd reopens in.
+    boolean write = opts.contains(StandardOpenOption.WRITE) || opts.contains(StandardOpenOption.APPEND);
+    int fd = openDescriptor(file, use, Posix.O_PATH != 0 ? Posix.O_PATH
+        : !write ? Posix.O_RDONLY : opts.contains(StandardOpenOption.READ) ? Posix.O_RDWR : Posix.O_WRONLY);
     try {
-      channel = FileChannel.open(file, opts);
-    } catch (NoSuchFileException e) {
-      throw e;
-    } catch (IOException e) {
-      requireTrusted(file, use); // names a symbolic link or a foreign file rather than ELOOP or EACCES
-      throw e;
+      return FileChannel.open(Posix.fdPath(fd, file), opts);
+    } catch (FileSystemException e) {
+      throw (IOException) new FileSystemException(file.toString(), null, e.getReason()).initCause(e);
+    } finally {
+      Posix.close(fd);
+    }
+  }
+
+  /**
+   * A descriptor of the existing {@code file} opened with {@code flags}, never through a symbolic link
+   * nor waiting (for a writer to a FIFO planted there), and checked as {@link #requireTrusted} says
+   * through the descriptor itself: what the name holds by then does not matter. {@code O_NONBLOCK} stays
+   * set: it changes nothing for a regular file (open(2)), and a descriptor that is not one is refused.
+   *
+   * @throws NoSuchFileException if it does not exist
+   * @throws CacheException if it is not a file this process may trust, naming it and why
+   */
+  int openDescriptor(Path file, Use use, int flags) throws IOException {
+    int fd = Posix.open(file.toString(), flags | Posix.O_NOFOLLOW | Posix.O_NONBLOCK | Posix.O_CLOEXEC);
+    if (fd < 0) {
+      int errno = Native.getLastError();
+      if (errno == Posix.ENOENT) {
+        throw new NoSuchFileException(file.toString());
+      }
+      requireTrusted(file, use); // names a link or a foreign file rather than ELOOP or EACCES; trusts nothing
+      throw new FileSystemException(file.toString(), null, Posix.strerror(errno) + " (errno " + errno + ")");
     }
     try {
-      requireTrusted(file, use);
-      return channel;
-    } catch (RuntimeException e) {
-      channel.close();
+      java.util.function.Consumer<Path> race = betweenOpenAndCheck;
+      if (race != null) {
+        race.accept(file);
+      }
+      requireTrusted(FileStat.of(fd), file, use);
+      return fd;
+    } catch (IOException | RuntimeException e) {
+      Posix.close(fd);
       throw e;
     }
   }
@@ -230,9 +267,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * Checks, without following a link, that {@code file} is a regular file with one link owned by
-   * this process's user and, for {@link Use#IN_PLACE}, grants no permission beyond the configured
-   * ones. A missing file passes: opening it reports that.
+   * Checks, without following a link, what {@code file} names now (for a file another library opens
+   * by name: tiercache's own are checked as opened, see {@link #openDescriptor}). A missing file passes.
    *
    * @throws CacheException naming the file and what is wrong with it
    */
@@ -246,10 +282,17 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     } catch (IOException | UnsupportedOperationException e) {
       throw new CacheException("cannot check the file", file, e);
     }
-    if (a == null) {
-      return;
+    if (a != null) {
+      requireTrusted(a, file, use);
     }
-    int mode = a.mode();
+  }
+
+  /**
+   * Checks that {@code a}, what {@code file} was found to be, is a regular file with at most one link,
+   * owned by this process's user, and for {@link Use#IN_PLACE} granting nothing beyond the configured
+   * permissions.
+   */
+  private void requireTrusted(FileStat a, Path file, Use use) {
     if (a.type() == FileStat.SYMBOLIC_LINK) {
       throw new CacheException("refusing a symbolic link where a cache file belongs (another user may have"
           + " planted it); remove it", file);
@@ -264,16 +307,14 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           + " (another user may have planted it)", file);
     }
     int links = a.nlink();
-    if (links == 0) {
-      return; // unlinked between the lookup and the stat: as absent
-    }
-    if (links != 1) {
+    // No link: this process's own file, unlinked since it was opened (or looked up).
+    if (links > 1) {
       throw new CacheException("refusing a file with " + links + " hard links (another name may expose what is"
           + " written to it)", file);
     }
     if (use == Use.IN_PLACE) {
       int allowed = toMode(filePermissions) & GROUP_OTHER_BITS;
-      int extra = mode & GROUP_OTHER_BITS & ~allowed;
+      int extra = a.mode() & GROUP_OTHER_BITS & ~allowed;
       if (extra != 0) {
         throw new CacheException("refusing a file that grants " + PosixFilePermissions.toString(fromMode(extra))
             + " beyond the configured " + PosixFilePermissions.toString(filePermissions)

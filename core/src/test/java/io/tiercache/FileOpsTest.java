@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -14,6 +15,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -137,6 +139,106 @@ class FileOpsTest {
     assertThat(otherCache).exists();
     assertThat(noRandomPart).exists();
     assertThat(notTemporary).exists();
+  }
+
+  // ---------------------------------------------------------------- what was opened, not what the name holds
+
+  private static void mkfifo(Path path) throws Exception {
+    assertThat(new ProcessBuilder("mkfifo", path.toString()).start().waitFor()).isZero();
+  }
+
+  private static boolean isFifo(Path path) throws Exception {
+    return ((Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & FileStat.TYPE_MASK) == 0010000;
+  }
+
+  /** {@code bytes} in a new file at {@code path} owned by another user (chown needs root). */
+  private static Path plantForeign(Path path, byte[] bytes) throws Exception {
+    Path staged = Files.write(path.resolveSibling(path.getFileName() + ".staged"), bytes);
+    Files.setAttribute(staged, "unix:uid", 65534, LinkOption.NOFOLLOW_LINKS);
+    Files.setPosixFilePermissions(staged, PosixFilePermissions.fromString("rw-rw-rw-"));
+    return Files.move(staged, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  @Test
+  void aFifoIsRefusedWithoutWaitingForAWriter() throws Exception {
+    Path fifo = dir.resolve("c.json");
+    mkfifo(fifo);
+    assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+      for (FileOps.Use use : FileOps.Use.values()) {
+        assertThatThrownBy(() -> files.open(fifo, use, StandardOpenOption.READ)).isInstanceOf(CacheException.class)
+            .hasMessageContaining("not a regular file").hasMessageContaining(fifo.toString());
+        assertThatThrownBy(() -> files.openOrCreate(fifo, use, StandardOpenOption.READ, StandardOpenOption.WRITE))
+            .isInstanceOf(CacheException.class).hasMessageContaining("not a regular file");
+      }
+      assertThatThrownBy(() -> JournalFile.open(fifo, files)).isInstanceOf(CacheException.class)
+          .hasMessageContaining("not a regular file");
+      try (LockFile lock = LockFile.existing(fifo, Duration.ofSeconds(1), files)) {
+        assertThatThrownBy(lock::tryLock).isInstanceOf(CacheException.class).hasMessageContaining("not a regular file");
+      }
+    });
+    assertThat(isFifo(fifo)).as("left as it is").isTrue();
+  }
+
+  @Test
+  void aFileUnlinkedBetweenItsOpenAndItsCheckIsJudgedAsOpened() throws Exception {
+    assumeThat(Posix.geteuid()).as("chown to another user needs root").isZero();
+    Path planted = plantForeign(dir.resolve("c.json"), "ATTACKER".getBytes(UTF_8));
+    FileOps.betweenOpenAndCheck = file -> {
+      try {
+        Files.deleteIfExists(file); // its owner covers the tracks: the name is free again
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    try {
+      assertThatThrownBy(() -> files.open(planted, FileOps.Use.READ, StandardOpenOption.READ))
+          .isInstanceOf(CacheException.class).hasMessageContaining("owned by user 65534")
+          .hasMessageContaining(planted.toString());
+    } finally {
+      FileOps.betweenOpenAndCheck = null;
+    }
+  }
+
+  @Test
+  void aJournalOrLockSwappedForAnotherUsersIsNeverWrittenNorLocked() throws Exception {
+    assumeThat(Posix.geteuid()).as("chown to another user needs root").isZero();
+    byte[] theirs = Journal.header(4242, 0);
+    for (String name : new String[] {"c.journal", "c.lock"}) {
+      Path file = dir.resolve(name);
+      files.create(file).close();
+      Files.write(file, Journal.header(1, 0));
+      boolean[] swapped = {false};
+      // The name is ours when first looked at, another user's just after.
+      FileOps.betweenOpenAndCheck = f -> {
+        try {
+          if (!swapped[0]) {
+            swapped[0] = true;
+            plantForeign(f, theirs);
+          }
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      };
+      try {
+        if (name.endsWith(".journal")) {
+          try (JournalFile journal = JournalFile.open(file, files)) {
+            assertThat(journal.generation).as("the file opened, ours").isEqualTo(1);
+            journal.append("\nsecret\n".getBytes(UTF_8));
+          }
+        } else {
+          try (LockFile lock = new LockFile(file, Duration.ofMillis(200), files)) {
+            // Ours is locked, found replaced, and let go; theirs is then refused.
+            assertThatThrownBy(lock::lock).isInstanceOf(CacheException.class)
+                .hasMessageContaining("owned by user 65534");
+          }
+        }
+      } finally {
+        FileOps.betweenOpenAndCheck = null;
+      }
+      assertThat(swapped[0]).isTrue();
+      assertThat(Files.readAllBytes(file)).as(name + ": theirs, untouched").isEqualTo(theirs);
+    }
   }
 
   @Test
