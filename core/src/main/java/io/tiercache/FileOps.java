@@ -25,6 +25,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -50,6 +51,13 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final int GROUP_OTHER_BITS = 0077;
+  /** The random part of a temporary's name: 2^64 - 1 in base 36 has 13 digits. */
+  private static final int RANDOM_DIGITS = 13;
+  /**
+   * This JVM's temporaries being written: never opened by a cleanup, as closing a second descriptor of a
+   * file drops the process's {@code fcntl} lock on it, which tells other processes the writer is alive.
+   */
+  private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
   /** Tests only: runs between a descriptor's open and its check, where another user may change the name. */
   static volatile java.util.function.@Nullable Consumer<Path> betweenOpenAndCheck;
 
@@ -377,9 +385,12 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
 
   /** An empty temporary file next to {@code target}, created exclusively and locked by this process. */
   Temporary createTemporary(Path target) {
-    Path dir = target.toAbsolutePath().getParent();
+    Path dir = target.toAbsolutePath().normalize().getParent();
     while (true) {
       Path path = dir.resolve(target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
+      if (!LIVE.add(path)) {
+        continue; // this JVM's own, being written
+      }
       try {
         FileChannel channel = create(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -390,9 +401,13 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           throw e;
         }
       } catch (FileAlreadyExistsException collision) {
-        // 64 random bits met a name already there (or a planted one): draw again
+        LIVE.remove(path); // 64 random bits met a name already there (or a planted one): draw again
       } catch (IOException e) {
+        LIVE.remove(path);
         throw new CacheException("cannot create a temporary file for " + target.getFileName(), target, e);
+      } catch (RuntimeException e) {
+        LIVE.remove(path);
+        throw e;
       }
     }
   }
@@ -457,6 +472,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           channel.close();
         } catch (IOException e) {
           LOG.log(System.Logger.Level.WARNING, "tiercache: cannot close temporary file " + path, e);
+        } finally {
+          LIVE.remove(path);
         }
       }
     }
@@ -468,7 +485,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
    * leftovers are removed.
    */
   void removeStaleTemporaries(Path... targets) {
-    Path dir = targets[0].toAbsolutePath().getParent();
+    Path dir = targets[0].toAbsolutePath().normalize().getParent();
     // java.io's list: names in one native call, where a directory stream makes a Path of each entry
     // (70 against 20 us interpreted, and every open lists the directory).
     String[] names = dir.toFile().list();
@@ -476,7 +493,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       throw new CacheException("cannot list temporary files: not a directory, or not readable", dir);
     }
     for (String name : names) {
-      if (isTemporaryOf(name, targets)) {
+      if (isTemporaryOf(name, targets) && !LIVE.contains(dir.resolve(name))) {
         try {
           removeIfAbandoned(dir.resolve(name));
         } catch (IOException e) {
@@ -486,18 +503,34 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     }
   }
 
-  /** {@code <target>.<random>.tmp}; a name match, not a glob: the cache name may hold glob characters. */
+  /**
+   * Exactly {@code <target>.<random>.tmp} as {@link #createTemporary} names it: a name match, not a glob
+   * (the cache name may hold glob characters), and not a prefix, which would take in another cache's
+   * temporaries ({@code m.json.snapshot.<random>.tmp} of cache {@code m.json} for cache {@code m}).
+   */
   private static boolean isTemporaryOf(String name, Path[] targets) {
+    int end = name.length() - ".tmp".length();
     if (!name.endsWith(".tmp")) {
       return false;
     }
     for (Path target : targets) {
       String prefix = target.getFileName() + ".";
-      if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+      int from = prefix.length();
+      if (end > from && end - from <= RANDOM_DIGITS && name.startsWith(prefix) && base36(name, from, end)) {
         return true;
       }
     }
     return false;
+  }
+
+  private static boolean base36(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
+      char c = s.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'z')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void removeIfAbandoned(Path temp) throws IOException {

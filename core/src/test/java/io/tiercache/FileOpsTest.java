@@ -134,11 +134,44 @@ class FileOpsTest {
     Path otherCache = Files.writeString(dir.resolve("m.json.abc.tmp"), "another cache's");
     Path noRandomPart = Files.writeString(dir.resolve("m[1.json.tmp"), "the user's");
     Path notTemporary = Files.writeString(dir.resolve("m[1.json.abc.tmp.bak"), "the user's");
+    // Cache "m[1.json"'s snapshot temporary, and a user's backup: the target's name is only their prefix.
+    Path cacheNamedLikeAFile = Files.writeString(dir.resolve("m[1.json.snapshot.abc.tmp"), "another cache's");
+    Path backup = Files.writeString(dir.resolve("m[1.json.bak.abc.tmp"), "the user's");
     files.removeStaleTemporaries(dir.resolve("m[1.json"), dir.resolve("m[1.journal"));
     assertThat(globName).doesNotExist();
     assertThat(otherCache).exists();
     assertThat(noRandomPart).exists();
     assertThat(notTemporary).exists();
+    assertThat(cacheNamedLikeAFile).exists();
+    assertThat(backup).exists();
+  }
+
+  @Test
+  void aScanForACacheWhoseNameIsAPrefixLeavesTheOthersLiveTemporaryLocked() throws Exception {
+    // Cache "m.json" renders its snapshot while cache "m" opens in the same JVM.
+    FileOps.Temporary live = files.writeTemporary(dir.resolve("m.json.snapshot"), "x".getBytes(UTF_8), 1);
+    try {
+      files.removeStaleTemporaries(dir.resolve("m.json"), dir.resolve("m.snapshot"), dir.resolve("m.journal"));
+      assertThat(live.path).exists();
+      assertThat(lockedByAnotherProcess(live.path)).isTrue();
+    } finally {
+      live.close();
+    }
+  }
+
+  /** Whether a child process's {@code fcntl} lock attempt on {@code file} finds it held (by this JVM). */
+  private static boolean lockedByAnotherProcess(Path file) throws Exception {
+    Process probe = new ProcessBuilder("python3", "-c",
+        "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
+            + " print('free')\nexcept OSError:\n print('held')\n", file.toString()).redirectErrorStream(true).start();
+    try {
+      assertThat(probe.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      String out = new String(probe.getInputStream().readAllBytes(), UTF_8).trim();
+      assertThat(out).isIn("held", "free");
+      return out.equals("held");
+    } finally {
+      probe.destroyForcibly();
+    }
   }
 
   // ---------------------------------------------------------------- what was opened, not what the name holds
@@ -256,6 +289,7 @@ class FileOpsTest {
     FileOps.Temporary temp = files.writeTemporary(target, "{}".getBytes(UTF_8), 2);
     files.removeStaleTemporaries(dir.resolve("c.json"));
     assertThat(temp.path).exists();
+    assertThat(lockedByAnotherProcess(temp.path)).as("this JVM's scan kept its writer's lock").isTrue();
     temp.replace(target);
     assertThat(Files.readString(target)).isEqualTo("{}");
     assertThat(temp.path).doesNotExist();
