@@ -1,5 +1,6 @@
 package io.tiercache;
 
+import com.sun.jna.Native;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -7,6 +8,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -23,6 +25,8 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * File handling done the Lucene way, and safe in a directory other users can write to.
@@ -34,9 +38,9 @@ import java.util.Set;
  *
  * <p>Trusting: no cache file is opened through a symbolic link; new files are created exclusively,
  * with the configured permissions (owner-only by default: cached assets may carry API keys); an
- * existing file is used only if it is a regular file with one link, owned by this process's user,
- * and, when tiercache writes into it in place or maps it, grants no more than the configured
- * permissions. Anything else is refused with a {@link CacheException} naming the file and why:
+ * existing file is used only if the file opened (whatever its name holds by then) is a regular file
+ * with one link, owned by this process's user, and, when tiercache writes into it in place or maps it,
+ * grants no more than the configured permissions. Anything else is refused with a {@link CacheException} naming the file and why:
  * another local user may have planted it. The directory itself is the caller's choice.
  */
 record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission> directoryPermissions) {
@@ -47,6 +51,15 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final int GROUP_OTHER_BITS = 0077;
+  /** The random part of a temporary's name: 2^64 - 1 in base 36 has 13 digits. */
+  private static final int RANDOM_DIGITS = 13;
+  /**
+   * This JVM's temporaries being written: never opened by a cleanup, as closing a second descriptor of a
+   * file drops the process's {@code fcntl} lock on it, which tells other processes the writer is alive.
+   */
+  private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+  /** Tests only: runs between a descriptor's open and its check, where another user may change the name. */
+  static volatile java.util.function.@Nullable Consumer<Path> betweenOpenAndCheck;
 
   /** This process's user id, read on first use (a JVM does not change it), not at every check. */
   private static final class User {
@@ -120,29 +133,61 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   // ---------------------------------------------------------------- opening
 
   /**
-   * Opens an existing cache file without following a symbolic link, after checking it may be trusted
-   * for {@code use}.
+   * Opens an existing cache file without following a symbolic link, and checks that the file opened
+   * may be trusted for {@code use}.
    *
    * @throws NoSuchFileException if it does not exist
    * @throws CacheException if it is not a file this process may trust, naming it and why
    */
   FileChannel open(Path file, Use use, OpenOption... options) throws IOException {
     Set<OpenOption> opts = new HashSet<>(Set.of(options));
-    opts.add(LinkOption.NOFOLLOW_LINKS);
-    FileChannel channel;
+    if (!POSIX) {
+      opts.add(LinkOption.NOFOLLOW_LINKS);
+      return FileChannel.open(file, opts);
+    }
+    // A FileChannel cannot be made from a descriptor: the checked one is opened again through /proc. O_PATH
+    // opens nothing, so its close drops none of this JVM's fcntl locks on the file (another store's); where
+    // there is none, a descriptor in the channel's own mode, the only one /dev/fd reopens in.
+    boolean write = opts.contains(StandardOpenOption.WRITE) || opts.contains(StandardOpenOption.APPEND);
+    int fd = openDescriptor(file, use, Posix.O_PATH != 0 ? Posix.O_PATH
+        : !write ? Posix.O_RDONLY : opts.contains(StandardOpenOption.READ) ? Posix.O_RDWR : Posix.O_WRONLY);
     try {
-      channel = FileChannel.open(file, opts);
-    } catch (NoSuchFileException e) {
-      throw e;
-    } catch (IOException e) {
-      requireTrusted(file, use); // names a symbolic link or a foreign file rather than ELOOP or EACCES
-      throw e;
+      return FileChannel.open(Posix.fdPath(fd, file), opts);
+    } catch (FileSystemException e) {
+      throw (IOException) new FileSystemException(file.toString(), null, e.getReason()).initCause(e);
+    } finally {
+      Posix.close(fd);
+    }
+  }
+
+  /**
+   * A descriptor of the existing {@code file} opened with {@code flags}, never through a symbolic link
+   * nor waiting (for a writer to a FIFO planted there), and checked as {@link #requireTrusted} says
+   * through the descriptor itself: what the name holds by then does not matter. {@code O_NONBLOCK} stays
+   * set: it changes nothing for a regular file (open(2)), and a descriptor that is not one is refused.
+   *
+   * @throws NoSuchFileException if it does not exist
+   * @throws CacheException if it is not a file this process may trust, naming it and why
+   */
+  int openDescriptor(Path file, Use use, int flags) throws IOException {
+    int fd = Posix.open(file.toString(), flags | Posix.O_NOFOLLOW | Posix.O_NONBLOCK | Posix.O_CLOEXEC);
+    if (fd < 0) {
+      int errno = Native.getLastError();
+      if (errno == Posix.ENOENT) {
+        throw new NoSuchFileException(file.toString());
+      }
+      requireTrusted(file, use); // names a link or a foreign file rather than ELOOP or EACCES; trusts nothing
+      throw new FileSystemException(file.toString(), null, Posix.strerror(errno) + " (errno " + errno + ")");
     }
     try {
-      requireTrusted(file, use);
-      return channel;
-    } catch (RuntimeException e) {
-      channel.close();
+      java.util.function.Consumer<Path> race = betweenOpenAndCheck;
+      if (race != null) {
+        race.accept(file);
+      }
+      requireTrusted(FileStat.of(fd), file, use);
+      return fd;
+    } catch (IOException | RuntimeException e) {
+      Posix.close(fd);
       throw e;
     }
   }
@@ -230,9 +275,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * Checks, without following a link, that {@code file} is a regular file with one link owned by
-   * this process's user and, for {@link Use#IN_PLACE}, grants no permission beyond the configured
-   * ones. A missing file passes: opening it reports that.
+   * Checks, without following a link, what {@code file} names now (for a file another library opens
+   * by name: tiercache's own are checked as opened, see {@link #openDescriptor}). A missing file passes.
    *
    * @throws CacheException naming the file and what is wrong with it
    */
@@ -246,10 +290,17 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     } catch (IOException | UnsupportedOperationException e) {
       throw new CacheException("cannot check the file", file, e);
     }
-    if (a == null) {
-      return;
+    if (a != null) {
+      requireTrusted(a, file, use);
     }
-    int mode = a.mode();
+  }
+
+  /**
+   * Checks that {@code a}, what {@code file} was found to be, is a regular file with at most one link,
+   * owned by this process's user, and for {@link Use#IN_PLACE} granting nothing beyond the configured
+   * permissions.
+   */
+  private void requireTrusted(FileStat a, Path file, Use use) {
     if (a.type() == FileStat.SYMBOLIC_LINK) {
       throw new CacheException("refusing a symbolic link where a cache file belongs (another user may have"
           + " planted it); remove it", file);
@@ -264,16 +315,14 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           + " (another user may have planted it)", file);
     }
     int links = a.nlink();
-    if (links == 0) {
-      return; // unlinked between the lookup and the stat: as absent
-    }
-    if (links != 1) {
+    // No link: this process's own file, unlinked since it was opened (or looked up).
+    if (links > 1) {
       throw new CacheException("refusing a file with " + links + " hard links (another name may expose what is"
           + " written to it)", file);
     }
     if (use == Use.IN_PLACE) {
       int allowed = toMode(filePermissions) & GROUP_OTHER_BITS;
-      int extra = mode & GROUP_OTHER_BITS & ~allowed;
+      int extra = a.mode() & GROUP_OTHER_BITS & ~allowed;
       if (extra != 0) {
         throw new CacheException("refusing a file that grants " + PosixFilePermissions.toString(fromMode(extra))
             + " beyond the configured " + PosixFilePermissions.toString(filePermissions)
@@ -336,9 +385,12 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
 
   /** An empty temporary file next to {@code target}, created exclusively and locked by this process. */
   Temporary createTemporary(Path target) {
-    Path dir = target.toAbsolutePath().getParent();
+    Path dir = target.toAbsolutePath().normalize().getParent();
     while (true) {
       Path path = dir.resolve(target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
+      if (!LIVE.add(path)) {
+        continue; // this JVM's own, being written
+      }
       try {
         FileChannel channel = create(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -349,9 +401,13 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           throw e;
         }
       } catch (FileAlreadyExistsException collision) {
-        // 64 random bits met a name already there (or a planted one): draw again
+        LIVE.remove(path); // 64 random bits met a name already there (or a planted one): draw again
       } catch (IOException e) {
+        LIVE.remove(path);
         throw new CacheException("cannot create a temporary file for " + target.getFileName(), target, e);
+      } catch (RuntimeException e) {
+        LIVE.remove(path);
+        throw e;
       }
     }
   }
@@ -416,6 +472,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
           channel.close();
         } catch (IOException e) {
           LOG.log(System.Logger.Level.WARNING, "tiercache: cannot close temporary file " + path, e);
+        } finally {
+          LIVE.remove(path);
         }
       }
     }
@@ -427,7 +485,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
    * leftovers are removed.
    */
   void removeStaleTemporaries(Path... targets) {
-    Path dir = targets[0].toAbsolutePath().getParent();
+    Path dir = targets[0].toAbsolutePath().normalize().getParent();
     // java.io's list: names in one native call, where a directory stream makes a Path of each entry
     // (70 against 20 us interpreted, and every open lists the directory).
     String[] names = dir.toFile().list();
@@ -435,7 +493,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       throw new CacheException("cannot list temporary files: not a directory, or not readable", dir);
     }
     for (String name : names) {
-      if (isTemporaryOf(name, targets)) {
+      if (isTemporaryOf(name, targets) && !LIVE.contains(dir.resolve(name))) {
         try {
           removeIfAbandoned(dir.resolve(name));
         } catch (IOException e) {
@@ -445,18 +503,34 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     }
   }
 
-  /** {@code <target>.<random>.tmp}; a name match, not a glob: the cache name may hold glob characters. */
+  /**
+   * Exactly {@code <target>.<random>.tmp} as {@link #createTemporary} names it: a name match, not a glob
+   * (the cache name may hold glob characters), and not a prefix, which would take in another cache's
+   * temporaries ({@code m.json.snapshot.<random>.tmp} of cache {@code m.json} for cache {@code m}).
+   */
   private static boolean isTemporaryOf(String name, Path[] targets) {
+    int end = name.length() - ".tmp".length();
     if (!name.endsWith(".tmp")) {
       return false;
     }
     for (Path target : targets) {
       String prefix = target.getFileName() + ".";
-      if (name.startsWith(prefix) && name.length() > prefix.length() + 4) {
+      int from = prefix.length();
+      if (end > from && end - from <= RANDOM_DIGITS && name.startsWith(prefix) && base36(name, from, end)) {
         return true;
       }
     }
     return false;
+  }
+
+  private static boolean base36(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
+      char c = s.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'z')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void removeIfAbandoned(Path temp) throws IOException {

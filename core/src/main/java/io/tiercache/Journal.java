@@ -49,6 +49,8 @@ final class Journal {
   static final byte SEAL = 's';
   static final byte BATCH = 'b';
   private static final int CRC_WIDTH = 8;
+  /** The shortest record line: a checksum, a space, {@code ["c",0]} and its line break. */
+  private static final int MIN_LINE = CRC_WIDTH + 9;
 
   /**
    * One change in a batch. {@code value} is null except for puts; {@code millis} is for clears and
@@ -473,7 +475,8 @@ final class Journal {
           batchOffset = offset;
           batchExpected = lines;
           batchRemaining = lines;
-          records = visitor.wantsRecords(writer) ? new ArrayList<>(lines) : null;
+          // The count is the file's word (a checksum vouches for no writer): no more than the bytes left can hold.
+          records = visitor.wantsRecords(writer) ? new ArrayList<>(Math.min(lines, (buf.length - eol) / MIN_LINE)) : null;
           return;
         }
         default:

@@ -18,9 +18,6 @@ import java.util.List;
  * keeps the one it opened.
  */
 final class JournalFile implements AutoCloseable {
-  private static final boolean PROC_FD = Files.isDirectory(Path.of("/proc/self/fd"));
-  private static final int ENOENT = 2;
-
   final Path path;
   private final int fd;
   final FileChannel reader;
@@ -57,20 +54,11 @@ final class JournalFile implements AutoCloseable {
    * @throws CacheException if its header is of a newer format
    */
   static JournalFile open(Path path, FileOps files) throws IOException {
-    files.requireTrusted(path, FileOps.Use.IN_PLACE);
-    int fd = Posix.open(path.toString(), Posix.O_WRONLY | Posix.O_APPEND | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
-    if (fd < 0) {
-      int errno = Native.getLastError();
-      if (errno == ENOENT) {
-        throw new NoSuchFileException(path.toString());
-      }
-      files.requireTrusted(path, FileOps.Use.IN_PLACE); // a link planted meanwhile is named as such
-      throw new CacheException("cannot open the journal: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
-    }
+    // Read and write: where there is no /proc, /dev/fd opens the reader only in the descriptor's own mode.
+    int fd = files.openDescriptor(path, FileOps.Use.IN_PLACE, Posix.O_RDWR | Posix.O_APPEND);
     FileChannel reader = null;
     try {
-      // The same file as the descriptor, even if the name was replaced in between.
-      reader = FileChannel.open(PROC_FD ? Path.of("/proc/self/fd/" + fd) : path, StandardOpenOption.READ);
+      reader = FileChannel.open(Posix.fdPath(fd, path), StandardOpenOption.READ); // the descriptor's file
       long[] header = readHeader(reader, path);
       return new JournalFile(path, fd, reader, header);
     } catch (IOException | RuntimeException e) {
@@ -204,11 +192,8 @@ final class JournalFile implements AutoCloseable {
 
   /** Whether {@code path} still names this file (it was not replaced by a newer journal). */
   boolean current() throws IOException {
-    if (!PROC_FD) {
-      return Files.isSameFile(path, path); // best effort where /proc is missing
-    }
     try {
-      return Files.isSameFile(path, Path.of("/proc/self/fd/" + fd));
+      return Files.isSameFile(path, Posix.fdPath(fd, path));
     } catch (NoSuchFileException e) {
       return false;
     }

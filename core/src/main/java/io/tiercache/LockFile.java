@@ -31,8 +31,6 @@ import org.jspecify.annotations.Nullable;
 final class LockFile implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(LockFile.class.getName());
 
-  private static final int ENOENT = 2;
-
   private final Path path;
   private final Duration timeout;
   private final FileOps fs;
@@ -168,16 +166,15 @@ final class LockFile implements AutoCloseable {
       closeFd();
     }
     while (true) {
-      fs.requireTrusted(path, use);
-      fd = Posix.open(path.toString(), (create ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_NOFOLLOW | Posix.O_CLOEXEC);
-      if (fd >= 0) {
+      try {
+        fd = fs.openDescriptor(path, use, create ? Posix.O_RDWR : Posix.O_RDONLY);
         break;
-      }
-      int errno = Native.getLastError();
-      if (errno != ENOENT || !create) {
-        fs.requireTrusted(path, use); // a link planted meanwhile is named as such
-        throw new CacheException("cannot open the lock file: " + Posix.strerror(errno) + " (errno " + errno + ")",
-            path);
+      } catch (NoSuchFileException absent) {
+        if (!create) {
+          throw new CacheException("cannot open the lock file: it does not exist", path, absent);
+        }
+      } catch (IOException e) {
+        throw new CacheException("cannot open the lock file", path, e);
       }
       try {
         fs.create(path).close();

@@ -3,6 +3,8 @@ package io.tiercache;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * The few libc calls Java 17 has no API for, through JNA's direct mapping (a few hundred
@@ -26,10 +28,17 @@ final class Posix {
   /** 04000 on Linux whatever the architecture. */
   static final int O_NONBLOCK = Platform.isMac() ? 0x4 : 0x800;
   static final int O_CLOEXEC = Platform.isMac() ? 0x1000000 : 0x80000;
+  /**
+   * Linux's 010000000 (its few architectures with another value are not served here); 0 where there is
+   * none. A descriptor that names a file without opening it: it never waits on a FIFO, and its close
+   * does not drop this process's {@code fcntl} locks on the file, which any other close does.
+   */
+  static final int O_PATH = Platform.isLinux() ? 0x200000 : 0;
   static final int LOCK_EX = 2;
   static final int LOCK_NB = 4;
   static final int LOCK_UN = 8;
   static final int EINTR = 4;
+  static final int ENOENT = 2;
   static final int EACCES = 13;
   static final int EROFS = 30;
   static final int X_OK = 1;
@@ -43,6 +52,24 @@ final class Posix {
   }
 
   private Posix() {}
+
+  /** Where a descriptor opens again as the file it has open, whatever its name names by then; null if nowhere. */
+  private static final String FD_DIR = Files.isDirectory(Path.of("/proc/self/fd")) ? "/proc/self/fd"
+      : Files.isDirectory(Path.of("/dev/fd")) ? "/dev/fd" : null;
+
+  /**
+   * {@code /proc/self/fd/<fd>} (or {@code /dev/fd/<fd>}, which reopens in the descriptor's own access
+   * mode only): the file descriptor {@code fd} has open, to open again or stat.
+   *
+   * @throws CacheException where the system has neither, naming {@code file}
+   */
+  static Path fdPath(int fd, Path file) {
+    if (FD_DIR == null) {
+      throw new CacheException("cannot open a file safely without /proc/self/fd or /dev/fd (a descriptor's file is"
+          + " reopened through it)", file);
+    }
+    return Path.of(FD_DIR, Integer.toString(fd));
+  }
 
   static native int open(String path, int flags);
 

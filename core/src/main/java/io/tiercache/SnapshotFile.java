@@ -120,8 +120,8 @@ final class SnapshotFile {
     this.stale = new Table(72);
     this.echoOffset = map.getLong(120);
     long echoes = map.getLong(128);
-    if (echoes < 0 || echoes > Integer.MAX_VALUE || echoOffset < HEADER_BYTES
-        || echoOffset + echoes * Long.BYTES > map.size()) {
+    if (echoes < 0 || echoes > Integer.MAX_VALUE || echoOffset < HEADER_BYTES || echoOffset > map.size()
+        || echoes > (map.size() - echoOffset) / Long.BYTES) {
       throw new DamagedException("echo hashes out of the file's bounds");
     }
     this.echoCount = (int) echoes;
@@ -157,9 +157,11 @@ final class SnapshotFile {
       this.indexOffset = map.getLong(at + 24);
       this.jsonOffset = map.getLong(at + 32);
       this.jsonLength = map.getLong(at + 40);
+      long size = map.size();
+      // Subtractions, not sums: the header's numbers may be anything a checksum allows, and a sum may wrap.
       boolean ok = slots >= 0 && (slots & (slots - 1)) == 0 && count >= 0 && count <= slots
-          && indexOffset >= HEADER_BYTES && indexOffset + slots * SLOT_BYTES <= map.size()
-          && jsonLength >= 0 && jsonOffset >= HEADER_BYTES && jsonOffset + jsonLength <= map.size();
+          && indexOffset >= HEADER_BYTES && indexOffset <= size && slots <= (size - indexOffset) / SLOT_BYTES
+          && jsonLength >= 0 && jsonOffset >= HEADER_BYTES && jsonOffset <= size && jsonLength <= size - jsonOffset;
       if (!ok) {
         throw new DamagedException("a table lies outside the file");
       }

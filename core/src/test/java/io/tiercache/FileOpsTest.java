@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -14,6 +15,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -132,11 +134,144 @@ class FileOpsTest {
     Path otherCache = Files.writeString(dir.resolve("m.json.abc.tmp"), "another cache's");
     Path noRandomPart = Files.writeString(dir.resolve("m[1.json.tmp"), "the user's");
     Path notTemporary = Files.writeString(dir.resolve("m[1.json.abc.tmp.bak"), "the user's");
+    // Cache "m[1.json"'s snapshot temporary, and a user's backup: the target's name is only their prefix.
+    Path cacheNamedLikeAFile = Files.writeString(dir.resolve("m[1.json.snapshot.abc.tmp"), "another cache's");
+    Path backup = Files.writeString(dir.resolve("m[1.json.bak.abc.tmp"), "the user's");
     files.removeStaleTemporaries(dir.resolve("m[1.json"), dir.resolve("m[1.journal"));
     assertThat(globName).doesNotExist();
     assertThat(otherCache).exists();
     assertThat(noRandomPart).exists();
     assertThat(notTemporary).exists();
+    assertThat(cacheNamedLikeAFile).exists();
+    assertThat(backup).exists();
+  }
+
+  @Test
+  void aScanForACacheWhoseNameIsAPrefixLeavesTheOthersLiveTemporaryLocked() throws Exception {
+    // Cache "m.json" renders its snapshot while cache "m" opens in the same JVM.
+    FileOps.Temporary live = files.writeTemporary(dir.resolve("m.json.snapshot"), "x".getBytes(UTF_8), 1);
+    try {
+      files.removeStaleTemporaries(dir.resolve("m.json"), dir.resolve("m.snapshot"), dir.resolve("m.journal"));
+      assertThat(live.path).exists();
+      assertThat(lockedByAnotherProcess(live.path)).isTrue();
+    } finally {
+      live.close();
+    }
+  }
+
+  /** Whether a child process's {@code fcntl} lock attempt on {@code file} finds it held (by this JVM). */
+  private static boolean lockedByAnotherProcess(Path file) throws Exception {
+    Process probe = new ProcessBuilder("python3", "-c",
+        "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
+            + " print('free')\nexcept OSError:\n print('held')\n", file.toString()).redirectErrorStream(true).start();
+    try {
+      assertThat(probe.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      String out = new String(probe.getInputStream().readAllBytes(), UTF_8).trim();
+      assertThat(out).isIn("held", "free");
+      return out.equals("held");
+    } finally {
+      probe.destroyForcibly();
+    }
+  }
+
+  // ---------------------------------------------------------------- what was opened, not what the name holds
+
+  private static void mkfifo(Path path) throws Exception {
+    assertThat(new ProcessBuilder("mkfifo", path.toString()).start().waitFor()).isZero();
+  }
+
+  private static boolean isFifo(Path path) throws Exception {
+    return ((Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & FileStat.TYPE_MASK) == 0010000;
+  }
+
+  /** {@code bytes} in a new file at {@code path} owned by another user (chown needs root). */
+  private static Path plantForeign(Path path, byte[] bytes) throws Exception {
+    Path staged = Files.write(path.resolveSibling(path.getFileName() + ".staged"), bytes);
+    Files.setAttribute(staged, "unix:uid", 65534, LinkOption.NOFOLLOW_LINKS);
+    Files.setPosixFilePermissions(staged, PosixFilePermissions.fromString("rw-rw-rw-"));
+    return Files.move(staged, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  @Test
+  void aFifoIsRefusedWithoutWaitingForAWriter() throws Exception {
+    Path fifo = dir.resolve("c.json");
+    mkfifo(fifo);
+    assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+      for (FileOps.Use use : FileOps.Use.values()) {
+        assertThatThrownBy(() -> files.open(fifo, use, StandardOpenOption.READ)).isInstanceOf(CacheException.class)
+            .hasMessageContaining("not a regular file").hasMessageContaining(fifo.toString());
+        assertThatThrownBy(() -> files.openOrCreate(fifo, use, StandardOpenOption.READ, StandardOpenOption.WRITE))
+            .isInstanceOf(CacheException.class).hasMessageContaining("not a regular file");
+      }
+      assertThatThrownBy(() -> JournalFile.open(fifo, files)).isInstanceOf(CacheException.class)
+          .hasMessageContaining("not a regular file");
+      try (LockFile lock = LockFile.existing(fifo, Duration.ofSeconds(1), files)) {
+        assertThatThrownBy(lock::tryLock).isInstanceOf(CacheException.class).hasMessageContaining("not a regular file");
+      }
+    });
+    assertThat(isFifo(fifo)).as("left as it is").isTrue();
+  }
+
+  @Test
+  void aFileUnlinkedBetweenItsOpenAndItsCheckIsJudgedAsOpened() throws Exception {
+    assumeThat(Posix.geteuid()).as("chown to another user needs root").isZero();
+    Path planted = plantForeign(dir.resolve("c.json"), "ATTACKER".getBytes(UTF_8));
+    FileOps.betweenOpenAndCheck = file -> {
+      try {
+        Files.deleteIfExists(file); // its owner covers the tracks: the name is free again
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    try {
+      assertThatThrownBy(() -> files.open(planted, FileOps.Use.READ, StandardOpenOption.READ))
+          .isInstanceOf(CacheException.class).hasMessageContaining("owned by user 65534")
+          .hasMessageContaining(planted.toString());
+    } finally {
+      FileOps.betweenOpenAndCheck = null;
+    }
+  }
+
+  @Test
+  void aJournalOrLockSwappedForAnotherUsersIsNeverWrittenNorLocked() throws Exception {
+    assumeThat(Posix.geteuid()).as("chown to another user needs root").isZero();
+    byte[] theirs = Journal.header(4242, 0);
+    for (String name : new String[] {"c.journal", "c.lock"}) {
+      Path file = dir.resolve(name);
+      files.create(file).close();
+      Files.write(file, Journal.header(1, 0));
+      boolean[] swapped = {false};
+      // The name is ours when first looked at, another user's just after.
+      FileOps.betweenOpenAndCheck = f -> {
+        try {
+          if (!swapped[0]) {
+            swapped[0] = true;
+            plantForeign(f, theirs);
+          }
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      };
+      try {
+        if (name.endsWith(".journal")) {
+          try (JournalFile journal = JournalFile.open(file, files)) {
+            assertThat(journal.generation).as("the file opened, ours").isEqualTo(1);
+            journal.append("\nsecret\n".getBytes(UTF_8));
+          }
+        } else {
+          try (LockFile lock = new LockFile(file, Duration.ofMillis(200), files)) {
+            // Ours is locked, found replaced, and let go; theirs is then refused.
+            assertThatThrownBy(lock::lock).isInstanceOf(CacheException.class)
+                .hasMessageContaining("owned by user 65534");
+          }
+        }
+      } finally {
+        FileOps.betweenOpenAndCheck = null;
+      }
+      assertThat(swapped[0]).isTrue();
+      assertThat(Files.readAllBytes(file)).as(name + ": theirs, untouched").isEqualTo(theirs);
+    }
   }
 
   @Test
@@ -154,6 +289,7 @@ class FileOpsTest {
     FileOps.Temporary temp = files.writeTemporary(target, "{}".getBytes(UTF_8), 2);
     files.removeStaleTemporaries(dir.resolve("c.json"));
     assertThat(temp.path).exists();
+    assertThat(lockedByAnotherProcess(temp.path)).as("this JVM's scan kept its writer's lock").isTrue();
     temp.replace(target);
     assertThat(Files.readString(target)).isEqualTo("{}");
     assertThat(temp.path).doesNotExist();

@@ -290,6 +290,22 @@ class SnapshotFileTest {
     assertThatThrownBy(() -> map("{\"expiry\": 1, \"data\": {}}".getBytes(UTF_8)))
         .hasMessageContaining("not a tiercache snapshot");
     assertThatThrownBy(() -> map(java.util.Arrays.copyOf(good, 300))).hasMessageContaining("outside the file");
+    // Numbers whose sums wrap, under a valid checksum: 2^61 slots of 24 bytes, a JSON length near 2^63.
+    assertThatThrownBy(() -> map(withHeaderLong(good, 24 + 16, 1L << 61))).hasMessageContaining("outside the file");
+    assertThatThrownBy(() -> map(withHeaderLong(good, 24 + 40, Long.MAX_VALUE - 100)))
+        .hasMessageContaining("outside the file");
+    assertThatThrownBy(() -> map(withHeaderLong(withHeaderLong(good, 128, 1), 120, Long.MAX_VALUE - 4)))
+        .hasMessageContaining("echo hashes");
+  }
+
+  /** {@code file} with the header's long at {@code at} set to {@code value} and its checksum made valid. */
+  private static byte[] withHeaderLong(byte[] file, int at, long value) {
+    ByteBuffer b = ByteBuffer.wrap(file.clone()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.putLong(at, value);
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(b.array(), 0, SnapshotFile.HEADER_BYTES - 8);
+    b.putInt(SnapshotFile.HEADER_BYTES - 8, (int) crc.getValue());
+    return b.array();
   }
 
   @Test
