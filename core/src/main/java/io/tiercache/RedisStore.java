@@ -56,6 +56,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -133,6 +134,8 @@ final class RedisStore implements PersistentStore {
 
   /** {@code -Dtiercache.redis.tracking=false} leaves front tiers incoherent: only to prove the fleet harness notices. */
   static final String TRACKING_PROPERTY = "tiercache.redis.tracking";
+  /** Tests only: runs between a put's or remove's two commands, given the first one's reply. */
+  static volatile Consumer<CompletionStage<?>> betweenCommands = first -> {};
   /** How long a front-tier hit may go without confirming that other JVMs' changes have arrived. */
   static final long CONFIRM_MILLIS = 100;
   /** How often the store asks for that confirmation: a PING on the connection. */
@@ -715,8 +718,12 @@ final class RedisStore implements PersistentStore {
 
   /**
    * The entry's SET is a plain command, not part of a script: Redis 7.0 ignores NOLOOP for keys a
-   * script writes, and would invalidate the writer's own front tier. The index is updated first, so
-   * a writer dying in between leaves an index member without a value (skipped), never the reverse.
+   * script writes, and would invalidate the writer's own front tier. So a put is two commands, and
+   * another JVM's clear can run between them: the SET goes first, as a remove's ZREM does, so the
+   * clear either finds the member and its entry or neither, and never leaves an entry outside the
+   * index, where no later clear would find it. (The other order left one whenever a clear came
+   * between.) Only a connection lost between the two, microseconds apart, leaves an unindexed entry,
+   * which then lives out its PX.
    */
   @Override
   public Write put(String key, byte[] encoded) {
@@ -727,19 +734,21 @@ final class RedisStore implements PersistentStore {
     byte[] value = Arrays.copyOf(prefix, prefix.length + encoded.length);
     System.arraycopy(encoded, 0, value, prefix.length, encoded.length);
     RedisAsyncCommands<String, byte[]> c = commands();
+    RedisFuture<String> stored = c.set(entryPrefix + key, value, SetArgs.Builder.px(px()));
+    betweenCommands.accept(stored);
     RedisFuture<Object> indexed = c.evalsha(INDEX_SHA, ScriptOutputType.INTEGER, new String[] {indexKey},
         ascii(now), ascii(deadline), utf8(key), ascii(px()), utf8(entryPrefix));
-    RedisFuture<String> stored = c.set(entryPrefix + key, value, SetArgs.Builder.px(px()));
-    return track(key, e, deadline, both(indexed, stored));
+    return track(key, e, deadline, both(stored, indexed));
   }
 
   @Override
   public Write remove(String key) {
     long e = epoch.get();
     RedisAsyncCommands<String, byte[]> c = commands();
+    RedisFuture<Long> unindexed = c.zrem(indexKey, utf8(key)); // first: see put
+    betweenCommands.accept(unindexed);
     RedisFuture<Long> deleted = c.del(entryPrefix + key);
-    RedisFuture<Long> unindexed = c.zrem(indexKey, utf8(key));
-    return track(key, e, clock.millis() + ttlMillis, both(deleted, unindexed));
+    return track(key, e, clock.millis() + ttlMillis, both(unindexed, deleted));
   }
 
   private static CompletionStage<Void> both(RedisFuture<?> a, RedisFuture<?> b) {

@@ -505,6 +505,83 @@ class RedisStoreTest {
     assertThat(longGrace.getStale("m1")).isNull();
   }
 
+  /**
+   * A put is two commands, the entry's SET and the index script, and another JVM's clear can run
+   * between them. Index first (the old order), the clear removed the member, then the SET stored an
+   * entry outside the index, which every later clear missed: served until its PX ended.
+   */
+  @Test
+  void aClearBetweenAPutsTwoCommandsLeavesNoEntryALaterClearMisses() {
+    FakeClock clock = new FakeClock();
+    RedisStore writer = store(clock, Duration.ofHours(1), Duration.ZERO);
+    RedisStore other = store(clock, Duration.ofHours(1), Duration.ZERO);
+    between(() -> other.await(other.clear()), () -> writer.await(writer.put("k", "1".getBytes())));
+    assertThat(other.get("k")).as("the put came after the clear").isNotNull();
+    other.await(other.clear());
+    assertThat(other.get("k")).isNull();
+
+    try (RawRedis raw = new RawRedis()) { // the old order, step by step: the check catches it
+      raw.commands.zadd("tiercache-index:{models}", clock.millis() + 3_600_000, "old");
+      other.await(other.clear());
+      raw.commands.psetex("tiercache:{models}:e:old", 3_600_000, (clock.millis() + 3_600_000) + " 1");
+    }
+    other.await(other.clear());
+    assertThat(other.get("old")).as("an entry outside the index outlives the clear").isNotNull();
+  }
+
+  /** The same for a remove racing another JVM's put: its ZREM goes before its DEL. */
+  @Test
+  void aPutBetweenARemovesTwoCommandsLeavesNoEntryALaterClearMisses() {
+    FakeClock clock = new FakeClock();
+    RedisStore writer = store(clock, Duration.ofHours(1), Duration.ZERO);
+    RedisStore other = store(clock, Duration.ofHours(1), Duration.ZERO);
+    writer.await(writer.put("k", "1".getBytes()));
+    between(() -> other.await(other.put("k", "2".getBytes())), () -> writer.await(writer.remove("k")));
+    assertThat(other.get("k")).as("the remove came after the put").isNull();
+    other.await(other.put("k", "3".getBytes()));
+    other.await(other.clear());
+    assertThat(other.get("k")).isNull();
+
+    other.await(other.put("old", "1".getBytes()));
+    try (RawRedis raw = new RawRedis()) { // the old order, step by step: the check catches it
+      raw.commands.del("tiercache:{models}:e:old");
+      other.await(other.put("old", "2".getBytes()));
+      raw.commands.zrem("tiercache-index:{models}", "old");
+    }
+    other.await(other.clear());
+    assertThat(other.get("old")).as("an entry outside the index outlives the clear").isNotNull();
+  }
+
+  /** Runs {@code write}, and {@code meanwhile} once between its two commands, after the first one's reply. */
+  private static void between(Runnable meanwhile, Runnable write) {
+    java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+    RedisStore.betweenCommands = first -> {
+      if (once.compareAndSet(false, true)) {
+        first.toCompletableFuture().join();
+        meanwhile.run();
+      }
+    };
+    try {
+      write.run();
+    } finally {
+      RedisStore.betweenCommands = first -> {};
+    }
+    assertThat(once).as("the write ran two commands").isTrue();
+  }
+
+  /** A plain client on the test server, for commands no store sends. */
+  private static final class RawRedis implements AutoCloseable {
+    final RedisClient client = RedisClient.create(server.uri().toString());
+    final StatefulRedisConnection<String, String> connection = client.connect();
+    final RedisCommands<String, String> commands = connection.sync();
+
+    @Override
+    public void close() {
+      connection.close();
+      client.shutdown();
+    }
+  }
+
   // ---------------------------------------------------------------- what gets logged
 
   /**
