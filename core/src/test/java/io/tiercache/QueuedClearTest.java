@@ -1,18 +1,11 @@
 package io.tiercache;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
+import static io.tiercache.JsonProcesses.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tiercache.Assets.Model;
 import io.tiercache.PersistentStore.Write;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A clear this process made and has not written yet (invalidateAll queues it, then awaits it) lands
@@ -20,38 +13,12 @@ import org.junit.jupiter.api.io.TempDir;
  * process's records or its compaction, must not undo it.
  */
 class QueuedClearTest {
-  @TempDir Path dir;
-  final FakeClock clock = new FakeClock();
-  final List<AutoCloseable> opened = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : opened) {
-      c.close();
-    }
-  }
-
-  /** A "process": a store of its own on the same files, bypassing the in-JVM registry. */
-  JsonFileStore process(UnaryOperator<TieredCacheBuilder<String, Model>> settings) {
-    JsonFileStore store = JsonFileStore.open(settings.apply(TieredCache.builder(String.class, Model.class)
-        .directory(dir).name("shared").expireAfter(Duration.ofHours(1)).clock(clock)
-        .refreshInterval(Duration.ZERO)).config().store());
-    opened.add(store);
-    return store;
-  }
-
-  JsonFileStore process() {
-    return process(b -> b);
-  }
-
-  static byte[] json(String s) {
-    return s.getBytes(UTF_8);
-  }
+  @RegisterExtension final JsonProcesses processes = new JsonProcesses();
 
   @Test
   void aClearQueuedWhenAnotherProcessCompactsIsNotUndoneByFollowingIt() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
     a.await(a.put("k", json("1")));
     b.refresh();
     b.flush(); // b compacts: the journal a appends to is sealed
@@ -63,13 +30,13 @@ class QueuedClearTest {
     b.refresh();
     assertThat(b.get("k")).isNull();
     a.flush(); // a's compaction renders what a holds
-    assertThat(process().get("k")).as("for everyone, after a's compaction").isNull();
+    assertThat(processes.open().get("k")).as("for everyone, after a's compaction").isNull();
   }
 
   @Test
   void anotherProcesssWriteReadWhileAClearIsQueuedIsClearedToo() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
     a.await(a.put("k", json("1")));
     Write clear = a.clear();
     b.await(b.put("o", json("2"))); // lands before a's clear
@@ -80,7 +47,7 @@ class QueuedClearTest {
     assertThat(b.get("o")).isNull();
     assertThat(a.get("o")).isNull();
     a.flush();
-    assertThat(process().get("o")).as("for everyone, after a's compaction").isNull();
+    assertThat(processes.open().get("o")).as("for everyone, after a's compaction").isNull();
   }
 
   /**
@@ -89,9 +56,9 @@ class QueuedClearTest {
    */
   @Test
   void aClearWrittenAsAnotherProcessSwitchesHidesOnlyWhatCameBeforeIt() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
-    JsonFileStore c = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
+    JsonFileStore c = processes.open();
     a.await(a.put("k", json("1")));
     a.afterAppend = () -> {
       a.afterAppend = () -> {};
@@ -102,7 +69,7 @@ class QueuedClearTest {
     assertThat(a.get("k")).isNull();
     assertThat(a.get("o")).as("written after the clear").isNotNull();
     a.flush();
-    JsonFileStore d = process();
+    JsonFileStore d = processes.open();
     assertThat(d.get("k")).isNull();
     assertThat(d.get("o")).as("for everyone, after a's compaction").isNotNull();
   }

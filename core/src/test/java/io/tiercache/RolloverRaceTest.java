@@ -1,17 +1,13 @@
 package io.tiercache;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
+import static io.tiercache.JsonProcesses.TTL;
+import static io.tiercache.JsonProcesses.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tiercache.Assets.Model;
 import io.tiercache.PersistentStore.Write;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A write made after the period ended starts the next one, with a clear of the expired content. Two
@@ -19,30 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
  * must not wipe what was written after the first.
  */
 class RolloverRaceTest {
-  static final Duration TTL = Duration.ofHours(1);
-
-  @TempDir Path dir;
-  final FakeClock clock = new FakeClock();
-  final List<AutoCloseable> opened = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : opened) {
-      c.close();
-    }
-  }
-
-  /** A "process": a store of its own on the same files, bypassing the in-JVM registry. */
-  JsonFileStore process() {
-    JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(dir)
-        .name("shared").expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).config().store());
-    opened.add(store);
-    return store;
-  }
-
-  static byte[] json(String s) {
-    return s.getBytes(UTF_8);
-  }
+  @RegisterExtension final JsonProcesses processes = new JsonProcesses();
+  final FakeClock clock = processes.clock;
 
   void assertHolds(JsonFileStore store, String... keys) {
     for (String key : keys) {
@@ -53,8 +27,8 @@ class RolloverRaceTest {
 
   @Test
   void theSecondRolloverOfAPeriodWipesNothingWrittenAfterTheFirst() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
     a.await(a.put("old", json("0")));
     b.refresh();
     clock.advance(TTL.plusMillis(10)); // the period ends
@@ -67,13 +41,13 @@ class RolloverRaceTest {
     assertHolds(b, "x", "y");
     assertThat(a.expiresAtMillis()).as("the period the first rollover started").isEqualTo(b.expiresAtMillis());
     a.flush();
-    assertHolds(process(), "x", "y");
+    assertHolds(processes.open(), "x", "y");
   }
 
   @Test
   void aRolloverStillQueuedWhenAnotherProcessCompactsTheNextPeriodWipesNothing() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
     a.await(a.put("old", json("0")));
     b.refresh();
     clock.advance(TTL.plusMillis(10));
@@ -86,13 +60,13 @@ class RolloverRaceTest {
     b.refresh();
     assertHolds(b, "x", "y");
     a.flush();
-    assertHolds(process(), "x", "y");
+    assertHolds(processes.open(), "x", "y");
   }
 
   @Test
   void aRolloverACompactionQueuedWipesNothingWrittenAfterIt() {
-    JsonFileStore a = process();
-    JsonFileStore b = process();
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
     a.await(a.put("old", json("0")));
     b.refresh();
     clock.advance(TTL.plusMillis(10));
@@ -104,6 +78,6 @@ class RolloverRaceTest {
     b.refresh();
     assertHolds(a, "x", "y");
     assertHolds(b, "x", "y");
-    assertHolds(process(), "x", "y");
+    assertHolds(processes.open(), "x", "y");
   }
 }

@@ -1,20 +1,18 @@
 package io.tiercache;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
+import static io.tiercache.JsonProcesses.TTL;
+import static io.tiercache.JsonProcesses.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tiercache.Assets.Model;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A compactor or a replace killed after renaming its snapshot into place and before renaming its
@@ -22,30 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The switch is completed, whoever comes next, and nothing acknowledged is lost.
  */
 class SwitchKilledBetweenRenamesTest {
-  static final Duration TTL = Duration.ofHours(1);
-
-  @TempDir Path dir;
-  final FakeClock clock = new FakeClock();
-  final List<AutoCloseable> opened = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : opened) {
-      c.close();
-    }
-  }
-
-  /** A "process": a store of its own on the same files, bypassing the in-JVM registry. */
-  JsonFileStore process() {
-    JsonFileStore store = JsonFileStore.open(TieredCache.builder(String.class, Model.class).directory(dir)
-        .name("shared").expireAfter(TTL).clock(clock).refreshInterval(Duration.ZERO).config().store());
-    opened.add(store);
-    return store;
-  }
-
-  static byte[] json(String s) {
-    return s.getBytes(UTF_8);
-  }
+  @RegisterExtension final JsonProcesses processes = new JsonProcesses();
+  final FakeClock clock = processes.clock;
 
   interface Switch {
     void run() throws IOException;
@@ -53,12 +29,12 @@ class SwitchKilledBetweenRenamesTest {
 
   /** Runs {@code s}, then puts back what it did after renaming its snapshot: its killer's leftovers. */
   void killedBetweenItsRenames(Switch s) throws IOException {
-    Path journal = dir.resolve("shared.journal");
-    Path old = dir.resolve("old-journal");
+    Path journal = processes.dir().resolve("shared.journal");
+    Path old = processes.dir().resolve("old-journal");
     Files.createLink(old, journal); // the journal it seals, as the rename of the new one leaves it
     s.run();
     Files.move(old, journal, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    try (StateFile state = new StateFile(dir.resolve("shared.state"), FileOps.ownerOnly(), Duration.ofSeconds(5))) {
+    try (StateFile state = new StateFile(processes.dir().resolve("shared.state"), FileOps.ownerOnly(), Duration.ofSeconds(5))) {
       long switched = state.generation();
       state.lock();
       try {
@@ -72,15 +48,15 @@ class SwitchKilledBetweenRenamesTest {
 
   @Test
   void aReplaceKilledBetweenItsRenamesLosesNoWriteAcknowledgedAfterIt() throws IOException {
-    JsonFileStore writer = process();
-    JsonFileStore replacer = process();
+    JsonFileStore writer = processes.open();
+    JsonFileStore replacer = processes.open();
     writer.await(writer.put("a", json("1")));
     replacer.refresh();
     killedBetweenItsRenames(() -> replacer.replaceAll(Map.of("r", json("2"))));
-    opened.remove(replacer); // killed: never used again
+    processes.kill(replacer); // killed: never used again
     writer.await(writer.put("x", json("3"))); // acknowledged after the kill
     writer.await(writer.put("y", json("4")));
-    JsonFileStore next = process();
+    JsonFileStore next = processes.open();
     for (JsonFileStore store : List.of(next, writer)) {
       store.refresh();
       assertThat(store.get("x")).as("x").isNotNull();
@@ -89,18 +65,18 @@ class SwitchKilledBetweenRenamesTest {
       assertThat(store.get("a")).as("what it replaced").isNull();
     }
     writer.flush();
-    assertThat(process().get("x")).isNotNull();
+    assertThat(processes.open().get("x")).isNotNull();
   }
 
   @Test
   void aCompactionKilledBetweenItsRenamesBringsNothingOfAnEndedPeriodBack() throws IOException {
-    JsonFileStore a = process();
+    JsonFileStore a = processes.open();
     a.await(a.put("old", json("0")));
     clock.advance(TTL.plusMillis(10));
     a.await(a.put("y", json("1"))); // the next period: a rollover, then y
     killedBetweenItsRenames(a::flush);
-    opened.remove(a);
-    JsonFileStore reopened = process();
+    processes.kill(a);
+    JsonFileStore reopened = processes.open();
     assertThat(reopened.get("y")).isNotNull();
     assertThat(reopened.get("old")).as("of the period that ended").isNull();
   }
@@ -109,14 +85,14 @@ class SwitchKilledBetweenRenamesTest {
   @Test
   void aCompactionKilledBetweenItsRenamesIsRebuiltWithNothingOfAnEndedPeriodWithoutItsAnnouncement()
       throws IOException {
-    JsonFileStore a = process();
+    JsonFileStore a = processes.open();
     a.await(a.put("old", json("0")));
     clock.advance(TTL.plusMillis(10));
     a.await(a.put("y", json("1")));
     killedBetweenItsRenames(a::flush);
-    opened.remove(a);
-    Files.delete(dir.resolve("shared.state"));
-    JsonFileStore reopened = process();
+    processes.kill(a);
+    Files.delete(processes.dir().resolve("shared.state"));
+    JsonFileStore reopened = processes.open();
     assertThat(reopened.get("y")).isNotNull();
     assertThat(reopened.get("old")).as("of the period that ended").isNull();
   }
