@@ -275,6 +275,12 @@ final class RedisStore implements PersistentStore {
   }
 
   static RedisStore open(StoreConfig config, StoreSpec.Redis server, String location) {
+    if (config.name().indexOf('{') >= 0 || config.name().indexOf('}') >= 0) {
+      // "{name}" is the keys' hash tag: a brace inside would end it early, and cache "a" with key
+      // "b}:e:k" would write cache "a}:e:b"'s key "k"
+      throw new IllegalArgumentException("cache name '" + config.name() + "' cannot name a Redis store: its"
+          + " keys put the name between '{' and '}', so the name may contain neither");
+    }
     RedisURI uri;
     try {
       uri = RedisURI.create(server.uri());

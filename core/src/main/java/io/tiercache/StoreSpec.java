@@ -63,7 +63,8 @@ public sealed interface StoreSpec permits StoreSpec.JsonFiles, StoreSpec.Chronic
    * fails with {@link CacheException} after at most {@code timeout}, and a failed write is not retried
    * (its key is dropped from the front tier, since Redis may still apply it). Standalone and Sentinel
    * URIs; Redis Cluster is not supported. Needs Redis 6 or newer and {@code io.lettuce:lettuce-core}
-   * 6.x on the class path ({@code build()} names it when it is missing).
+   * 6.x on the class path ({@code build()} names it when it is missing). The cache's name may contain
+   * neither <code>&#123;</code> nor <code>&#125;</code>: its keys put it between them, as their hash tag.
    *
    * @param uri the server, in Lettuce's URI syntax ({@code redis://}, {@code rediss://},
    *     {@code redis-sentinel://h1,h2/0#master}); credentials in it never appear in messages

@@ -376,6 +376,21 @@ class RedisStoreTest {
         .hasMessageContaining("[redis://127.0.0.1:" + port + "#models]")
         .hasMessageNotContaining("secret");
   }
+  @Test
+  void aNameWithABraceIsRefusedForItWouldLeaveTheKeysHashTag() {
+    for (String name : List.of("a}:e:b", "{a", "a}")) {
+      TieredCacheBuilder<String, Model> builder = TieredCache.builder(String.class, Model.class)
+          .store(StoreSpec.redis(server.uri(), TIMEOUT)).name(name);
+      assertThatThrownBy(builder::build).as(name).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("cache name '" + name + "'").hasMessageContaining("neither");
+    }
+    try (TieredCache<String, Model> other = TieredCache.builder(String.class, Model.class)
+        .store(StoreSpec.redis(server.uri(), TIMEOUT)).name("a:e-b.c").build()) {
+      other.put("k", model("k", "1"));
+      assertThat(other.getIfPresent("k")).isNotNull();
+    }
+  }
+
   /** Issue 12, item 8, against a server started with {@code requirepass}. */
   @Test
   void aWrongPasswordFailsClearlyAndNeverSharesTheRightOnesStore() throws Exception {
