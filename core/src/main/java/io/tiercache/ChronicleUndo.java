@@ -270,7 +270,7 @@ final class ChronicleUndo implements AutoCloseable {
     String prefix = names.chronicleUndo("").getFileName().toString();
     Path dir = names.chronicleMap().toAbsolutePath().getParent();
     List<Path> files = new ArrayList<>();
-    try (var listing = Files.newDirectoryStream(dir, p -> p.getFileName().toString().startsWith(prefix))) {
+    try (var listing = Files.newDirectoryStream(dir, p -> isUndoFile(p.getFileName().toString(), prefix))) {
       listing.forEach(files::add);
     } catch (IOException e) {
       throw new CacheException("cannot list the Chronicle Map undo files", dir, e);
@@ -304,6 +304,23 @@ final class ChronicleUndo implements AutoCloseable {
         throw new CacheException("cannot read the Chronicle Map undo file", file, e);
       }
     }
+  }
+
+  /**
+   * The prefix, then the 16 hex digits {@link #create} draws, and nothing else: another cache's name
+   * may begin with this one's prefix ({@code m.cmap.undo-x} beside {@code m}), and its files are not ours.
+   */
+  static boolean isUndoFile(String fileName, String prefix) {
+    if (fileName.length() != prefix.length() + 16 || !fileName.startsWith(prefix)) {
+      return false;
+    }
+    for (int i = prefix.length(); i < fileName.length(); i++) {
+      char c = fileName.charAt(i);
+      if ((c < '0' || c > '9') && (c < 'a' || c > 'f')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void forceMap(FileChannel mapFile, FileNames names) {

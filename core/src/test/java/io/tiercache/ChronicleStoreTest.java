@@ -365,6 +365,32 @@ class ChronicleStoreTest {
     }
   }
 
+  /**
+   * A cache named {@code models.cmap.undo-x} writes undo files that begin with the name {@code models}'s
+   * begin with: a restore of {@code models} must neither read them (putting the other cache's values
+   * into its own) nor delete them (the other cache's only copies after a kill).
+   */
+  @Test
+  void aRestoreReadsOnlyItsOwnCachesUndoFiles() throws Exception {
+    ChronicleSupport.requireUsable();
+    StoreConfig other = builder(10_000, 256).name("models.cmap.undo-x").config().store();
+    ChronicleStore killed = ChronicleStore.open(other, (StoreSpec.ChronicleMap) other.spec());
+    killed.put("k", ACKNOWLEDGED);
+    killed.abandon();
+    ChronicleUndo undo = ChronicleUndo.create(other.files(), other.fileOps(), false);
+    try (ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models.cmap.undo-x", (StoreSpec.ChronicleMap) other.spec())
+        .createPersistedTo(other.files().chronicleMap().toFile())) {
+      ExternalMapQueryContext<String, byte[], ?> c = raw.queryContext("0:k"); // never closed: the kill comes first
+      c.writeLock().lock();
+      undo.keep(c.entry()); // the copy the other cache's next opener restores from
+    }
+    undo.abandon();
+
+    ChronicleStore models = store(); // alone: restores from its abandoned undo files
+    assertThat(models.get("k")).as("another cache's value").isNull();
+    assertThat(undo.file).as("another cache's undo file").exists();
+  }
+
   /** Larger than a slot's first region: the copy goes to a region appended for it. */
   private static final byte[] ACKNOWLEDGED = ("\"the acknowledged value" + ".".repeat(6_000) + "\"").getBytes();
 
@@ -784,9 +810,10 @@ class ChronicleStoreTest {
   @Test
   void aPlantedUndoFileIsNeitherFollowedNorRestoredAndAGarbledOneIsMovedAside(@TempDir Path outside) throws Exception {
     Path target = Files.write(outside.resolve("victim"), "not a cache file".getBytes());
-    Path link = Files.createSymbolicLink(dir.resolve("models.cmap.undo-planted"), target);
+    Path link = Files.createSymbolicLink(dir.resolve("models.cmap.undo-80000000000000aa"), target);
     byte[] garbage = "garbage, not regions".getBytes();
-    Path garbled = Files.write(dir.resolve("models.cmap.undo-garbled"), garbage);
+    Path garbled = Files.write(dir.resolve("models.cmap.undo-80000000000000bb"), garbage);
+    Path notAnUndoName = Files.write(dir.resolve("models.cmap.undo-garbled"), garbage);
     Files.setPosixFilePermissions(garbled, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     try (LogRecords log = LogRecords.under("io.tiercache")) {
       ChronicleStore store = store();
@@ -794,12 +821,14 @@ class ChronicleStoreTest {
       assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains("left " + link + " alone"));
       assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains(garbled.toString())
           .contains("not a tiercache undo file"));
+      assertThat(log.records).noneSatisfy(r -> assertThat(r.getMessage()).contains(notAnUndoName.toString()));
     }
+    assertThat(Files.readAllBytes(notAnUndoName)).as("not named as an undo file: never read").isEqualTo(garbage);
     assertThat(Files.isSymbolicLink(link)).isTrue();
     assertThat(Files.readString(target)).isEqualTo("not a cache file");
     assertThat(garbled).doesNotExist();
     try (Stream<Path> files = Files.list(dir)) {
-      Path aside = files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-garbled.corrupt-"))
+      Path aside = files.filter(p -> p.getFileName().toString().startsWith("models.cmap.undo-80000000000000bb.corrupt-"))
           .findFirst().orElseThrow();
       assertThat(Files.readAllBytes(aside)).isEqualTo(garbage);
     }
