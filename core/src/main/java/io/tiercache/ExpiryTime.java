@@ -38,7 +38,11 @@ final class ExpiryTime {
     return Duration.ofSeconds(seconds);
   }
 
-  /** Python {@code int(str)} for base 10, or null when Python would raise ValueError (or it overflows a long). */
+  /**
+   * Python {@code int(str)} for base 10, or null when Python would raise ValueError. Python's int has
+   * no range, so a number past a long is a valid one: it saturates to {@code Long.MAX_VALUE} (or
+   * {@code MIN_VALUE}), which the TTL then takes as {@link StoreConfig#LONGEST}.
+   */
   static Long parsePythonInt(String text) {
     String s = text.strip();
     int i = 0;
@@ -51,6 +55,7 @@ final class ExpiryTime {
       return null;
     }
     long value = 0;
+    boolean overflowed = false;
     boolean lastWasDigit = false;
     for (; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -65,15 +70,20 @@ final class ExpiryTime {
       if (digit < 0) {
         return null;
       }
-      try {
-        value = Math.addExact(Math.multiplyExact(value, 10), digit);
-      } catch (ArithmeticException overflow) {
-        return null;
+      if (!overflowed) {
+        try {
+          value = Math.addExact(Math.multiplyExact(value, 10), digit);
+        } catch (ArithmeticException e) { // keep reading: the rest must still be digits
+          overflowed = true;
+        }
       }
       lastWasDigit = true;
     }
     if (!lastWasDigit) {
       return null;
+    }
+    if (overflowed) {
+      return negative ? Long.MIN_VALUE : Long.MAX_VALUE;
     }
     return negative ? -value : value;
   }

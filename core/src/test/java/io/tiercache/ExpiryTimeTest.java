@@ -19,9 +19,21 @@ class ExpiryTimeTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"", " ", "3600.5", "1e3", "abc", "_1", "1_", "1__0", "+", "--1", "0x10",
-      "99999999999999999999999"})
+      "99999999999999999999999x", "-99999999999999999999999_"})
   void fallsBackToADayOnAnythingElse(String text) {
     assertThat(ExpiryTime.fromValue(text)).isEqualTo(Duration.ofHours(24));
+  }
+
+  /** Python's int has no range: a number past a long is a valid, very long TTL, not a typo. */
+  @ParameterizedTest
+  @ValueSource(strings = {"99999999999999999999", "9223372036854775808", " +1_000000000000000000000 "})
+  void beyondALongIsTheLongestTtl(String text) {
+    assertThat(StoreConfig.saturated(ExpiryTime.fromValue(text))).isEqualTo(StoreConfig.LONGEST);
+  }
+
+  @org.junit.jupiter.api.Test
+  void belowALongIsBornExpired() {
+    assertThat(ExpiryTime.fromValue("-99999999999999999999")).isNegative();
   }
 
   @org.junit.jupiter.api.Test
