@@ -125,6 +125,8 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   /** Held around that fetch: here, not in the handle, since the SDK opens a handle per call. */
   final ReentrantLock contentFetch = new ReentrantLock();
   private final Set<String> reportedUndecodable = ConcurrentHashMap.newKeySet();
+  /** Set while the executor throws on refreshes (not by rejecting): warned once until one is scheduled. */
+  private volatile boolean refreshUnscheduled;
   private final MapView view = new MapView();
   /** Drops front-tier values that other writers (processes, other handles) replaced. */
   private final PersistentStore.Listener listener = new PersistentStore.Listener() {
@@ -389,8 +391,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
   }
 
-  /** Runs {@code task} here (null {@code runner}) or hands it to {@code runner}; {@code unrun} if it cannot. */
-  private static void run(Runnable task, @Nullable Executor runner, Consumer<RuntimeException> unrun) {
+  /**
+   * Runs {@code task} here (null {@code runner}) or hands it to {@code runner}; {@code unrun} if it
+   * cannot. An executor's Error (no thread could be created) is rethrown after {@code unrun}: left
+   * registered, the task's keys would make every later load of them wait forever.
+   */
+  private static void run(Runnable task, @Nullable Executor runner, Consumer<Throwable> unrun) {
     if (runner == null) {
       task.run();
       return;
@@ -399,6 +405,9 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       runner.execute(task);
     } catch (RuntimeException e) { // rejected, or an executor that throws something else
       unrun.accept(e);
+    } catch (Error e) {
+      unrun.accept(e);
+      throw e;
     }
   }
 
@@ -493,11 +502,20 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     try {
       executor.execute(() -> refresh(key, loader, token));
-    } catch (RuntimeException e) { // rejected, or an executor that throws something else
-      refreshing.remove(key, token); // else no later hit would refresh the key
-      if (!(e instanceof RejectedExecutionException)) {
-        throw e;
+      if (refreshUnscheduled) {
+        refreshUnscheduled = false; // the next failure warns again
       }
+    } catch (RuntimeException e) {
+      // As Caffeine's refreshIfNeeded: the hit is current, only its reload could not start.
+      refreshing.remove(key, token); // else no later hit would refresh the key
+      if (!(e instanceof RejectedExecutionException) && !refreshUnscheduled) {
+        refreshUnscheduled = true;
+        LOG.log(Level.WARNING, "tiercache: the executor of " + location + " cannot run a refresh of '"
+            + keys.format(key) + "'; serving the current value until it expires", e);
+      }
+    } catch (Error e) {
+      refreshing.remove(key, token);
+      throw e;
     }
   }
 

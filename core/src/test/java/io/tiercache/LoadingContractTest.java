@@ -22,9 +22,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -330,6 +332,77 @@ abstract class LoadingContractTest extends CacheContractTest {
     assertThat(service.callsFor("m1")).as("no new refresh during the back-off").isEqualTo(2);
   }
 
+  /**
+   * Caffeine returns the hit when its executor cannot take the refresh: the value is current, only
+   * its reload failed to start. A RejectedExecutionException is not the only way an executor says no.
+   */
+  @Test
+  void aHitIsServedWhenTheRefreshCannotBeScheduled() {
+    AtomicBoolean broken = new AtomicBoolean();
+    Executor executor = task -> {
+      if (broken.get()) {
+        throw new IllegalStateException("pool shut down its own way");
+      }
+      task.run();
+    };
+    TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMinutes(10))
+        .executor(executor).build());
+    cache.get("m1", service::fetch);
+    clock.advance(Duration.ofMinutes(11));
+    service.version = "v2";
+    broken.set(true);
+    assertThat(version(cache.get("m1", service::fetch))).isEqualTo("v1");
+    assertThat(version(cache.get("m1", service::fetch))).isEqualTo("v1");
+    assertThat(warnings).as("one warning, with the executor's exception").singleElement().satisfies(r ->
+        assertThat(r.getThrown()).hasMessage("pool shut down its own way"));
+    broken.set(false);
+    assertThat(version(cache.get("m1", service::fetch))).as("the key was not left marked as refreshing")
+        .isEqualTo("v1");
+    assertThat(version(cache.getIfPresent("m1"))).isEqualTo("v2");
+  }
+
+  /**
+   * An executor may fail with an Error (ThreadPoolExecutor: OutOfMemoryError "unable to create native
+   * thread"). The Error reaches the caller, and the keys it was loading or refreshing are not left
+   * registered: later calls load and refresh them once the executor works again.
+   */
+  @Test
+  void anErrorFromTheExecutorLeavesNoKeyRegistered() throws Exception {
+    AtomicBoolean broken = new AtomicBoolean();
+    Executor executor = task -> {
+      if (broken.getAndSet(false)) {
+        throw new OutOfMemoryError("unable to create native thread");
+      }
+      task.run();
+    };
+    TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMinutes(10))
+        .executor(executor).build());
+    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "loading");
+      t.setDaemon(true); // on failure it waits forever, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      broken.set(true);
+      assertThatThrownBy(() -> cache.getAsync("a", service::fetch)).isInstanceOf(OutOfMemoryError.class);
+      assertThat(pool.submit(() -> cache.get("a", service::fetch)).get(30, TimeUnit.SECONDS)).isNotNull();
+      broken.set(true);
+      assertThatThrownBy(() -> cache.getAllAsync(List.of("b", "c"), service::fetchAll))
+          .isInstanceOf(OutOfMemoryError.class);
+      assertThat(pool.submit(() -> cache.getAll(List.of("b", "c"), service::fetchAll)).get(30, TimeUnit.SECONDS))
+          .containsOnlyKeys("b", "c");
+
+      clock.advance(Duration.ofMinutes(11));
+      service.version = "v2";
+      broken.set(true);
+      assertThatThrownBy(() -> cache.get("a", service::fetch)).isInstanceOf(OutOfMemoryError.class);
+      assertThat(version(cache.get("a", service::fetch))).isEqualTo("v1");
+      assertThat(version(cache.getIfPresent("a"))).as("refreshed once the executor works").isEqualTo("v2");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void aRefreshRunsOncePerKeyUnderContention() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
@@ -502,14 +575,17 @@ abstract class LoadingContractTest extends CacheContractTest {
 
   /**
    * A bulk load that fails before it runs (a null key, a key list that throws, an executor that
-   * throws while a key's refresh or the load is handed to it) leaves no key registered: later loads
-   * of its keys run instead of waiting forever.
+   * fails with an Error while a key's refresh is handed to it, or throws when the load is) leaves no
+   * key registered: later loads of its keys run instead of waiting forever.
    */
   @Test
   void aBulkLoadThatFailsBeforeItRunsLeavesNoKeyWaitingForIt() {
     AtomicInteger broken = new AtomicInteger();
     // Ages of milliseconds: well inside the Redis store's bound on unconfirmed hits, so "old" is a hit on every store.
     TieredCache<String, Model> cache = track(models().refreshAfterWrite(Duration.ofMillis(1)).executor(task -> {
+      if (broken.get() == 2) {
+        throw new OutOfMemoryError("executor shut down"); // no thread could be created
+      }
       if (broken.get() > 0) {
         throw new IllegalStateException("executor shut down"); // not a RejectedExecutionException
       }
@@ -538,9 +614,10 @@ abstract class LoadingContractTest extends CacheContractTest {
         .isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> cache.getAll(changing, service::fetchAll))
         .isInstanceOf(ConcurrentModificationException.class);
-    broken.set(1);
+    broken.set(2);
     assertThatThrownBy(() -> cache.getAll(List.of("m1", "old"), service::fetchAll))
         .as("the refresh of 'old' fails after m1 was registered").hasMessage("executor shut down");
+    broken.set(1);
     assertThat(cache.getAllAsync(List.of("m1", "m2"), service::fetchAll)).failsWithin(Duration.ZERO)
         .withThrowableOfType(ExecutionException.class).withMessageContaining("executor shut down");
     broken.set(0);
