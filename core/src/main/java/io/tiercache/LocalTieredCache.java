@@ -1082,6 +1082,11 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       executor.execute(notify);
     } catch (RejectedExecutionException e) {
       notify.run();
+    } catch (RuntimeException e) {
+      // The change is already stored: failing the caller's write now would report it as not done.
+      LOG.log(Level.WARNING, "tiercache: the executor of " + location
+          + " cannot run the removal listener; running it on this thread", e);
+      notify.run();
     }
   }
 

@@ -745,6 +745,28 @@ abstract class LoadingContractTest extends CacheContractTest {
         new Event("b", "model b", RemovalCause.EXPIRED));
   }
 
+  /** The listener's executor failing (not by rejecting) must not fail a write that was already stored. */
+  @Test
+  void aRemovalExecutorThatThrowsDoesNotFailTheWrite() {
+    AtomicBoolean broken = new AtomicBoolean();
+    List<Event> events = new CopyOnWriteArrayList<>();
+    Executor executor = task -> {
+      if (broken.get()) {
+        throw new IllegalStateException("executor broken");
+      }
+      task.run();
+    };
+    TieredCache<String, Model> cache = track(models().executor(executor)
+        .removalListener((k, v, cause) -> events.add(new Event(k, v.name(), cause))).build());
+    cache.put("a", Model.of("a"));
+    broken.set(true);
+    cache.put("a", new Model("a", "second", null, Map.of(), List.of(), null, null));
+    assertThat(cache.getIfPresent("a").name()).isEqualTo("second");
+    assertThat(events).as("run on the writing thread instead").containsExactly(
+        new Event("a", "model a", RemovalCause.REPLACED));
+    assertThat(warnings).singleElement().satisfies(r -> assertThat(r.getThrown()).hasMessage("executor broken"));
+  }
+
   @Test
   void anotherWritersChangeIsARemoteEvent() {
     List<Event> events = new CopyOnWriteArrayList<>();
