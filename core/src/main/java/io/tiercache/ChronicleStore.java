@@ -529,9 +529,9 @@ final class ChronicleStore implements PersistentStore {
     if (state.behind()) {
       if (FrontMaintenance.computing()) {
         // A read inside a compute function: dropping keys from the front tier there would lock them
-        // while a key is locked, and wait for pollLock. Every front-tier value becomes a miss instead,
-        // as when too far behind; the next poll outside a compute delivers the changes.
-        epoch.incrementAndGet();
+        // while a key is locked, and wait for pollLock. The front tiers are unconfirmed instead
+        // (frontConfirmed) until a poll outside a compute delivers the changes. Not a new epoch: that
+        // would tell removal() that every held value was cleared, and drop their removal events.
         return;
       }
       synchronized (pollLock) {
@@ -543,6 +543,12 @@ final class ChronicleStore implements PersistentStore {
         });
       }
     }
+  }
+
+  /** Unconfirmed while other writers' changes wait undelivered: a front value is then a miss, read from the map. */
+  @Override
+  public boolean frontConfirmed(long nowMillis) {
+    return !state.behind();
   }
 
   @Override

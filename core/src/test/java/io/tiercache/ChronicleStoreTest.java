@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -64,8 +65,12 @@ class ChronicleStoreTest {
 
   /** A front tier over its own store: one "process". */
   private LocalTieredCache<String, Model> process() {
+    return process(builder(10_000, 256));
+  }
+
+  private LocalTieredCache<String, Model> process(TieredCacheBuilder<String, Model> builder) {
     ChronicleStore store = store();
-    LocalTieredCache<String, Model> cache = new LocalTieredCache<>(store, builder(10_000, 256).config(), "test");
+    LocalTieredCache<String, Model> cache = new LocalTieredCache<>(store, builder.config(), "test");
     opened.add(0, cache);
     return cache;
   }
@@ -131,6 +136,29 @@ class ChronicleStoreTest {
     }
     assertThat(b.getIfPresent("q")).isEqualTo(Model.of("q-new"));
     assertThat(a.getIfPresent("x")).isEqualTo(Model.of("x saw q-new"));
+  }
+
+  /**
+   * A read inside a compute function that finds another process's changes waiting must not make the
+   * values the front tier holds look cleared: the removal events of later writes to them are still told.
+   */
+  @Test
+  void aReadInsideAComputeWhileBehindKeepsTheRemovalEventsOfHeldValues() {
+    List<String> events = new CopyOnWriteArrayList<>();
+    LocalTieredCache<String, Model> a = process();
+    LocalTieredCache<String, Model> b = process(builder(10_000, 256).executor(Runnable::run)
+        .removalListener((k, v, cause) -> events.add(k + ":" + cause)));
+    b.put("k", Model.of("k1"));
+    assertThat(b.getIfPresent("k")).isEqualTo(Model.of("k1")); // now in b's front tier
+    b.asMap().compute("x", (key, v) -> {
+      a.put("other", Model.of("other")); // b is now behind
+      assertThat(b.getIfPresent("other")).isEqualTo(Model.of("other"));
+      assertThat(b.getIfPresent("k")).isEqualTo(Model.of("k1"));
+      return Model.of("x");
+    });
+    b.put("k", Model.of("k2"));
+    b.invalidate("k");
+    assertThat(events).containsExactly("k:REPLACED", "k:EXPLICIT");
   }
 
   @Test
