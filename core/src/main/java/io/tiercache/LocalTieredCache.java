@@ -343,7 +343,37 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
     Tagged<V> tagged = frontHit(key, Objects.requireNonNull(loader, "loader"));
-    return valueOf(tagged != null ? tagged : join(load(key, loader, null)));
+    if (tagged != null) {
+      return tagged.value;
+    }
+    if (FrontMaintenance.computing()) {
+      return readThroughInCompute(List.of(key)).get(key);
+    }
+    return valueOf(join(load(key, loader, null)));
+  }
+
+  /**
+   * Inside a compute function: the store's values of {@code keysToRead}, read without locking them
+   * in the front tier (a compute reading the other way may hold one; its own key would be a recursive
+   * update). A load would keep its value under that lock, so a miss fails instead.
+   */
+  private Map<K, V> readThroughInCompute(Iterable<? extends K> keysToRead) {
+    Map<K, V> found = new LinkedHashMap<>();
+    List<K> missed = new ArrayList<>();
+    for (K key : keysToRead) {
+      Tagged<V> tagged = readThrough(keys.format(key));
+      if (tagged != null) {
+        found.put(key, tagged.value);
+      } else {
+        missed.add(key);
+      }
+    }
+    if (!missed.isEmpty()) {
+      throw new IllegalStateException("tiercache: a compute function of " + location + " asked to load "
+          + missed.stream().map(k -> "'" + keys.format(k) + "'").toList() + ", which neither tier holds; a"
+          + " load there could deadlock with another compute. Load before the compute, or use getAsync");
+    }
+    return found;
   }
 
   @Override
@@ -698,6 +728,24 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       requested.add(Objects.requireNonNull(key, "key"));
     }
     Function<K, @Nullable V> refresher = refreshAfterMillis == 0 ? null : k -> bulkLoader.apply(Set.of(k)).get(k);
+    if (runner == null && FrontMaintenance.computing()) {
+      Map<K, V> found = new LinkedHashMap<>();
+      List<K> notInFront = new ArrayList<>();
+      for (K key : requested) {
+        Tagged<V> tagged = frontHit(key, refresher);
+        if (tagged != null) {
+          found.put(key, tagged.value);
+        } else {
+          notInFront.add(key);
+        }
+      }
+      Map<K, V> stored = readThroughInCompute(notInFront);
+      Map<K, V> inOrder = new LinkedHashMap<>(requested.size() * 4 / 3 + 1);
+      for (K key : requested) {
+        inOrder.put(key, found.containsKey(key) ? found.get(key) : stored.get(key));
+      }
+      return CompletableFuture.completedFuture(Collections.unmodifiableMap(inOrder));
+    }
     Map<K, CompletableFuture<@Nullable Tagged<V>>> results = new LinkedHashMap<>();
     Map<K, Load<V>> mine = new LinkedHashMap<>();
     try {

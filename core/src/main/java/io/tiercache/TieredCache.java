@@ -120,7 +120,11 @@ public interface TieredCache<K, V> extends AutoCloseable {
    * the persistent tier's entries, weakly consistent. Atomic operations ({@code putIfAbsent},
    * {@code compute}, ...) are atomic within this JVM. Their functions may read the cache, as
    * ConcurrentHashMap's may; such a read that misses memory reads the persistent tier and keeps
-   * nothing in memory.
+   * nothing in memory. {@link #get(Object, Function) get} and {@link #getAll getAll} there read the
+   * same way and never call their loader: a key neither tier holds throws an
+   * {@link IllegalStateException} naming it, since a load would hold that key's lock while the
+   * function holds its own, which two such functions could deadlock on. Load before the
+   * {@code compute}, or use {@link #getAsync getAsync}.
    */
   ConcurrentMap<K, V> asMap();
 

@@ -297,6 +297,50 @@ abstract class CacheContractTest {
     track(cache); // only now: closing a deadlocked front tier would block
   }
 
+  /**
+   * The same with get(key, loader) and getAll: a hit is served from either tier without locking the
+   * key in the front tier (which deadlocked two such computes, and threw "Recursive update" for the
+   * compute's own key); a miss fails at once, naming the key, instead of loading under the lock.
+   */
+  @Test
+  void computesThatGetWithALoaderReadWithoutLockingAndFailFastOnAMiss() throws Exception {
+    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
+    cache.put("x", Model.of("x0"));
+    cache.put("y", Model.of("y0"));
+    CyclicBarrier bothInside = new CyclicBarrier(2);
+    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "computing");
+      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
+        meet(bothInside);
+        return Model.of("x1 saw " + cache.get("y", Model::of).id());
+      }));
+      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
+        meet(bothInside);
+        return Model.of("y1 saw " + cache.getAll(List.of("x"), ks -> Map.of()).get("x").id());
+      }));
+      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
+          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
+          List.of("x1 saw y0", "y1 saw x1 saw y0"));
+    } finally {
+      pool.shutdown();
+    }
+    track(cache); // only now: closing a deadlocked front tier would block
+    String before = cache.getIfPresent("x").id();
+    assertThat(cache.asMap().compute("x", (k, v) -> Model.of(v.id() + "+" + cache.get("x", Model::of).id())).id())
+        .as("its own key").isEqualTo(before + "+" + before);
+    assertThat(catchThrowable(() -> cache.asMap().compute("z", (k, v) -> cache.get("absent", Model::of))))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("'absent'");
+    assertThat(catchThrowable(() -> cache.asMap().compute("z", (k, v) ->
+        cache.getAll(List.of("x", "gone"), ks -> Map.of()).get("x"))))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("gone");
+    assertThat(cache.getIfPresent("z")).isNull();
+    assertThat(cache.get("absent", Model::of)).as("loads outside a compute").isEqualTo(Model.of("absent"));
+  }
+
   /** A loader that asks for its own key fails at once, as Caffeine's does, instead of waiting for itself. */
   @Test
   void aLoaderThatAsksForItsOwnKeyFailsInsteadOfWaitingForever() throws Exception {
