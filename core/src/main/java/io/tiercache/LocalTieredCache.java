@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -124,6 +125,15 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final ConcurrentHashMap<String, Outage> contentOutages = new ConcurrentHashMap<>();
   /** Held around that fetch: here, not in the handle, since the SDK opens a handle per call. */
   final ReentrantLock contentFetch = new ReentrantLock();
+  /**
+   * Orders every "check that a load still owns its key, then write its result to the store" (read
+   * lock, see {@link #enterOwnedStore}) against "supersede every load, then clear or replace the
+   * store" (write lock): otherwise a load that passed its check could write after the clear.
+   * Readers take it inside the front tier's compute but only by tryLock, so they never wait while
+   * holding a key's lock; the writer holds no key's lock of its own while it waits (a compute function
+   * that clears the cache would, which ConcurrentHashMap's contract already forbids).
+   */
+  private final ReentrantReadWriteLock wholeWrites = new ReentrantReadWriteLock();
   private final Set<String> reportedUndecodable = ConcurrentHashMap.newKeySet();
   /** Set while the executor throws on refreshes (not by rejecting): warned once until one is scheduled. */
   private volatile boolean refreshUnscheduled;
@@ -493,11 +503,18 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     byte[] encoded = codec.encode(value);
     Outcome<V> out = new Outcome<>();
     Tagged<V> stored = writeFront(key, (k, old) -> {
-      if (registry.get(k) != owner) {
+      if (!enterOwnedStore()) {
         return old;
       }
-      refreshing.remove(k); // a refresh in flight would store an older value
-      out.write = store.put(name, encoded);
+      try {
+        if (registry.get(k) != owner) {
+          return old;
+        }
+        refreshing.remove(k); // a refresh in flight would store an older value
+        out.write = store.put(name, encoded);
+      } finally {
+        wholeWrites.readLock().unlock();
+      }
       out.replaced = old;
       return tagged(value, out.write, encoded.length);
     });
@@ -509,6 +526,16 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     finish(key, name, out.write, stored);
     deliver(removal);
     return stored;
+  }
+
+  /**
+   * Before a load's result is written to the store: false when a clear or replace holds or waits for
+   * {@link #wholeWrites}, since it supersedes every load in flight anyway; else holds the read lock,
+   * which the caller releases once its check and its write are done. Never waits.
+   */
+  private boolean enterOwnedStore() {
+    // A waiting writer goes first: loads that kept taking the read lock could starve it.
+    return !wholeWrites.hasQueuedThreads() && wholeWrites.readLock().tryLock();
   }
 
   // ---------------------------------------------------------------- refresh ahead
@@ -590,10 +617,17 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private void removeIfOwned(K key, String name, Object token) {
     Outcome<V> out = new Outcome<>();
     writeFront(key, (k, old) -> {
-      if (refreshing.get(k) != token) {
+      if (!enterOwnedStore()) {
         return old;
       }
-      out.write = store.remove(name);
+      try {
+        if (refreshing.get(k) != token) {
+          return old;
+        }
+        out.write = store.remove(name); // after a replace, it would remove the replacement
+      } finally {
+        wholeWrites.readLock().unlock();
+      }
       out.replaced = old;
       return null;
     });
@@ -864,11 +898,18 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       byte[] encoded = codec.encode(value);
       Outcome<V> out = new Outcome<>();
       Tagged<V> tagged = writeFront(key, (k, old) -> {
-        if (owner == null ? loading.containsKey(k) || store.epoch() != epoch : loading.get(k) != owner) {
+        if (!enterOwnedStore()) {
           return old;
         }
-        refreshing.remove(k);
-        out.write = store.put(name, encoded);
+        try {
+          if (owner == null ? loading.containsKey(k) || store.epoch() != epoch : loading.get(k) != owner) {
+            return old;
+          }
+          refreshing.remove(k);
+          out.write = store.put(name, encoded);
+        } finally {
+          wholeWrites.readLock().unlock();
+        }
         out.replaced = old;
         return tagged(value, out.write, encoded.length);
       });
@@ -960,7 +1001,10 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     refreshing.remove(key);
   }
 
-  /** The same for a clear or a replace, over every key; before the store's change, so no load lands after it. */
+  /**
+   * The same for a clear or a replace, over every key; before the store's change, so no load lands
+   * after it. The caller holds {@link #wholeWrites}' write lock around both.
+   */
   private void supersedeAllLoads() {
     loading.clear();
     refreshing.clear();
@@ -997,8 +1041,14 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   @Override
   public void invalidateAll() {
     List<Removal<K, V>> removals = frontRemovals(k -> RemovalCause.EXPLICIT);
-    supersedeAllLoads();
-    PersistentStore.Write write = store.clear();
+    PersistentStore.Write write;
+    wholeWrites.writeLock().lock();
+    try {
+      supersedeAllLoads();
+      write = store.clear();
+    } finally {
+      wholeWrites.writeLock().unlock();
+    }
     front.invalidateAll();
     store.await(write);
     store.listeners().publish(listener, null);
@@ -1011,8 +1061,14 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     map.forEach((k, v) -> encoded.put(keys.format(Objects.requireNonNull(k, "key")),
         codec.encode(Objects.requireNonNull(v, "value"))));
     List<Removal<K, V>> removals = frontRemovals(k -> map.containsKey(k) ? RemovalCause.REPLACED : RemovalCause.EXPLICIT);
-    supersedeAllLoads();
-    PersistentStore.Write write = store.replaceAll(encoded);
+    PersistentStore.Write write;
+    wholeWrites.writeLock().lock();
+    try {
+      supersedeAllLoads();
+      write = store.replaceAll(encoded);
+    } finally {
+      wholeWrites.writeLock().unlock();
+    }
     // No warm-up: each key's first read comes from the store, as after a restart. Values put here
     // could not tell whether a write to their key landed since the store's replace.
     front.invalidateAll();

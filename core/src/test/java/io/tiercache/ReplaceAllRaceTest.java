@@ -8,19 +8,25 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.EnumSet;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * A write to a key that lands between {@code replaceAll}'s change to the store and its return wins
  * in this JVM's front tier as it does in the store: the replaced value is not served afterwards.
  * The race is made exact by a store that runs the other writer, on another thread, right after its
- * {@code replaceAll} returns.
+ * {@code replaceAll} returns. Likewise a load in flight never lands after a clear or replace: the
+ * store's hook holds the load's put until the clearing thread blocks.
  */
 class ReplaceAllRaceTest {
   @TempDir Path dir;
@@ -38,7 +44,11 @@ class ReplaceAllRaceTest {
   }
 
   LocalTieredCache<String, Model> open() {
-    CacheConfig<String, Model> config = TieredCache.builder(String.class, Model.class)
+    return open(TieredCache.builder(String.class, Model.class));
+  }
+
+  LocalTieredCache<String, Model> open(TieredCacheBuilder<String, Model> builder) {
+    CacheConfig<String, Model> config = builder
         .directory(dir).name("models").expireAfter(Duration.ofHours(1)).clock(clock).config();
     if (store == null) {
       StoreProvider provider = config.store().provider();
@@ -102,10 +112,123 @@ class ReplaceAllRaceTest {
     assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("newer"));
   }
 
-  /** A store that runs {@link #afterWholeWrite} once, right after a {@code clear} or {@code replaceAll} returns. */
+  // ---------------------------------------------------------------- loads against whole writes
+
+  /** The operations that change every key at once, as LoadingContractTest.WHOLE_WRITES: none leaves "k". */
+  static final Map<String, Consumer<TieredCache<String, Model>>> WHOLE_WRITES = LoadingContractTest.WHOLE_WRITES;
+
+  /** How a load of "k" (already past its loader) reaches the store. */
+  enum LoadKind { SINGLE, BULK, REFRESH }
+
+  /**
+   * A load whose loader returned before a clear or replace began reaches the store's put while that
+   * clear or replace runs on another thread: after the load checked that it still owns its key, before
+   * its put. The hook lets the clearing thread run until it blocks (on the cache's lock, or, without
+   * one, on the key's front-tier lock after its store change), then lets the put go on. Either the put
+   * lands first and is cleared, or the load is superseded: no value loaded before the whole write
+   * is served after it.
+   */
+  @ParameterizedTest
+  @CsvSource({"invalidateAll, SINGLE", "replaceAll, SINGLE", "asMapClear, SINGLE",
+      "invalidateAll, BULK", "replaceAll, BULK", "asMapClear, BULK",
+      "invalidateAll, REFRESH", "replaceAll, REFRESH", "asMapClear, REFRESH"})
+  void aLoadThatPassedItsCheckDoesNotSurviveAWholeWrite(String op, LoadKind kind) throws Exception {
+    LocalTieredCache<String, Model> cache = open(TieredCache.builder(String.class, Model.class)
+        .refreshAfterWrite(Duration.ofMinutes(1)).executor(Runnable::run));
+    if (kind == LoadKind.REFRESH) {
+      cache.put("k", Model.of("before"));
+      assertThat(cache.getIfPresent("k")).isNotNull(); // held, so the next get refreshes it
+      clock.advance(Duration.ofMinutes(2));
+    }
+    Thread clearer = new Thread(() -> WHOLE_WRITES.get(op).accept(cache), "whole-write");
+    clearer.setDaemon(true); // on failure it may stay blocked, and must not keep the JVM alive
+    store.beforePut = () -> {
+      clearer.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!EnumSet.of(Thread.State.BLOCKED, Thread.State.WAITING, Thread.State.TERMINATED)
+          .contains(clearer.getState())) {
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError("the whole write neither blocked nor finished: " + clearer.getState());
+        }
+        Thread.onSpinWait();
+      }
+    };
+    switch (kind) {
+      case SINGLE -> cache.get("k", k -> Model.of("loaded before " + op));
+      case BULK -> cache.getAll(List.of("k"), ks -> Map.of("k", Model.of("loaded before " + op)));
+      case REFRESH -> assertThat(cache.get("k", k -> Model.of("loaded before " + op))).isEqualTo(Model.of("before"));
+    }
+    clearer.join(TimeUnit.SECONDS.toMillis(30));
+    assertThat(clearer.isAlive()).as("the whole write finished").isFalse();
+    assertThat(cache.getIfPresent("k")).as("after " + op + " returned").isNull();
+    assertThat(open().getIfPresent("k")).as("in the store").isNull();
+  }
+
+  /** The lock that orders loads against whole writes is not held where a loader or a compute function runs. */
+  @Test
+  void aLoaderOrAComputeFunctionMayClearTheCache() throws Exception {
+    LocalTieredCache<String, Model> cache = open();
+    cache.put("other", Model.of("other"));
+    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "clearing");
+      t.setDaemon(true); // on failure it stays deadlocked, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      assertThat(pool.submit(() -> cache.get("k", k -> {
+        cache.invalidateAll();
+        return Model.of("k");
+      })).get(30, TimeUnit.SECONDS)).isEqualTo(Model.of("k"));
+      assertThat(cache.getIfPresent("k")).as("its own clear superseded the load").isNull();
+      assertThat(pool.submit(() -> cache.asMap().compute("c", (k, v) -> {
+        cache.replaceAll(Map.of("r", Model.of("r")));
+        return Model.of("c");
+      })).get(30, TimeUnit.SECONDS)).isEqualTo(Model.of("c"));
+      assertThat(cache.asMap()).containsOnlyKeys("r", "c");
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  /** The same race on real threads, without hooks: large values widen the window between check and put. */
+  @Test
+  void loadsRacingWholeWritesOnRealThreadsAreNeverServedAfterThem() throws Exception {
+    LocalTieredCache<String, Model> cache = open();
+    String large = "x".repeat(200_000);
+    List<String> ops = List.copyOf(new java.util.TreeSet<>(WHOLE_WRITES.keySet()));
+    List<String> resurrected = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      String key = "k" + i;
+      CountDownLatch loaderReturning = new CountDownLatch(1);
+      Thread loader = new Thread(() -> cache.get(key, k -> {
+        loaderReturning.countDown();
+        return new Model(k, large, Assets.Function.TRANSLATION, Map.of(), List.of(), null, null);
+      }));
+      loader.setDaemon(true);
+      loader.start();
+      LoadingContractTest.waitFor(loaderReturning);
+      for (int spin = (i % 50) * 200; spin > 0; spin--) {
+        Thread.onSpinWait(); // a different point of the load's store each time
+      }
+      String op = ops.get(i % ops.size());
+      WHOLE_WRITES.get(op).accept(cache);
+      loader.join(TimeUnit.SECONDS.toMillis(30));
+      assertThat(loader.isAlive()).isFalse();
+      if (cache.getIfPresent(key) != null) {
+        resurrected.add(key + " after " + op);
+      }
+    }
+    assertThat(resurrected).as("values loaded before a whole write and present after it").isEmpty();
+  }
+
+  /**
+   * A store that runs {@link #afterWholeWrite} once, right after a {@code clear} or {@code replaceAll}
+   * returns, and {@link #beforePut} once, before a {@code put} reaches the store.
+   */
   static final class HookedStore implements PersistentStore {
     final PersistentStore store;
     volatile Runnable afterWholeWrite;
+    volatile Runnable beforePut;
 
     HookedStore(PersistentStore store) {
       this.store = store;
@@ -145,6 +268,11 @@ class ReplaceAllRaceTest {
     }
 
     @Override public Write put(String key, byte[] encoded) {
+      Runnable hook = beforePut;
+      beforePut = null;
+      if (hook != null) {
+        hook.run();
+      }
       return store.put(key, encoded);
     }
 
