@@ -89,10 +89,20 @@ final class Journal {
    * where in this journal the records the snapshot does not hold begin.
    */
   static byte[] seal(long generation, String writer, long renderedFrom) {
+    return seal(generation, writer, renderedFrom, FORMAT);
+  }
+
+  /**
+   * The seal for a journal in {@code format}: a format 1 or 2 journal (an older tiercache made it, and
+   * may still append to it) gets format 2's {@code ["s",g,"w"]}, which that version reads as the signal
+   * to move on; it does not say where the records the snapshot lacks begin (recovery then replays from
+   * the first record, which in such a journal is safe: its rollovers are format 2's, plain clears).
+   */
+  static byte[] seal(long generation, String writer, long renderedFrom, int format) {
     ByteSink unit = startUnit(64);
     unit.writeAscii("[\"s\"," + generation + ",");
     JsonText.writeString(unit, writer);
-    unit.writeAscii("," + renderedFrom + "]");
+    unit.writeAscii(format >= 3 ? "," + renderedFrom + "]" : "]");
     return end(unit, 1);
   }
 
@@ -132,6 +142,15 @@ final class Journal {
   static byte[] rollover(long expiryMillis, boolean keepStale, long ends) {
     return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1," : ",0,")
         + Snapshot.formatSeconds(ends) + "]");
+  }
+
+  /**
+   * Format 2's rollover, for a format 1 or 2 journal, whose readers (older tiercache versions) take a
+   * line they cannot parse for a damaged one and drop its whole batch: a clear ({@code ["c",e]}) that
+   * keeps the expired content ({@code ["c",e,1]}); it ends any period.
+   */
+  static byte[] legacyRollover(long expiryMillis, boolean keepStale) {
+    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1]" : "]"));
   }
 
   static byte[] expiry(long expiryMillis) {

@@ -148,8 +148,9 @@ final class JsonFileStore implements PersistentStore {
 
   @GuardedBy("content.lock")
   private long nextSeq;
+  /** Replaced under ioLock; volatile because a write reads its journal's format without it. */
   @GuardedBy("ioLock")
-  private JournalFollower follower;
+  private volatile JournalFollower follower;
   /** The last local sequence of this writer's batches read back: later local changes land after what is read next. */
   @GuardedBy("ioLock")
   private long readBackSeq;
@@ -567,9 +568,15 @@ final class JsonFileStore implements PersistentStore {
     boolean keep = staleGraceMillis > 0 && now - expiresAt < staleGraceMillis;
     Content.View expired = content.view();
     long seq = ++nextSeq;
-    content.clearLocally(now + ttlMillis, seq, expiresAt);
+    // In a format 1 or 2 journal (an older tiercache made it) the rollover is written in format 2, a clear
+    // of any period, and so it is here; the journal is read without the I/O lock: should another switch it
+    // before the record is written, the record follows the journal it lands in (JournalAppender.frame).
+    JournalFollower current = follower;
+    boolean legacy = current != null && current.journal().format < 3;
+    content.clearLocally(now + ttlMillis, seq, legacy ? Long.MAX_VALUE : expiresAt);
     stale = keep ? staleOf(expired, expiresAt) : null;
-    appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), seq);
+    appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), Journal.legacyRollover(now + ttlMillis, keep),
+        seq);
   }
 
   private Write receipt(long seq) {
@@ -806,7 +813,8 @@ final class JsonFileStore implements PersistentStore {
       if (records == null) {
         return;
       }
-      appendLocked(appender.frame(records)); // copied without the content lock: writes go on queuing
+      // copied without the content lock: writes go on queuing
+      appendLocked(appender.frame(records, follower.journal().format));
     }
   }
 
@@ -816,7 +824,7 @@ final class JsonFileStore implements PersistentStore {
     try {
       journal.append(batch.unit());
       afterAppend.run();
-      confirmLocked(batch, journal);
+      batch = confirmLocked(batch, journal);
     } catch (IOException | CacheException e) {
       failedLocked(batch, e);
       return;
@@ -839,23 +847,25 @@ final class JsonFileStore implements PersistentStore {
    * compacted; if after, it is appended again) before the write is acknowledged.
    */
   @GuardedBy("ioLock")
-  private void confirmLocked(JournalAppender.Batch batch, JournalFile journal) throws IOException {
+  private JournalAppender.Batch confirmLocked(JournalAppender.Batch batch, JournalFile journal) throws IOException {
     if (state.switching() == 0 && state.generation() == journal.generation) {
-      return;
+      return batch;
     }
     lockState();
     try {
       recoverSwitchLocked();
       if (state.generation() == journal.generation) {
-        return; // the switch was abandoned: its seal is void
+        return batch; // the switch was abandoned: its seal is void
       }
       confirming = batch;
       readLocked(); // the old journal, to its seal: a batch read there landed before it
       boolean beforeSeal = lastOwnBatchRead >= batch.number();
       syncLocked(); // moves on to the journal that stays
-      if (!beforeSeal) {
-        follower.journal().append(batch.unit()); // it landed after the seal
+      if (!beforeSeal) { // it landed after the seal: again, in the format of the journal that stays
+        batch = appender.reframe(batch, follower.journal().format);
+        follower.journal().append(batch.unit());
       }
+      return batch;
     } finally {
       confirming = null;
       unlockState();
