@@ -1112,7 +1112,7 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("content.lock")
   private void applyForeignLocked(Journal.Record r, Set<String> changed, boolean[] cleared) {
     boolean ours = content.clearedAbove(readBackSeq); // queued or written after this record
-    if (ours && content.hides(r)) {
+    if (ours && content.hides(r, readBackSeq)) {
       return; // as it will on disk
     } // else our rollover is void: this record started a later period, which stands
     Content.View v = content.view();
@@ -1657,7 +1657,7 @@ final class JsonFileStore implements PersistentStore {
     replayed.lock.lock();
     try {
       if (content.clearedAbove(keepAbove)) {
-        if (content.appliesOver(replayed.expiresAt())) {
+        if (content.appliesOver(replayed.expiresAt(), keepAbove)) {
           replayed.clear(v.expiresAt, keepAbove); // it lands after everything the files hold
         }
       } else {
