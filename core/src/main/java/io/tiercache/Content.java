@@ -370,7 +370,7 @@ final class Content {
 
   /** Whether an explicit clear of this process is above {@code seq}: it ends any period it lands on. */
   @GuardedBy("lock")
-  private boolean explicitlyClearedAbove(long seq) {
+  boolean explicitlyClearedAbove(long seq) {
     return localClearSeq > seq;
   }
 

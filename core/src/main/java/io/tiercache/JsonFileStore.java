@@ -1179,6 +1179,7 @@ final class JsonFileStore implements PersistentStore {
     state.endSwitch(snapshot.generation); // a state page made anew learns the generation here
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
+    stale = staleOfSnapshot(snapshot); // unless a clear the journal holds replaces it
     readInto(replayed, reader);
     follower = new JournalFollower(appender.writer, journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
@@ -1189,7 +1190,6 @@ final class JsonFileStore implements PersistentStore {
     } finally {
       content.lock.unlock();
     }
-    stale = staleOfSnapshot(snapshot);
     if (!state.exportUnchanged(files.json())) {
       mergeForeignLocked();
     }
@@ -1504,8 +1504,13 @@ final class JsonFileStore implements PersistentStore {
     return reader.cursor();
   }
 
-  private void readInto(Content c, JournalFollower reader) throws IOException {
+  /**
+   * Applies {@code reader}'s records to {@code c}; returns whether a clear applied, and then sets the
+   * stale content to what the last one kept (nothing for an explicit clear).
+   */
+  private boolean readInto(Content c, JournalFollower reader) throws IOException {
     Stale[] kept = {null};
+    boolean[] cleared = {false};
     JournalFollower.Receiver receiver = new JournalFollower.Receiver() {
       @Override public void apply(List<Journal.Record> records) {
         c.lock.lock();
@@ -1514,6 +1519,7 @@ final class JsonFileStore implements PersistentStore {
             if (r.op() == Journal.CLEAR && c.view().endedBy(r)) {
               Content.View v = c.view();
               kept[0] = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+              cleared[0] = true;
             }
             c.apply(r);
           }
@@ -1540,9 +1546,10 @@ final class JsonFileStore implements PersistentStore {
         && state.generation() == reader.journal().generation) {
       reader.unseal();
     }
-    if (kept[0] != null) {
+    if (cleared[0]) { // what the last clear kept, if it kept anything: an explicit clear takes it all
       stale = kept[0];
     }
+    return cleared[0];
   }
 
   private static void logInterrupted(String journal, long fileOffset, String reason) {
@@ -1565,7 +1572,7 @@ final class JsonFileStore implements PersistentStore {
     Set<String> touched = new HashSet<>();
     JournalFollower reader = new JournalFollower("", next, next.headerLength);
     Stale previousStale = stale;
-    readInto(replayed, reader);
+    boolean cleared = readInto(replayed, reader);
     collectKeys(replayed, touched);
     long inFiles = inFilesSeq();
     boolean fresh = adoptLocked(replayed, inFiles, snapshot.fresh);
@@ -1574,9 +1581,10 @@ final class JsonFileStore implements PersistentStore {
     readBackSeq = inFiles;
     lastOwnBatchRead = appender.lastWrittenBatch();
     appender.allReadBack();
-    if (stale == previousStale) {
+    if (!cleared) {
       stale = staleOfSnapshot(snapshot) != null ? staleOfSnapshot(snapshot) : previousStale;
     }
+    keepStaleOfOwnClearLocked(inFiles, previousStale);
     if (fresh) {
       listeners.publish(null, null);
       return;
@@ -1588,6 +1596,23 @@ final class JsonFileStore implements PersistentStore {
       if (a == null ? b != null : b == null || !a.sameBytes(b)) {
         listeners.publish(null, key);
       }
+    }
+  }
+
+  /**
+   * After a reload or rebase: an explicit clear of this process above {@code inFiles} lands after all the
+   * files hold and takes their expired content with it; what is kept then is what was kept before the
+   * files were read: nothing, or what a rollover of this process queued behind the clear kept.
+   */
+  @GuardedBy("ioLock")
+  private void keepStaleOfOwnClearLocked(long inFiles, @Nullable Stale previousStale) {
+    content.lock.lock();
+    try {
+      if (content.explicitlyClearedAbove(inFiles)) {
+        stale = previousStale;
+      }
+    } finally {
+      content.lock.unlock();
     }
   }
 
@@ -1619,9 +1644,11 @@ final class JsonFileStore implements PersistentStore {
     }
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength);
+    Stale previousStale = stale;
     readInto(replayed, reader);
     long inFiles = inFilesSeq();
     adoptLocked(replayed, keepAbove, newEpoch);
+    keepStaleOfOwnClearLocked(keepAbove, previousStale);
     follower.restart(journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
     readBackSeq = inFiles;
