@@ -569,14 +569,19 @@ final class JsonFileStore implements PersistentStore {
     Content.View expired = content.view();
     long seq = ++nextSeq;
     // In a format 1 or 2 journal (an older tiercache made it) the rollover is written in format 2, a clear
-    // of any period, and so it is here; the journal is read without the I/O lock: should another switch it
-    // before the record is written, the record follows the journal it lands in (JournalAppender.frame).
+    // of any period, and is one here too, wherever it lands (a format 3 journal reads it so). The journal is
+    // read without the I/O lock: should an older tiercache's compaction switch to a format 2 journal before
+    // a format 3 rollover is written, it is written in format 2 there (JournalAppender.frame).
     JournalFollower current = follower;
     boolean legacy = current != null && current.journal().format < 3;
     content.clearLocally(now + ttlMillis, seq, legacy ? Long.MAX_VALUE : expiresAt);
     stale = keep ? staleOf(expired, expiresAt) : null;
-    appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), Journal.legacyRollover(now + ttlMillis, keep),
-        seq);
+    byte[] format2 = Journal.legacyRollover(now + ttlMillis, keep);
+    if (legacy) {
+      appender.enqueue(format2, seq);
+    } else {
+      appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), format2, seq);
+    }
   }
 
   private Write receipt(long seq) {
