@@ -238,7 +238,7 @@ final class Compactor {
         long carried = rendered.carried;
         int headerLength = Journal.header(next, 0).length; // the same for any carried length
         if (old != null) {
-          byte[] seal = Journal.seal(next, writer, rendered.renderedUpTo);
+          byte[] seal = Journal.seal(next, writer, rendered.renderedUpTo, old.format); // readable to its writers
           old.append(seal);
           byte[] tail = old.read(rendered.renderedUpTo + carried, old.size());
           int sealStart = lastIndexOf(tail, seal);

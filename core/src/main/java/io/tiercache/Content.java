@@ -175,18 +175,22 @@ final class Content {
   @GuardedBy("lock")
   private @Nullable Frozen unsettled;
   /**
-   * The sequence of this process's last clear. Until the journal is read past it, it lands after
-   * whatever is read: another process's records read meanwhile are hidden by it, and a reload of the
-   * files applies it again ({@link #clearedAbove}).
+   * The sequence of this process's last explicit clear. Until the journal is read past it, it lands
+   * after whatever is read: another process's records read meanwhile are hidden by it, and a reload of
+   * the files applies it again ({@link #clearedAbove}). Kept apart from the last rollover: a rollover
+   * queued behind it does not make it forgotten.
    */
   @GuardedBy("lock")
   private long localClearSeq;
-  /** The period it ends, if a rollover; {@link Long#MAX_VALUE} for a clear, which ends any. */
+  /** The sequence of this process's last rollover, remembered as the clear above. */
   @GuardedBy("lock")
-  private long localClearEnds;
+  private long localRolloverSeq;
+  /** The period it ends. */
+  @GuardedBy("lock")
+  private long localRolloverEnds;
   /** The period of the content it lands on, as far as what was read before it tells. */
   @GuardedBy("lock")
-  private long localClearLandsOn;
+  private long localRolloverLandsOn;
   /** One {@link #size} call looks keys up at a time, so that {@link #counting} is one list. */
   private final ReentrantLock countLock = new ReentrantLock();
   /** Runs between taking keys to count and settling them: lets tests interleave changes there. */
@@ -344,57 +348,76 @@ final class Content {
 
   /**
    * {@link #clear} by this process, as its change {@code seq}, of the period that ends at {@code ends}
-   * ({@link Long#MAX_VALUE}: any): remembered until read past.
+   * ({@link Long#MAX_VALUE}: any, an explicit clear): remembered until read past.
    */
   @GuardedBy("lock")
   void clearLocally(long expiresAt, long seq, long ends) {
-    localClearLandsOn = view.expiresAt;
+    if (ends == Long.MAX_VALUE) {
+      localClearSeq = seq;
+    } else {
+      localRolloverLandsOn = view.expiresAt;
+      localRolloverSeq = seq;
+      localRolloverEnds = ends;
+    }
     clear(expiresAt, seq);
-    localClearSeq = seq;
-    localClearEnds = ends;
   }
 
-  /** Whether this process's last clear is above {@code seq}: it lands after the changes up to there. */
+  /** Whether this process's last clear or rollover is above {@code seq}: it lands after the changes up to there. */
   @GuardedBy("lock")
   boolean clearedAbove(long seq) {
+    return localClearSeq > seq || localRolloverSeq > seq;
+  }
+
+  /** Whether an explicit clear of this process is above {@code seq}: it ends any period it lands on. */
+  @GuardedBy("lock")
+  boolean explicitlyClearedAbove(long seq) {
     return localClearSeq > seq;
   }
 
-  /** Whether that clear is a rollover, which applies again over a snapshot that holds it as void. */
+  /** Whether a rollover of this process is above {@code seq}: one applies again over a snapshot that holds it as void. */
   @GuardedBy("lock")
   boolean rolledOverAbove(long seq) {
-    return clearedAbove(seq) && localClearEnds != Long.MAX_VALUE;
+    return localRolloverSeq > seq;
   }
 
   /**
-   * Whether this process's last clear, above what was read (see {@link #clearedAbove}), hides
-   * {@code r}, another process's record read before it lands: it does, unless {@code r} moves the
-   * content past the period a rollover ends.
+   * Whether this process's clears above {@code seq}, what was read (see {@link #clearedAbove}), hide
+   * {@code r}, another process's record read before they land: an explicit clear does; a rollover does
+   * unless {@code r} moves the content past the period it ends. A rollover queued behind an explicit
+   * clear not yet read past ends the period that clear starts, whatever lands before it: never void.
    */
   @GuardedBy("lock")
-  boolean hides(Journal.Record r) {
-    boolean movesPeriod = r.op() == Journal.EXPIRY || r.op() == Journal.CLEAR && localClearLandsOn <= r.ends();
-    return !movesPeriod || appliesOver(r.millis());
-  }
-
-  /**
-   * Whether this process's last clear applies over a content of the period that ends at
-   * {@code expiresAt}, which it lands on; a rollover void there is forgotten.
-   */
-  @GuardedBy("lock")
-  boolean appliesOver(long expiresAt) {
-    localClearLandsOn = expiresAt;
-    if (expiresAt <= localClearEnds) {
+  boolean hides(Journal.Record r, long seq) {
+    if (explicitlyClearedAbove(seq)) {
       return true;
     }
-    forgetLocalClear();
+    boolean movesPeriod = r.op() == Journal.EXPIRY || r.op() == Journal.CLEAR && localRolloverLandsOn <= r.ends();
+    return !movesPeriod || appliesOver(r.millis(), seq);
+  }
+
+  /**
+   * Whether this process's clears above {@code seq} apply over a content of the period that ends at
+   * {@code expiresAt}, which they land on: an explicit clear always; a rollover that is void there is
+   * forgotten.
+   */
+  @GuardedBy("lock")
+  boolean appliesOver(long expiresAt, long seq) {
+    if (explicitlyClearedAbove(seq)) {
+      return true;
+    }
+    localRolloverLandsOn = expiresAt;
+    if (expiresAt <= localRolloverEnds) {
+      return true;
+    }
+    localRolloverSeq = 0;
     return false;
   }
 
-  /** The last clear is in the files, or never will be (its write failed): nothing is hidden by it. */
+  /** The last clears are in the files, or never will be (their write failed): nothing is hidden by them. */
   @GuardedBy("lock")
   void forgetLocalClear() {
     localClearSeq = 0;
+    localRolloverSeq = 0;
   }
 
   /**

@@ -27,7 +27,11 @@ import org.jspecify.annotations.Nullable;
  * 2468ace0 ["e",1764038400.123]       the content now expires then (another program's file was merged)
  * 0fedcba9 ["s",8,"k3x9q2",4096]      seal: compacted into snapshot 8 by writer k3x9q2, which holds this
  *                                     journal's records up to byte 4096 (format 3); being replaced
+ * 0fedcba9 ["s",8,"k3x9q2"]           format 2's seal: does not say where (replayed from the first record)
  * }</pre>
+ *
+ * Records follow the journal's format, which its header states: into a format 1 or 2 journal, which an
+ * older tiercache made and may still be appending to, rollovers and seals are written in format 2.
  *
  * Each write(2) appends one unit, a batch or a seal, starting with a line break: a unit torn by a
  * crash or a full disk is then terminated by the next one and reads as a damaged line, never merged
@@ -89,10 +93,20 @@ final class Journal {
    * where in this journal the records the snapshot does not hold begin.
    */
   static byte[] seal(long generation, String writer, long renderedFrom) {
+    return seal(generation, writer, renderedFrom, FORMAT);
+  }
+
+  /**
+   * The seal for a journal in {@code format}: a format 1 or 2 journal (an older tiercache made it, and
+   * may still append to it) gets format 2's {@code ["s",g,"w"]}, which that version reads as the signal
+   * to move on; it does not say where the records the snapshot lacks begin (recovery then replays from
+   * the first record, which in such a journal is safe: its rollovers are format 2's, plain clears).
+   */
+  static byte[] seal(long generation, String writer, long renderedFrom, int format) {
     ByteSink unit = startUnit(64);
     unit.writeAscii("[\"s\"," + generation + ",");
     JsonText.writeString(unit, writer);
-    unit.writeAscii("," + renderedFrom + "]");
+    unit.writeAscii(format >= 3 ? "," + renderedFrom + "]" : "]");
     return end(unit, 1);
   }
 
@@ -132,6 +146,15 @@ final class Journal {
   static byte[] rollover(long expiryMillis, boolean keepStale, long ends) {
     return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1," : ",0,")
         + Snapshot.formatSeconds(ends) + "]");
+  }
+
+  /**
+   * Format 2's rollover, for a format 1 or 2 journal, whose readers (older tiercache versions) take a
+   * line they cannot parse for a damaged one and drop its whole batch: a clear ({@code ["c",e]}) that
+   * keeps the expired content ({@code ["c",e,1]}); it ends any period.
+   */
+  static byte[] legacyRollover(long expiryMillis, boolean keepStale) {
+    return line("[\"c\"," + Snapshot.formatSeconds(expiryMillis) + (keepStale ? ",1]" : "]"));
   }
 
   static byte[] expiry(long expiryMillis) {
@@ -269,15 +292,24 @@ final class Journal {
   /** A seal: where its line starts, and where the records its snapshot does not hold begin. */
   record Seal(long at, long renderedFrom) {}
 
-  /** The last seal into snapshot {@code generation} in {@code journal} (read from its start), or null. */
+  /**
+   * The last seal into snapshot {@code generation} in {@code journal} (read from its start), or null.
+   * Its {@code renderedFrom} is taken only where a unit starts before the seal, past the header (the
+   * byte before it and the byte at it are line breaks: the end of a line and the one that opens a
+   * unit); anywhere else (the middle of a line or a batch, the header, past the seal: a damaged or
+   * crafted seal) it is -1, not said, and the journal is replayed from its first record, which is safe.
+   */
   static @Nullable Seal sealInto(byte[] journal, int length, long generation) {
+    int headerEnd = indexOf(journal, 0, length, (byte) '\n') + 1;
     Seal[] found = {null};
     scan(journal, length, 0, new Visitor() {
       @Override public void header(int format, long g, long carriedBytes) {}
       @Override public void batch(@Nullable String writer, long number, List<Record> records) {}
       @Override public boolean seal(long fileOffset, long g, String writer, long renderedFrom) {
         if (g == generation) {
-          found[0] = new Seal(fileOffset, renderedFrom < fileOffset ? renderedFrom : -1);
+          boolean unitStart = headerEnd > 0 && renderedFrom >= headerEnd && renderedFrom < fileOffset
+              && journal[(int) renderedFrom - 1] == '\n' && journal[(int) renderedFrom] == '\n';
+          found[0] = new Seal(fileOffset, unitStart ? renderedFrom : -1);
         }
         return false;
       }

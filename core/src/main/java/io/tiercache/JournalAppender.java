@@ -28,13 +28,21 @@ final class JournalAppender {
    * A batch taken from the queue: its bytes (marker and records, from position 0), valid until the
    * next {@link #frame}, and the local sequences it carries.
    */
-  record Batch(long number, ByteBuffer unit, long firstSeq, long lastSeq, Pending[] records) {
+  record Batch(long number, ByteBuffer unit, long firstSeq, long lastSeq, Pending[] records, boolean legacy) {
     int length() {
       return unit.limit();
     }
   }
 
-  record Pending(byte[] line, long seq) {}
+  /**
+   * A record queued: its line, and the line to write instead into a format 1 or 2 journal when that
+   * differs (a rollover), else null.
+   */
+  record Pending(byte[] line, long seq, byte @Nullable [] legacyLine) {
+    byte[] lineFor(boolean legacy) {
+      return legacy && legacyLine != null ? legacyLine : line;
+    }
+  }
 
   /** This writer's name in batch markers: random, so two processes (or opens) never share one. */
   final String writer = Long.toString(RANDOM.nextLong() & Long.MAX_VALUE, 36);
@@ -82,7 +90,12 @@ final class JournalAppender {
   }
 
   void enqueue(byte[] line, long seq) {
-    queue.add(new Pending(line, seq));
+    enqueue(line, null, seq);
+  }
+
+  /** As above, with the line for a format 1 or 2 journal ({@link Journal#legacyRollover}). */
+  void enqueue(byte[] line, byte @Nullable [] legacyLine, long seq) {
+    queue.add(new Pending(line, seq, legacyLine));
     queuedBytes += line.length;
   }
 
@@ -128,18 +141,43 @@ final class JournalAppender {
    * {@code frame}. Only one thread at a time may frame and write batches (the store's I/O lock).
    */
   Batch frame(Pending[] records) {
+    return frame(records, Journal.FORMAT);
+  }
+
+  /** As above, for a journal in {@code format}: records follow the journal's format (see {@link Pending}). */
+  Batch frame(Pending[] records, int format) {
+    return frame(nextBatch++, records, format < 3);
+  }
+
+  /**
+   * {@code batch} again, for a journal in {@code format}: itself when its lines are that format's
+   * already. The buffer of {@code batch} is reused.
+   */
+  Batch reframe(Batch batch, int format) {
+    boolean legacy = format < 3;
+    if (legacy == batch.legacy) {
+      return batch;
+    }
+    for (Pending p : batch.records) {
+      if (p.legacyLine != null) {
+        return frame(batch.number, batch.records, legacy);
+      }
+    }
+    return batch;
+  }
+
+  private Batch frame(long number, Pending[] records, boolean legacy) {
     int bytes = 0;
     for (Pending p : records) {
-      bytes += p.line.length;
+      bytes += p.lineFor(legacy).length;
     }
-    long number = nextBatch++;
     byte[] marker = Journal.batch(writer, number, records.length);
     ByteBuffer unit = unitBuffer(marker.length + bytes);
     unit.put(marker);
     for (Pending p : records) {
-      unit.put(p.line);
+      unit.put(p.lineFor(legacy));
     }
-    return new Batch(number, unit.flip(), records[0].seq, records[records.length - 1].seq, records);
+    return new Batch(number, unit.flip(), records[0].seq, records[records.length - 1].seq, records, legacy);
   }
 
   private ByteBuffer unitBuffer(int length) {

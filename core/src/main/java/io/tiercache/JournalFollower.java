@@ -31,7 +31,8 @@ final class JournalFollower {
   }
 
   private final String self;
-  private JournalFile journal;
+  /** Volatile: a write reads its format without the I/O lock. */
+  private volatile JournalFile journal;
   private long cursor;
   private boolean sealed;
   private long sealGeneration;

@@ -148,8 +148,9 @@ final class JsonFileStore implements PersistentStore {
 
   @GuardedBy("content.lock")
   private long nextSeq;
+  /** Replaced under ioLock; volatile because a write reads its journal's format without it. */
   @GuardedBy("ioLock")
-  private JournalFollower follower;
+  private volatile JournalFollower follower;
   /** The last local sequence of this writer's batches read back: later local changes land after what is read next. */
   @GuardedBy("ioLock")
   private long readBackSeq;
@@ -567,9 +568,20 @@ final class JsonFileStore implements PersistentStore {
     boolean keep = staleGraceMillis > 0 && now - expiresAt < staleGraceMillis;
     Content.View expired = content.view();
     long seq = ++nextSeq;
-    content.clearLocally(now + ttlMillis, seq, expiresAt);
+    // In a format 1 or 2 journal (an older tiercache made it) the rollover is written in format 2, a clear
+    // of any period, and is one here too, wherever it lands (a format 3 journal reads it so). The journal is
+    // read without the I/O lock: should an older tiercache's compaction switch to a format 2 journal before
+    // a format 3 rollover is written, it is written in format 2 there (JournalAppender.frame).
+    JournalFollower current = follower;
+    boolean legacy = current != null && current.journal().format < 3;
+    content.clearLocally(now + ttlMillis, seq, legacy ? Long.MAX_VALUE : expiresAt);
     stale = keep ? staleOf(expired, expiresAt) : null;
-    appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), seq);
+    byte[] format2 = Journal.legacyRollover(now + ttlMillis, keep);
+    if (legacy) {
+      appender.enqueue(format2, seq);
+    } else {
+      appender.enqueue(Journal.rollover(now + ttlMillis, keep, expiresAt), format2, seq);
+    }
   }
 
   private Write receipt(long seq) {
@@ -806,7 +818,8 @@ final class JsonFileStore implements PersistentStore {
       if (records == null) {
         return;
       }
-      appendLocked(appender.frame(records)); // copied without the content lock: writes go on queuing
+      // copied without the content lock: writes go on queuing
+      appendLocked(appender.frame(records, follower.journal().format));
     }
   }
 
@@ -816,7 +829,7 @@ final class JsonFileStore implements PersistentStore {
     try {
       journal.append(batch.unit());
       afterAppend.run();
-      confirmLocked(batch, journal);
+      batch = confirmLocked(batch, journal);
     } catch (IOException | CacheException e) {
       failedLocked(batch, e);
       return;
@@ -839,23 +852,25 @@ final class JsonFileStore implements PersistentStore {
    * compacted; if after, it is appended again) before the write is acknowledged.
    */
   @GuardedBy("ioLock")
-  private void confirmLocked(JournalAppender.Batch batch, JournalFile journal) throws IOException {
+  private JournalAppender.Batch confirmLocked(JournalAppender.Batch batch, JournalFile journal) throws IOException {
     if (state.switching() == 0 && state.generation() == journal.generation) {
-      return;
+      return batch;
     }
     lockState();
     try {
       recoverSwitchLocked();
       if (state.generation() == journal.generation) {
-        return; // the switch was abandoned: its seal is void
+        return batch; // the switch was abandoned: its seal is void
       }
       confirming = batch;
       readLocked(); // the old journal, to its seal: a batch read there landed before it
       boolean beforeSeal = lastOwnBatchRead >= batch.number();
       syncLocked(); // moves on to the journal that stays
-      if (!beforeSeal) {
-        follower.journal().append(batch.unit()); // it landed after the seal
+      if (!beforeSeal) { // it landed after the seal: again, in the format of the journal that stays
+        batch = appender.reframe(batch, follower.journal().format);
+        follower.journal().append(batch.unit());
       }
+      return batch;
     } finally {
       confirming = null;
       unlockState();
@@ -1102,7 +1117,7 @@ final class JsonFileStore implements PersistentStore {
   @GuardedBy("content.lock")
   private void applyForeignLocked(Journal.Record r, Set<String> changed, boolean[] cleared) {
     boolean ours = content.clearedAbove(readBackSeq); // queued or written after this record
-    if (ours && content.hides(r)) {
+    if (ours && content.hides(r, readBackSeq)) {
       return; // as it will on disk
     } // else our rollover is void: this record started a later period, which stands
     Content.View v = content.view();
@@ -1169,6 +1184,7 @@ final class JsonFileStore implements PersistentStore {
     state.endSwitch(snapshot.generation); // a state page made anew learns the generation here
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength); // every batch applies
+    stale = staleOfSnapshot(snapshot); // unless a clear the journal holds replaces it
     readInto(replayed, reader);
     follower = new JournalFollower(appender.writer, journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
@@ -1179,7 +1195,6 @@ final class JsonFileStore implements PersistentStore {
     } finally {
       content.lock.unlock();
     }
-    stale = staleOfSnapshot(snapshot);
     if (!state.exportUnchanged(files.json())) {
       mergeForeignLocked();
     }
@@ -1494,8 +1509,13 @@ final class JsonFileStore implements PersistentStore {
     return reader.cursor();
   }
 
-  private void readInto(Content c, JournalFollower reader) throws IOException {
+  /**
+   * Applies {@code reader}'s records to {@code c}; returns whether a clear applied, and then sets the
+   * stale content to what the last one kept (nothing for an explicit clear).
+   */
+  private boolean readInto(Content c, JournalFollower reader) throws IOException {
     Stale[] kept = {null};
+    boolean[] cleared = {false};
     JournalFollower.Receiver receiver = new JournalFollower.Receiver() {
       @Override public void apply(List<Journal.Record> records) {
         c.lock.lock();
@@ -1504,6 +1524,7 @@ final class JsonFileStore implements PersistentStore {
             if (r.op() == Journal.CLEAR && c.view().endedBy(r)) {
               Content.View v = c.view();
               kept[0] = r.keepStale() && staleGraceMillis > 0 ? staleOf(v, v.expiresAt) : null;
+              cleared[0] = true;
             }
             c.apply(r);
           }
@@ -1530,9 +1551,10 @@ final class JsonFileStore implements PersistentStore {
         && state.generation() == reader.journal().generation) {
       reader.unseal();
     }
-    if (kept[0] != null) {
+    if (cleared[0]) { // what the last clear kept, if it kept anything: an explicit clear takes it all
       stale = kept[0];
     }
+    return cleared[0];
   }
 
   private static void logInterrupted(String journal, long fileOffset, String reason) {
@@ -1555,7 +1577,7 @@ final class JsonFileStore implements PersistentStore {
     Set<String> touched = new HashSet<>();
     JournalFollower reader = new JournalFollower("", next, next.headerLength);
     Stale previousStale = stale;
-    readInto(replayed, reader);
+    boolean cleared = readInto(replayed, reader);
     collectKeys(replayed, touched);
     long inFiles = inFilesSeq();
     boolean fresh = adoptLocked(replayed, inFiles, snapshot.fresh);
@@ -1564,9 +1586,10 @@ final class JsonFileStore implements PersistentStore {
     readBackSeq = inFiles;
     lastOwnBatchRead = appender.lastWrittenBatch();
     appender.allReadBack();
-    if (stale == previousStale) {
+    if (!cleared) {
       stale = staleOfSnapshot(snapshot) != null ? staleOfSnapshot(snapshot) : previousStale;
     }
+    keepStaleOfOwnClearLocked(inFiles, previousStale);
     if (fresh) {
       listeners.publish(null, null);
       return;
@@ -1578,6 +1601,23 @@ final class JsonFileStore implements PersistentStore {
       if (a == null ? b != null : b == null || !a.sameBytes(b)) {
         listeners.publish(null, key);
       }
+    }
+  }
+
+  /**
+   * After a reload or rebase: an explicit clear of this process above {@code inFiles} lands after all the
+   * files hold and takes their expired content with it; what is kept then is what was kept before the
+   * files were read: nothing, or what a rollover of this process queued behind the clear kept.
+   */
+  @GuardedBy("ioLock")
+  private void keepStaleOfOwnClearLocked(long inFiles, @Nullable Stale previousStale) {
+    content.lock.lock();
+    try {
+      if (content.explicitlyClearedAbove(inFiles)) {
+        stale = previousStale;
+      }
+    } finally {
+      content.lock.unlock();
     }
   }
 
@@ -1609,9 +1649,11 @@ final class JsonFileStore implements PersistentStore {
     }
     Content replayed = new Content(snapshot, snapshot.live.expiryMillis);
     JournalFollower reader = new JournalFollower("", journal, journal.headerLength);
+    Stale previousStale = stale;
     readInto(replayed, reader);
     long inFiles = inFilesSeq();
     adoptLocked(replayed, keepAbove, newEpoch);
+    keepStaleOfOwnClearLocked(keepAbove, previousStale);
     follower.restart(journal, reader.cursor());
     follower.noteDamaged(reader.damagedLines());
     readBackSeq = inFiles;
@@ -1647,7 +1689,7 @@ final class JsonFileStore implements PersistentStore {
     replayed.lock.lock();
     try {
       if (content.clearedAbove(keepAbove)) {
-        if (content.appliesOver(replayed.expiresAt())) {
+        if (content.appliesOver(replayed.expiresAt(), keepAbove)) {
           replayed.clear(v.expiresAt, keepAbove); // it lands after everything the files hold
         }
       } else {

@@ -154,6 +154,20 @@ class JournalPartsTest {
     assertThat(take(a)).isNull();
   }
 
+  /** A rollover is framed in the format of the journal it is written to, and framed again if it moves. */
+  @Test
+  void aRolloverIsFramedInTheFormatOfItsJournal() {
+    JournalAppender a = new JournalAppender(new Object(), 1 << 20);
+    a.enqueue(Journal.rollover(7_200_000, true, 3_600_000), Journal.legacyRollover(7_200_000, true), 1);
+    a.enqueue(put("k", "1"), 2);
+    JournalAppender.Batch format2 = a.frame(a.take(), 2);
+    assertThat(new String(bytes(format2), UTF_8)).contains("[\"c\",7200.0,1]\n").doesNotContain("3600");
+    JournalAppender.Batch format3 = a.reframe(format2, 3);
+    assertThat(format3.number()).isEqualTo(format2.number());
+    assertThat(new String(bytes(format3), UTF_8)).contains("[\"c\",7200.0,1,3600.0]\n").contains("\"k\"");
+    assertThat(a.reframe(format3, 3)).isSameAs(format3);
+  }
+
   /** The store frames a batch after releasing the queue lock: what is queued meanwhile waits for the next one. */
   @Test
   void aBatchHoldsWhatWasTakenAndNothingQueuedWhileItIsFramed() {

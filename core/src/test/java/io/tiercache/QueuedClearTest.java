@@ -1,5 +1,6 @@
 package io.tiercache;
 
+import static io.tiercache.JsonProcesses.TTL;
 import static io.tiercache.JsonProcesses.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -72,5 +73,57 @@ class QueuedClearTest {
     JsonFileStore d = processes.open();
     assertThat(d.get("k")).isNull();
     assertThat(d.get("o")).as("for everyone, after a's compaction").isNotNull();
+  }
+
+  /**
+   * A clear queued, then (its new period over too) a write that rolls over: two clears queued, the
+   * last a rollover, which must not make the process forget the first. Another process's write read
+   * before they are written (following it, or rebased on its compaction) lands before the clear on disk.
+   */
+  void aClearQueuedBeforeARolloverHidesWhatWasReadBeforeIt(boolean compact, boolean foreignClear) {
+    JsonFileStore a = processes.open();
+    JsonFileStore b = processes.open();
+    a.await(a.put("k", json("1")));
+    b.refresh();
+    Write clear = a.clear(); // queued
+    processes.clock.advance(TTL.plusSeconds(10)); // a's new period is over too
+    Write p = a.put("p", json("2")); // queued: a rollover of a's period, then p
+    if (foreignClear) {
+      b.await(b.clear());
+    }
+    b.await(b.put("q", json("3"))); // b, unaware of a's clear: lands before it
+    if (compact) {
+      b.flush();
+    }
+    a.refresh();
+    assertThat(a.get("q")).as("q, before a's clear is written").isNull();
+    a.await(clear);
+    a.await(p);
+    assertThat(processes.open().get("q")).as("q for a fresh process: a's clear landed after it").isNull();
+    assertThat(a.get("q")).as("q in the process whose clear removed it").isNull();
+    assertThat(a.get("p")).isNotNull();
+    a.flush(); // a's compaction renders what a holds
+    assertThat(processes.open().get("q")).as("q for a fresh process after a compacted").isNull();
+    assertThat(processes.open().get("p")).as("p for a fresh process after a compacted").isNotNull();
+  }
+
+  @Test
+  void aClearQueuedBeforeARolloverHidesAnotherProcesssWriteItFollows() {
+    aClearQueuedBeforeARolloverHidesWhatWasReadBeforeIt(false, false);
+  }
+
+  @Test
+  void aClearQueuedBeforeARolloverHidesAnotherProcesssWriteAfterItsClearItFollows() {
+    aClearQueuedBeforeARolloverHidesWhatWasReadBeforeIt(false, true);
+  }
+
+  @Test
+  void aClearQueuedBeforeARolloverHidesAnotherProcesssWriteItRebasesOn() {
+    aClearQueuedBeforeARolloverHidesWhatWasReadBeforeIt(true, false);
+  }
+
+  @Test
+  void aClearQueuedBeforeARolloverHidesAnotherProcesssWriteAfterItsClearItRebasesOn() {
+    aClearQueuedBeforeARolloverHidesWhatWasReadBeforeIt(true, true);
   }
 }
