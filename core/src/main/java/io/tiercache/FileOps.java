@@ -163,12 +163,17 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
 
   /** A channel, and a descriptor of the very file it has open (for {@link Flock}); -1 where not POSIX. */
   record Held(FileChannel channel, int fd) {
-    /** Closes both; the descriptor's close drops its {@code flock}. */
+    /**
+     * Closes both; the descriptor's close drops its {@code flock}. Again, nothing: the descriptor's number
+     * may be another file's by then. Not thread-safe.
+     */
     void close() throws IOException {
-      if (fd >= 0) {
-        Posix.close(fd);
+      if (channel.isOpen()) {
+        if (fd >= 0) {
+          Posix.close(fd);
+        }
+        channel.close();
       }
-      channel.close();
     }
   }
 
