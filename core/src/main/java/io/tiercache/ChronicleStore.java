@@ -520,7 +520,12 @@ final class ChronicleStore implements PersistentStore {
    * Chronicle Map's get that way, 1.04x this way).
    */
   private Value read(String key, long grace) {
-    byte[] stored = map.get(key(state.generation(), key));
+    byte[] stored;
+    try {
+      stored = map.get(key(state.generation(), key));
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
     if (stored == null || stored.length < HEADER) {
       return null; // a value shorter than a write time is not tiercache's
     }
@@ -547,17 +552,21 @@ final class ChronicleStore implements PersistentStore {
   private void forEach(long grace, BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
     long now = clock.millis();
-    map.forEachEntry(e -> {
-      String key = e.key().get();
-      if (key.startsWith(prefix) && e.value().size() >= HEADER) {
-        byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
-        long deadline = deadline(stored);
-        if (now - grace < deadline) {
-          action.accept(key.substring(prefix.length()),
-              new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
+    try {
+      map.forEachEntry(e -> {
+        String key = e.key().get();
+        if (key.startsWith(prefix) && e.value().size() >= HEADER) {
+          byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
+          long deadline = deadline(stored);
+          if (now - grace < deadline) {
+            action.accept(key.substring(prefix.length()),
+                new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
+          }
         }
-      }
-    });
+      });
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
   }
 
   /**
@@ -570,11 +579,15 @@ final class ChronicleStore implements PersistentStore {
     String prefix = state.generation() + ":";
     long now = clock.millis();
     long[] live = {0};
-    map.forEachEntry(e -> {
-      if (e.key().get().startsWith(prefix) && e.value().size() >= HEADER && writeTime(e.value()) + ttlMillis > now) {
-        live[0]++;
-      }
-    });
+    try {
+      map.forEachEntry(e -> {
+        if (e.key().get().startsWith(prefix) && e.value().size() >= HEADER && writeTime(e.value()) + ttlMillis > now) {
+          live[0]++;
+        }
+      });
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
     return live[0];
   }
 
@@ -642,6 +655,8 @@ final class ChronicleStore implements PersistentStore {
       }
     } catch (IllegalStateException | IllegalArgumentException e) {
       throw full(e);
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
     }
     if (bytesKey) {
       state.announce(s.key, s.nameOffset, s.keyLength - s.nameOffset);
@@ -657,16 +672,20 @@ final class ChronicleStore implements PersistentStore {
     long epochBefore = epoch.get();
     long generation = state.generation();
     Scratch s = Scratch.CURRENT.get();
-    if (s.key(generation, key)) {
-      try (ExternalMapQueryContext<String, byte[], ?> c = s.query(map)) {
-        c.writeLock().lock();
-        MapEntry<String, byte[]> entry = c.entry();
-        if (entry != null) {
-          c.remove(entry);
+    try {
+      if (s.key(generation, key)) {
+        try (ExternalMapQueryContext<String, byte[], ?> c = s.query(map)) {
+          c.writeLock().lock();
+          MapEntry<String, byte[]> entry = c.entry();
+          if (entry != null) {
+            c.remove(entry);
+          }
         }
+      } else {
+        map.remove(key(generation, key));
       }
-    } else {
-      map.remove(key(generation, key));
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
     }
     state.announce(key);
     return new Write(writes.incrementAndGet(), epochBefore, clock.millis() + ttlMillis);

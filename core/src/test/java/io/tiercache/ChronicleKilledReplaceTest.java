@@ -173,11 +173,11 @@ class ChronicleKilledReplaceTest {
   }
 
   /**
-   * Reads (get, size, forEach; getStale and forEachStale go through them) and an open that meet a segment a killed process left locked
+   * Reads (get, size, forEach; getStale and forEachStale go through them), writes (put, remove) and an open that meet a segment a killed process left locked
    * fail, after Chronicle's lock timeout, with a {@link CacheException} naming the file; the failed open
    * leaves neither its count of openers nor its purger behind (else every later opener alone with the
-   * map recovers it for nothing, and each failed open leaks a scheduled task). Before, the reads threw
-   * Chronicle's own {@code InterProcessDeadLockException}, and the open left both. Done in a child JVM
+   * map recovers it for nothing, and each failed open leaks a scheduled task). Before, the reads, a put
+   * and a remove threw Chronicle's own {@code InterProcessDeadLockException}, and the open left both. Done in a child JVM
    * whose Chronicle times out after a second, not sixty.
    */
   @Test
@@ -194,7 +194,8 @@ class ChronicleKilledReplaceTest {
       List<String> lines = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines()
           .filter(l -> l.startsWith("child ")).toList();
       String named = "CacheException " + config(dir).files().chronicleMap();
-      assertThat(lines).contains("child open: " + named, "child openers unchanged: true",
+      assertThat(lines).contains("child get: " + named, "child size: " + named, "child forEach: " + named,
+          "child put: " + named, "child remove: " + named, "child open: " + named, "child openers unchanged: true",
           "child scheduled tasks unchanged: true");
     } finally {
       reader.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -224,6 +225,8 @@ class ChronicleKilledReplaceTest {
       System.out.println("child get: " + outcome(() -> store.get("old")));
       System.out.println("child size: " + outcome(store::size));
       System.out.println("child forEach: " + outcome(() -> store.forEach((k, v) -> { })));
+      System.out.println("child put: " + outcome(() -> store.put("old", VALUE)));
+      System.out.println("child remove: " + outcome(() -> store.remove("old")));
       long openers;
       try (ChronicleState state = new ChronicleState(config.files().chronicleState(), config.fileOps())) {
         openers = state.openers();
