@@ -27,9 +27,13 @@ import java.util.function.Consumer;
  * the expected one (not written yet, or overwritten by a writer a lap ahead) means changes were
  * missed, and the reader drops its whole front tier instead: never stale, sometimes cold.
  *
- * <p>Liveness: each open store holds a shared {@code fcntl} lock on its own byte of this file.
- * An opener that can take an exclusive lock on the whole file knows no process has the map open;
- * if the open count is then not zero, a process died with the map open and the map is recovered.
+ * <p>Liveness: each open store holds a shared {@code flock} on its own descriptor of this file
+ * ({@link Flock}). An opener that can take an exclusive one on a descriptor holding none knows no
+ * process, and no other store of this JVM whatever class loader loaded it, has the map open; if the
+ * open count is then not zero, a process died with the map open and the map is recovered. Closing
+ * another descriptor of the file (another store's close, a failed open's cleanup) drops nothing, as it
+ * would drop an {@code fcntl} lock. On Windows a shared {@code FileChannel} lock on a byte of its own
+ * stands in.
  */
 final class ChronicleState implements AutoCloseable {
   private static final long MAGIC = 0x7469657263686d31L; // "tierchm1"
@@ -52,20 +56,28 @@ final class ChronicleState implements AutoCloseable {
 
   private static final VarHandle LONGS =
       MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
-  /** Gives each open state in this JVM its own lock byte: Java refuses overlapping locks in one JVM. */
+  /** Windows: gives each open state in this JVM its own lock byte, as Java refuses overlapping locks in one JVM. */
   private static final AtomicLong LOCK_BYTES = new AtomicLong();
 
   private final Path path;
+  private final FileOps fs;
   private final FileChannel channel;
+  /** The descriptor this store's {@code flock} is on; -1 on Windows. */
+  private final int fd;
   private final MappedByteBuffer buf;
   private final int writer = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
+  /** Windows only. */
   private FileLock liveness;
   private long seen;
 
   ChronicleState(Path path, FileOps fs) {
     this.path = path;
+    this.fs = fs;
     try {
-      channel = fs.openOrCreate(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      FileOps.Held held = fs.openOrCreateHeld(path, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
+          StandardOpenOption.WRITE);
+      channel = held.channel();
+      fd = held.fd();
     } catch (IOException e) {
       throw new CacheException("cannot open the Chronicle Map state file", path, e);
     }
@@ -114,6 +126,23 @@ final class ChronicleState implements AutoCloseable {
    * opening lock held, before {@link #markLive}.
    */
   boolean nobodyElseLive() {
+    if (fd >= 0) {
+      int probe;
+      try {
+        probe = fs.openDescriptor(path, FileOps.Use.IN_PLACE, Posix.O_RDONLY);
+        if (!FileStat.of(probe).sameFile(FileStat.of(fd))) {
+          Posix.close(probe);
+          throw new CacheException("the Chronicle Map state file was replaced while opening", path);
+        }
+      } catch (IOException e) {
+        throw new CacheException("cannot open the Chronicle Map state file to probe it", path, e);
+      }
+      try {
+        return Flock.nobodyHolds(probe, path);
+      } finally {
+        Posix.close(probe);
+      }
+    }
     try {
       FileLock all = channel.tryLock(0, Long.MAX_VALUE, false);
       if (all == null) {
@@ -130,6 +159,10 @@ final class ChronicleState implements AutoCloseable {
 
   /** Takes this store's shared liveness lock, held until {@link #close}. */
   void markLive() {
+    if (fd >= 0) {
+      Flock.lock(fd, Posix.LOCK_SH, path);
+      return;
+    }
     try {
       liveness = channel.lock(SIZE + LOCK_BYTES.incrementAndGet(), 1, true);
     } catch (IOException e) {
@@ -288,6 +321,9 @@ final class ChronicleState implements AutoCloseable {
     try {
       if (liveness != null && liveness.isValid()) {
         liveness.release();
+      }
+      if (fd >= 0 && channel.isOpen()) {
+        Posix.close(fd); // its flock goes with it; once: the number may be another file's afterwards
       }
       channel.close();
     } catch (IOException e) {

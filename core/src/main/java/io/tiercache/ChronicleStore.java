@@ -69,7 +69,8 @@ final class ChronicleStore implements PersistentStore {
   private final AtomicLong writes = new AtomicLong();
   private final Object syncLock = new Object();
   private final Object pollLock = new Object();
-  private final ScheduledFuture<?> purger;
+  /** Scheduled by {@link #start}, once the open can no longer fail. */
+  private ScheduledFuture<?> purger;
   /** Incremented by a replace and by a poll that drops every front-tier value, which no lock orders. */
   private final AtomicLong epoch = new AtomicLong();
   private long synced;
@@ -88,8 +89,12 @@ final class ChronicleStore implements PersistentStore {
     this.ttlMillis = config.expireAfter().toMillis();
     this.graceMillis = config.staleGrace().toMillis();
     this.syncChannel = checked;
+  }
+
+  /** Schedules the purger: last in {@link #open}, so that a failed open leaves no task behind. */
+  private synchronized void start() {
     long period = Math.max(1_000, Math.min(60_000, ttlMillis / 10));
-    this.purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
+    purger = Maintenance.COMPACTOR.scheduleWithFixedDelay(this::purgeIfDue, period, period, TimeUnit.MILLISECONDS);
   }
 
   static ChronicleStore open(StoreConfig config, StoreSpec.ChronicleMap sizes) {
@@ -97,6 +102,7 @@ final class ChronicleStore implements PersistentStore {
     ChronicleState state = null;
     MapFile mapFile = null;
     ChronicleUndo undo = null;
+    boolean counted = false;
     initializeChronicle();
     lock.lock();
     try {
@@ -106,20 +112,29 @@ final class ChronicleStore implements PersistentStore {
       ChronicleMap<String, byte[]> map = mapFile.open(alone, alone ? state.openers() : 0);
       mapFile.map = map;
       if (alone) {
+        String foreign = foreignEntries(map);
+        if (foreign != null) {
+          map = mapFile.setAside(foreign); // damaged as a file Chronicle cannot open is: kept, never deleted
+        }
         ChronicleUndo.restore(config.files(), config.fileOps(), map, mapFile.checked); // after recovery removed what kills cut
         state.resetOpeners();
       }
       boolean durable = config.durability() == Durability.FSYNC;
       undo = ChronicleUndo.create(config.files(), config.fileOps(), durable);
       state.markLive();
-      state.addOpeners(1);
+      state.addOpeners(1); // before the purge: a kill in the middle of its removals makes the next opener recover
+      counted = true;
       ChronicleStore store = new ChronicleStore(config, sizes, map, mapFile.checked, state, undo, lock);
       store.purge(alone);
       if (durable) {
         store.flush(); // after a power loss, the next opener sees this one's count, so it recovers and restores
       }
+      store.start(); // nothing fails after this
       return store;
     } catch (RuntimeException | Error e) {
+      if (counted) {
+        state.addOpeners(-1); // under the open lock still: else the next opener alone would recover for nothing
+      }
       if (undo != null) {
         undo.close();
       }
@@ -243,6 +258,21 @@ final class ChronicleStore implements PersistentStore {
       return map;
     }
 
+    /**
+     * Closes the open map, moves its file aside (never deleted) and creates an empty map in a new one.
+     * Call alone with the map, under the open lock.
+     */
+    ChronicleMap<String, byte[]> setAside(String reason) {
+      map.close();
+      map = null;
+      try {
+        map = startOver(reason, null);
+        return map;
+      } catch (IOException e) {
+        throw new CacheException("cannot create the Chronicle Map file: " + e, file, e);
+      }
+    }
+
     /** Moves the file aside (never deleted) and creates an empty map in a new one. */
     private ChronicleMap<String, byte[]> startOver(String reason, Throwable cause) throws IOException {
       checked.close();
@@ -343,6 +373,42 @@ final class ChronicleStore implements PersistentStore {
 
   private static String key(long generation, String name) {
     return generation + ":" + name;
+  }
+
+  /**
+   * The generation of a stored key, {@code <generation>:<key>}; -1 for a key not in that form, which
+   * tiercache did not write: never served, purged or parsed into an exception.
+   */
+  static long generationOf(String stored) {
+    int colon = stored.indexOf(':');
+    if (colon <= 0 || colon > 18) {
+      return -1; // 18 digits: no overflow
+    }
+    long generation = 0;
+    for (int i = 0; i < colon; i++) {
+      char c = stored.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      generation = generation * 10 + (c - '0');
+    }
+    return generation;
+  }
+
+  /**
+   * Why {@code map} is not a tiercache map, or null: entries tiercache did not write (a key not in
+   * {@code <generation>:<key>} form, a value shorter than its write time). Such a map is damaged, as a
+   * file Chronicle cannot open is, and is set aside: a store serving it would skip what it cannot read.
+   */
+  static String foreignEntries(ChronicleMap<String, byte[]> map) {
+    long[] foreign = {0};
+    map.forEachEntry(e -> {
+      if (generationOf(e.key().get()) < 0 || e.value().size() < HEADER) {
+        foreign[0]++;
+      }
+    });
+    return foreign[0] == 0 ? null : "it holds " + foreign[0] + " entries tiercache did not write (a key not in"
+        + " <generation>:<key> form, or a value shorter than its 8-byte write time)";
   }
 
   /** The stored form of a value: its write time, then its JSON. */
@@ -454,9 +520,14 @@ final class ChronicleStore implements PersistentStore {
    * Chronicle Map's get that way, 1.04x this way).
    */
   private Value read(String key, long grace) {
-    byte[] stored = map.get(key(state.generation(), key));
-    if (stored == null) {
-      return null;
+    byte[] stored;
+    try {
+      stored = map.get(key(state.generation(), key));
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
+    if (stored == null || stored.length < HEADER) {
+      return null; // a value shorter than a write time is not tiercache's
     }
     long deadline = deadline(stored);
     if (clock.millis() - grace >= deadline) {
@@ -481,17 +552,21 @@ final class ChronicleStore implements PersistentStore {
   private void forEach(long grace, BiConsumer<String, Value> action) {
     String prefix = state.generation() + ":";
     long now = clock.millis();
-    map.forEachEntry(e -> {
-      String key = e.key().get();
-      if (key.startsWith(prefix)) {
-        byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
-        long deadline = deadline(stored);
-        if (now - grace < deadline) {
-          action.accept(key.substring(prefix.length()),
-              new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
+    try {
+      map.forEachEntry(e -> {
+        String key = e.key().get();
+        if (key.startsWith(prefix) && e.value().size() >= HEADER) {
+          byte[] stored = e.value().getUsing(null); // get() may hand out one reused array
+          long deadline = deadline(stored);
+          if (now - grace < deadline) {
+            action.accept(key.substring(prefix.length()),
+                new Value(new Encoded(stored, HEADER, stored.length - HEADER, 0), deadline));
+          }
         }
-      }
-    });
+      });
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
   }
 
   /**
@@ -504,11 +579,15 @@ final class ChronicleStore implements PersistentStore {
     String prefix = state.generation() + ":";
     long now = clock.millis();
     long[] live = {0};
-    map.forEachEntry(e -> {
-      if (e.key().get().startsWith(prefix) && writeTime(e.value()) + ttlMillis > now) {
-        live[0]++;
-      }
-    });
+    try {
+      map.forEachEntry(e -> {
+        if (e.key().get().startsWith(prefix) && e.value().size() >= HEADER && writeTime(e.value()) + ttlMillis > now) {
+          live[0]++;
+        }
+      });
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
+    }
     return live[0];
   }
 
@@ -582,6 +661,8 @@ final class ChronicleStore implements PersistentStore {
       }
     } catch (IllegalStateException | IllegalArgumentException e) {
       throw full(e);
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
     }
     if (bytesKey) {
       state.announce(s.key, s.nameOffset, s.keyLength - s.nameOffset);
@@ -597,16 +678,20 @@ final class ChronicleStore implements PersistentStore {
     long epochBefore = epoch.get();
     long generation = state.generation();
     Scratch s = Scratch.CURRENT.get();
-    if (s.key(generation, key)) {
-      try (ExternalMapQueryContext<String, byte[], ?> c = s.query(map)) {
-        c.writeLock().lock();
-        MapEntry<String, byte[]> entry = c.entry();
-        if (entry != null) {
-          c.remove(entry);
+    try {
+      if (s.key(generation, key)) {
+        try (ExternalMapQueryContext<String, byte[], ?> c = s.query(map)) {
+          c.writeLock().lock();
+          MapEntry<String, byte[]> entry = c.entry();
+          if (entry != null) {
+            c.remove(entry);
+          }
         }
+      } else {
+        map.remove(key(generation, key));
       }
-    } else {
-      map.remove(key(generation, key));
+    } catch (InterProcessDeadLockException e) {
+      throw deadLock(e);
     }
     state.announce(key);
     return new Write(writes.incrementAndGet(), epochBefore, clock.millis() + ttlMillis);
@@ -732,7 +817,10 @@ final class ChronicleStore implements PersistentStore {
     try {
       map.forEachEntry(e -> {
         String key = e.key().get();
-        long entryGeneration = Long.parseLong(key, 0, key.indexOf(':'), 10);
+        long entryGeneration = generationOf(key);
+        if (entryGeneration < 0 || e.value().size() < HEADER) {
+          return; // not tiercache's: left as it is (an opener alone with the map sets such a map aside)
+        }
         if (entryGeneration < generation || (all && entryGeneration > generation)) {
           e.doRemove();
         } else if (entryGeneration == generation) {
@@ -764,7 +852,9 @@ final class ChronicleStore implements PersistentStore {
       return;
     }
     closed = true;
-    purger.cancel(false);
+    if (purger != null) {
+      purger.cancel(false);
+    }
     try {
       if (durability == Durability.FSYNC) {
         flush();
@@ -789,7 +879,9 @@ final class ChronicleStore implements PersistentStore {
   /** For tests: ends as a killed process does, leaving the open count up and the liveness lock gone. */
   synchronized void abandon() {
     closed = true;
-    purger.cancel(false);
+    if (purger != null) {
+      purger.cancel(false);
+    }
     map.close();
     try {
       syncChannel.close();

@@ -73,6 +73,9 @@ final class ChronicleUndo implements AutoCloseable {
   private final boolean durable;
   /** A durable file's copy was released since {@link #forceReleases} last ran. */
   private volatile boolean releasedUnforced;
+  /** The descriptor whose exclusive {@code flock} tells a restore this file's writer is alive; -1 on Windows. */
+  private final int fd;
+  /** Windows only: the {@code FileChannel} lock standing in for the {@code flock}. */
   private final FileLock owned;
   private final Slot[] slots = new Slot[SLOTS];
 
@@ -90,11 +93,19 @@ final class ChronicleUndo implements AutoCloseable {
     }
   }
 
-  private ChronicleUndo(Path file, FileChannel channel, boolean durable) throws IOException {
+  private ChronicleUndo(Path file, FileOps.Held held, boolean durable) throws IOException {
     this.file = file;
-    this.channel = channel;
+    this.channel = held.channel();
+    this.fd = held.fd();
     this.durable = durable;
-    this.owned = channel.lock(); // tells a recovering opener that this file's writer is alive
+    // Tells a recovering opener that this file's writer is alive: a flock, which no other descriptor's
+    // close drops (see Flock), where an fcntl lock would go with any close of the file in this JVM.
+    if (fd >= 0) {
+      Flock.lock(fd, Posix.LOCK_EX, file);
+      this.owned = null;
+    } else {
+      this.owned = channel.lock();
+    }
     MappedByteBuffer first = append(SLOTS, PAGE);
     if (durable) {
       channel.force(true);
@@ -114,19 +125,19 @@ final class ChronicleUndo implements AutoCloseable {
   static ChronicleUndo create(FileNames names, FileOps fileOps, boolean durable) {
     while (true) {
       Path file = names.chronicleUndo(Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE));
-      FileChannel channel;
+      FileOps.Held held;
       try {
-        channel = fileOps.create(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        held = fileOps.createHeld(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
       } catch (FileAlreadyExistsException taken) {
         continue;
       } catch (IOException e) {
         throw new CacheException("cannot create the Chronicle Map undo file", file, e);
       }
       try {
-        return new ChronicleUndo(file, channel, durable);
+        return new ChronicleUndo(file, held, durable);
       } catch (IOException | RuntimeException e) {
         try {
-          channel.close();
+          held.close();
           Files.deleteIfExists(file);
         } catch (IOException closing) {
           e.addSuppressed(closing);
@@ -277,10 +288,14 @@ final class ChronicleUndo implements AutoCloseable {
     }
     files.sort(null); // a restore is repeatable: where two live copies of a key exist, the same one wins
     for (Path file : files) {
-      try (FileChannel channel = fileOps.open(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
-          StandardOpenOption.WRITE)) {
-        FileLock lock = FileOps.lockIfAbandoned(channel);
-        if (lock == null) {
+      FileOps.Held held = null;
+      try {
+        held = fileOps.openHeld(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel = held.channel();
+        // A probe from a descriptor of its own: the flock of a writer alive in this JVM (another store of
+        // this cache, another class loader's copy of tiercache) conflicts with it, and its close drops nothing.
+        FileLock lock = held.fd() >= 0 ? null : FileOps.lockIfAbandoned(channel);
+        if (held.fd() >= 0 ? !Flock.tryLock(held.fd(), Posix.LOCK_EX, file) : lock == null) {
           continue;
         }
         Replay replay = new Replay(file, map);
@@ -289,7 +304,9 @@ final class ChronicleUndo implements AutoCloseable {
           forceMap(mapFile, names); // before the copies go: else a power loss could take both
         }
         if (replay.damage != null) {
-          lock.release();
+          if (lock != null) {
+            lock.release(); // Windows does not move a locked file
+          }
           FileOps.moveAside(file, replay.damage);
         } else if (replay.kept) {
           LOG.log(Level.WARNING, "tiercache: kept " + file + ": a value in it could not be restored (above)");
@@ -302,6 +319,14 @@ final class ChronicleUndo implements AutoCloseable {
         LOG.log(Level.WARNING, "tiercache: left " + file + " alone: " + notOurs.getMessage());
       } catch (IOException e) {
         throw new CacheException("cannot read the Chronicle Map undo file", file, e);
+      } finally {
+        if (held != null) {
+          try {
+            held.close();
+          } catch (IOException e) {
+            LOG.log(Level.WARNING, "tiercache: cannot close the Chronicle Map undo file " + file, e);
+          }
+        }
       }
     }
   }
@@ -412,8 +437,11 @@ final class ChronicleUndo implements AutoCloseable {
   /** Closes the file and leaves it, as a killed process would. */
   void abandon() {
     try {
-      if (owned.isValid()) {
+      if (owned != null && owned.isValid()) {
         owned.release();
+      }
+      if (fd >= 0 && channel.isOpen()) {
+        Posix.close(fd); // its flock goes with it; once: the number may be another file's afterwards
       }
       channel.close();
     } catch (IOException e) {

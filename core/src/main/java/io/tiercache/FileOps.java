@@ -54,8 +54,9 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   /** The random part of a temporary's name: 2^64 - 1 in base 36 has 13 digits. */
   private static final int RANDOM_DIGITS = 13;
   /**
-   * This JVM's temporaries being written: never opened by a cleanup, as closing a second descriptor of a
-   * file drops the process's {@code fcntl} lock on it, which tells other processes the writer is alive.
+   * This JVM's temporaries being written, which a cleanup of this class loader's copy of tiercache skips
+   * without opening them. Not what keeps them: their writers' {@code flock} does (see {@link Flock}), which
+   * another copy's scan, or one through another path to the directory, meets too.
    */
   private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
   /** Tests only: runs between a descriptor's open and its check, where another user may change the name. */
@@ -157,6 +158,73 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       throw (IOException) new FileSystemException(file.toString(), null, e.getReason()).initCause(e);
     } finally {
       Posix.close(fd);
+    }
+  }
+
+  /** A channel, and a descriptor of the very file it has open (for {@link Flock}); -1 where not POSIX. */
+  record Held(FileChannel channel, int fd) {
+    /**
+     * Closes both; the descriptor's close drops its {@code flock}. Again, nothing: the descriptor's number
+     * may be another file's by then. Not thread-safe.
+     */
+    void close() throws IOException {
+      if (channel.isOpen()) {
+        if (fd >= 0) {
+          Posix.close(fd);
+        }
+        channel.close();
+      }
+    }
+  }
+
+  /**
+   * {@link #open}, keeping the checked descriptor for {@code flock} (read-only, which {@code flock} needs
+   * no more than): the channel is opened through it, so both are the one file whatever its name holds.
+   */
+  Held openHeld(Path file, Use use, OpenOption... options) throws IOException {
+    if (!POSIX) {
+      return new Held(open(file, use, options), -1);
+    }
+    Set<OpenOption> opts = new HashSet<>(Set.of(options));
+    boolean write = opts.contains(StandardOpenOption.WRITE) || opts.contains(StandardOpenOption.APPEND);
+    int fd = openDescriptor(file, use, Posix.O_PATH != 0 || !write ? Posix.O_RDONLY
+        : opts.contains(StandardOpenOption.READ) ? Posix.O_RDWR : Posix.O_WRONLY);
+    try {
+      return new Held(FileChannel.open(Posix.fdPath(fd, file), opts), fd);
+    } catch (FileSystemException e) {
+      Posix.close(fd);
+      throw (IOException) new FileSystemException(file.toString(), null, e.getReason()).initCause(e);
+    } catch (IOException | RuntimeException e) {
+      Posix.close(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * {@link #create}, then {@link #openHeld} ({@link Use#IN_PLACE}).
+   *
+   * @throws NoSuchFileException if another process removed it in between
+   */
+  Held createHeld(Path file, OpenOption... options) throws IOException {
+    if (!POSIX) {
+      return new Held(create(file, options), -1);
+    }
+    create(file, options).close();
+    return openHeld(file, Use.IN_PLACE, options);
+  }
+
+  /** {@link #openHeld} the file, or create it when it does not exist (whoever comes first). */
+  Held openOrCreateHeld(Path file, Use use, OpenOption... options) throws IOException {
+    while (true) {
+      try {
+        return openHeld(file, use, options);
+      } catch (NoSuchFileException absent) {
+        try {
+          create(file, options).close();
+        } catch (FileAlreadyExistsException raced) {
+          // another process created it between our two calls: open theirs
+        }
+      }
     }
   }
 
@@ -392,16 +460,30 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
         continue; // this JVM's own, being written
       }
       try {
-        FileChannel channel = create(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        Held held = createHeld(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileLock windowsLock = null;
+        boolean removed = false;
         try {
-          return new Temporary(path, channel, channel.lock());
+          if (held.fd() >= 0) {
+            Flock.lock(held.fd(), Posix.LOCK_EX, path);
+            removed = !FileStat.of(held.fd()).sameFile(FileStat.ofLink(path));
+          } else {
+            windowsLock = held.channel().lock();
+          }
         } catch (IOException | RuntimeException e) {
-          channel.close();
+          held.close();
           Files.deleteIfExists(path);
           throw e;
         }
-      } catch (FileAlreadyExistsException collision) {
-        LIVE.remove(path); // 64 random bits met a name already there (or a planted one): draw again
+        if (!removed) {
+          return new Temporary(path, held, windowsLock);
+        }
+        held.close(); // another process's scan removed it before the lock was taken: its name is free again
+        LIVE.remove(path);
+      } catch (FileAlreadyExistsException | NoSuchFileException collision) {
+        // 64 random bits met a name already there (or a planted one), or another process's scan removed
+        // the new file before its lock was taken: draw again
+        LIVE.remove(path);
       } catch (IOException e) {
         LIVE.remove(path);
         throw new CacheException("cannot create a temporary file for " + target.getFileName(), target, e);
@@ -413,19 +495,23 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * A temporary file being written: its writer holds an {@code fcntl} lock on it until it is renamed
-   * over its target or deleted, which tells {@link #removeStaleTemporaries} it is not a leftover.
+   * A temporary file being written: its writer holds an exclusive {@code flock} on it ({@link Flock};
+   * on Windows a {@code FileChannel} lock) until it is renamed over its target or deleted, which tells
+   * {@link #removeStaleTemporaries} it is not a leftover.
    */
   static final class Temporary implements AutoCloseable {
     final Path path;
     final FileChannel channel;
-    private final FileLock lock;
+    private final Held held;
+    /** Windows only: the {@code FileChannel} lock standing in for the {@code flock}. */
+    private final @Nullable FileLock windowsLock;
     private boolean done;
 
-    Temporary(Path path, FileChannel channel, FileLock lock) {
+    Temporary(Path path, Held held, @Nullable FileLock windowsLock) {
       this.path = path;
-      this.channel = channel;
-      this.lock = lock;
+      this.channel = held.channel();
+      this.held = held;
+      this.windowsLock = windowsLock;
     }
 
     /**
@@ -466,10 +552,10 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
         LOG.log(System.Logger.Level.WARNING, "tiercache: cannot remove temporary file " + path, e);
       } finally {
         try {
-          if (lock.isValid()) {
-            lock.release();
+          if (windowsLock != null && windowsLock.isValid()) {
+            windowsLock.release();
           }
-          channel.close();
+          held.close();
         } catch (IOException e) {
           LOG.log(System.Logger.Level.WARNING, "tiercache: cannot close temporary file " + path, e);
         } finally {
@@ -482,7 +568,9 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   /**
    * Removes the temporary files of the {@code targets} ({@code <target>.<random>.tmp}, all in one
    * directory) whose writer is gone: a live writer holds a lock on its temporary, so only a crash's
-   * leftovers are removed.
+   * leftovers are removed. Probing a writer's {@code flock} from a descriptor of its own drops nothing,
+   * whether the writer is another process, this JVM reached through another path to the directory, or
+   * another copy of tiercache in this JVM.
    */
   void removeStaleTemporaries(Path... targets) {
     Path dir = targets[0].toAbsolutePath().normalize().getParent();
@@ -534,15 +622,29 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   private void removeIfAbandoned(Path temp) throws IOException {
-    try (FileChannel channel = open(temp, Use.READ, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-      FileLock lock = lockIfAbandoned(channel);
-      if (lock == null) {
-        return;
-      }
-      try {
-        Files.deleteIfExists(temp);
-      } finally {
-        lock.release();
+    try {
+      if (POSIX) {
+        int fd = openDescriptor(temp, Use.READ, Posix.O_RDONLY);
+        try {
+          if (!Flock.tryLock(fd, Posix.LOCK_EX, temp)) {
+            return; // its writer is alive
+          }
+          Files.deleteIfExists(temp);
+        } finally {
+          Posix.close(fd); // drops the flock, and nothing else's
+        }
+      } else {
+        try (FileChannel channel = open(temp, Use.READ, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+          FileLock lock = lockIfAbandoned(channel);
+          if (lock == null) {
+            return;
+          }
+          try {
+            Files.deleteIfExists(temp);
+          } finally {
+            lock.release();
+          }
+        }
       }
       LOG.log(System.Logger.Level.INFO, "tiercache: removed " + temp + " left by an interrupted write");
     } catch (NoSuchFileException renamedMeanwhile) {
@@ -554,10 +656,10 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /**
-   * An exclusive lock on the file of {@code channel}, whose writer holds one while it is alive; null
-   * while it does (in another process or in this JVM).
+   * Windows only (see {@link Flock}): an exclusive lock on the file of {@code channel}, whose writer holds
+   * one while it is alive; null while it does (in another process or in this JVM).
    */
-  static FileLock lockIfAbandoned(FileChannel channel) throws IOException {
+  static @Nullable FileLock lockIfAbandoned(FileChannel channel) throws IOException {
     try {
       return channel.tryLock();
     } catch (OverlappingFileLockException writerInThisJvm) {

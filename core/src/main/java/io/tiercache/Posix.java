@@ -34,6 +34,7 @@ final class Posix {
    * does not drop this process's {@code fcntl} locks on the file, which any other close does.
    */
   static final int O_PATH = Platform.isLinux() ? 0x200000 : 0;
+  static final int LOCK_SH = 1;
   static final int LOCK_EX = 2;
   static final int LOCK_NB = 4;
   static final int LOCK_UN = 8;

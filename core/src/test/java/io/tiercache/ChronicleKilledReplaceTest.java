@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -69,25 +72,44 @@ class ChronicleKilledReplaceTest {
 
   /** Starts {@link #main} in a child JVM, which opens the store and does {@code what}; returns once it said so. */
   private void startChild(String what) throws Exception {
+    child = startJvm(what, List.of());
+  }
+
+  /** {@link #startChild} with more JVM options; returns the child, whose output is read up to {@code what}. */
+  private Process startJvm(String what, List<String> options) throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> command = new ArrayList<>(List.of(java));
     for (String flag : ChronicleSupport.FLAGS) {
       command.addAll(List.of(flag.split(" ")));
     }
+    command.addAll(options);
     command.addAll(List.of("-Dchronicle.analytics.disable=true", "-Dchronicle.announcer.disable=true",
         "-cp", System.getProperty("java.class.path"), ChronicleKilledReplaceTest.class.getName(), dir.toString(), what));
-    child = new ProcessBuilder(command).redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+    Process started = new ProcessBuilder(command).redirectErrorStream(true).start();
+    InputStream out = started.getInputStream();
     long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    for (String line; (line = out.readLine()) != null; ) {
+    for (String line; (line = readLine(out)) != null; ) {
       if (line.equals(what)) {
-        return;
+        return started;
       }
       if (System.nanoTime() > giveUp) {
         break;
       }
     }
+    started.destroyForcibly();
     throw new AssertionError("the child JVM did not start to " + what);
+  }
+
+  /** One line, read a byte at a time: nothing buffered beyond it is lost to the next reader. */
+  private static String readLine(InputStream in) throws IOException {
+    ByteArrayOutputStream line = new ByteArrayOutputStream();
+    for (int b; (b = in.read()) != '\n'; ) {
+      if (b < 0) {
+        return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8);
+      }
+      line.write(b);
+    }
+    return line.toString(StandardCharsets.UTF_8);
   }
 
   private void killChild() throws Exception {
@@ -150,11 +172,74 @@ class ChronicleKilledReplaceTest {
         .satisfies(e -> assertThat(((CacheException) e).file()).contains(config(dir).files().chronicleMap()));
   }
 
+  /**
+   * Reads (get, size, forEach; getStale and forEachStale go through them), writes (put, remove) and an open that meet a segment a killed process left locked
+   * fail, after Chronicle's lock timeout, with a {@link CacheException} naming the file; the failed open
+   * leaves neither its count of openers nor its purger behind (else every later opener alone with the
+   * map recovers it for nothing, and each failed open leaks a scheduled task). Before, the reads, a put
+   * and a remove threw Chronicle's own {@code InterProcessDeadLockException}, and the open left both. Done in a child JVM
+   * whose Chronicle times out after a second, not sixty.
+   */
+  @Test
+  void readsAndAnOpenMeetingASegmentADeadProcessLockedNameTheFileAndLeaveNothingBehind() throws Exception {
+    ChronicleStore survivor = store(); // keeps the map open: no opener recovers it
+    survivor.await(survivor.put("old", VALUE));
+    Process reader = startJvm("reads", List.of("-Dnet.openhft.chronicle.map.lockTimeoutSeconds=1"));
+    try {
+      startChild("lock");
+      killChild();
+      reader.getOutputStream().write("go\n".getBytes(StandardCharsets.UTF_8));
+      reader.getOutputStream().flush();
+      assertThat(reader.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      List<String> lines = new String(reader.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines()
+          .filter(l -> l.startsWith("child ")).toList();
+      String named = "CacheException " + config(dir).files().chronicleMap();
+      assertThat(lines).contains("child get: " + named, "child size: " + named, "child forEach: " + named,
+          "child put: " + named, "child remove: " + named, "child open: " + named, "child openers unchanged: true",
+          "child scheduled tasks unchanged: true");
+    } finally {
+      reader.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static String outcome(Runnable call) {
+    try {
+      call.run();
+      return "returned";
+    } catch (CacheException e) {
+      return "CacheException " + e.file().orElse(null) + (e.getMessage().contains("locked by a process") ? "" : " " + e);
+    } catch (RuntimeException e) {
+      return e.toString();
+    }
+  }
+
   /** The child: opens the store, says {@code args[1]} and does it; killed before it ends. */
   public static void main(String[] args) throws Exception {
     ChronicleSupport.requireUsable();
     StoreConfig config = config(Path.of(args[0]));
     ChronicleStore store = ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec());
+    if (args[1].equals("reads")) {
+      System.out.println("reads");
+      System.out.flush();
+      new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine(); // the lock is dead
+      System.out.println("child get: " + outcome(() -> store.get("old")));
+      System.out.println("child size: " + outcome(store::size));
+      System.out.println("child forEach: " + outcome(() -> store.forEach((k, v) -> { })));
+      System.out.println("child put: " + outcome(() -> store.put("old", VALUE)));
+      System.out.println("child remove: " + outcome(() -> store.remove("old")));
+      long openers;
+      try (ChronicleState state = new ChronicleState(config.files().chronicleState(), config.fileOps())) {
+        openers = state.openers();
+      }
+      int tasks = Maintenance.COMPACTOR.getQueue().size();
+      System.out.println("child open: " + outcome(() -> ChronicleStore.open(config, (StoreSpec.ChronicleMap) config.spec())));
+      try (ChronicleState state = new ChronicleState(config.files().chronicleState(), config.fileOps())) {
+        System.out.println("child openers unchanged: " + (state.openers() == openers));
+      }
+      System.out.println("child scheduled tasks unchanged: " + (Maintenance.COMPACTOR.getQueue().size() == tasks));
+      System.out.flush();
+      Runtime.getRuntime().halt(0); // the store's segment is dead: a close would wait for it
+    }
     if (args[1].equals("replace")) {
       Map<String, byte[]> content = new LinkedHashMap<>();
       for (int i = 0; i < NEW_ENTRIES; i++) {

@@ -882,6 +882,80 @@ class ChronicleStoreTest {
     }
   }
 
+  /** Writes {@code entries} into the map file as another program using Chronicle Map would. */
+  private void writeRaw(Map<String, byte[]> entries) throws Exception {
+    StoreConfig config = builder(10_000, 256).config().store();
+    try (ChronicleMap<String, byte[]> raw = ChronicleStore.builder("models", (StoreSpec.ChronicleMap) config.spec())
+        .createPersistedTo(config.files().chronicleMap().toFile())) {
+      raw.putAll(entries);
+    }
+  }
+
+  private long openers() {
+    StoreConfig config = builder(10_000, 256).config().store();
+    try (ChronicleState state = new ChronicleState(config.files().chronicleState(), config.fileOps())) {
+      return state.openers();
+    }
+  }
+
+  /**
+   * A map holding entries tiercache did not write (a key without its {@code <generation>:} prefix, a
+   * value shorter than its 8-byte write time) is damaged, as a file Chronicle cannot open is: the
+   * opener alone with it moves it aside with a warning naming both paths and starts empty. Before,
+   * the open's purge threw an IndexOutOfBoundsException from parsing the key, every later open failed
+   * the same way, and each left its count of openers and its purger behind.
+   */
+  @Test
+  void aMapHoldingEntriesTiercacheDidNotWriteIsMovedAsideByTheOpenerAlone() throws Exception {
+    ChronicleStore first = store();
+    first.put("k", "1".getBytes());
+    first.close();
+    opened.remove(first);
+    writeRaw(Map.of("garbled", new byte[8], "0:short", new byte[3]));
+    int tasks = Maintenance.COMPACTOR.getQueue().size();
+
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      ChronicleStore reopened = store();
+      assertThat(reopened.size()).isZero();
+      Path aside;
+      try (Stream<Path> files = Files.list(dir)) {
+        aside = files.filter(p -> p.getFileName().toString().startsWith("models.cmap.corrupt-")).findFirst()
+            .orElseThrow();
+      }
+      assertThat(log.records).anySatisfy(r -> assertThat(r.getMessage()).contains(dir.resolve("models.cmap").toString(),
+          aside.toString(), "entries tiercache did not write"));
+      reopened.close();
+      opened.remove(reopened);
+    }
+    assertThat(openers()).isZero();
+    assertThat(Maintenance.COMPACTOR.getQueue().size()).as("no purger left behind").isEqualTo(tasks);
+    try (LogRecords log = LogRecords.under("io.tiercache")) {
+      store();
+      assertThat(log.records).as("nothing to recover").isEmpty();
+    }
+  }
+
+  /**
+   * Entries tiercache did not write, met while other processes have the map open (so it cannot be set
+   * aside), are neither served, nor counted, nor purged, nor parsed into an exception.
+   */
+  @Test
+  void entriesTiercacheDidNotWriteMetWhileTheMapIsSharedAreNeitherServedNorFatal() throws Exception {
+    ChronicleStore a = store();
+    a.put("k", "1".getBytes());
+    writeRaw(Map.of("garbled", new byte[8], "0:short", new byte[3], "x:y", new byte[12]));
+
+    assertThat(a.get("short")).isNull();
+    assertThat(a.size()).isEqualTo(1);
+    List<String> seen = new ArrayList<>();
+    a.forEach((k, v) -> seen.add(k));
+    assertThat(seen).containsExactly("k");
+    a.await(a.clear()); // purges the old generation
+    assertThat(a.size()).isZero();
+    ChronicleStore b = store(); // not alone: its open purges too
+    assertThat(b.get("k")).isNull();
+  }
+
   @Test
   void missingJvmFlagsAreNamed() {
     Module notOpened = java.sql.Connection.class.getModule();

@@ -111,9 +111,9 @@ class FileOpsTest {
     Path abandoned = dir.resolve("c.json.abandoned.tmp");
     Files.writeString(live, "being written");
     Files.writeString(abandoned, "left by a crash");
-    // Another process writing a temporary holds an fcntl lock on it, as FileOps.createTemporary does.
+    // Another process writing a temporary holds a flock on it, as FileOps.createTemporary does.
     Process writer = new ProcessBuilder("python3", "-c",
-        "import fcntl,sys\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\n"
+        "import fcntl,sys\nf=open(sys.argv[1],'r+')\nfcntl.flock(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\n"
             + "sys.stdin.readline()\n", live.toString()).start();
     try {
       BufferedReader out = new BufferedReader(new InputStreamReader(writer.getInputStream(), UTF_8));
@@ -159,10 +159,10 @@ class FileOpsTest {
     }
   }
 
-  /** Whether a child process's {@code fcntl} lock attempt on {@code file} finds it held (by this JVM). */
+  /** Whether a child process's {@code flock} attempt on {@code file}, as a scan takes, finds it held (by this JVM). */
   private static boolean lockedByAnotherProcess(Path file) throws Exception {
     Process probe = new ProcessBuilder("python3", "-c",
-        "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
+        "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.flock(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
             + " print('free')\nexcept OSError:\n print('held')\n", file.toString()).redirectErrorStream(true).start();
     try {
       assertThat(probe.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -320,5 +320,88 @@ class FileOpsTest {
     Files.move(next, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     assertThat(Files.readString(Path.of("/proc/self/fd/" + held))).as("renamed over, still held").isEqualTo("old");
     assertThat(Posix.close(held)).isZero();
+  }
+
+  // ---------------------------------------------------------------- a writer's lock that no other close drops
+
+  /** Another process's scan for {@code target}'s temporaries: tiercache's own, in a child JVM. */
+  private static void scanFromAnotherProcess(Path target) throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process scan = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), FileOpsTest.class.getName(),
+        target.toString()).redirectErrorStream(true).start();
+    try {
+      assertThat(scan.waitFor(60, TimeUnit.SECONDS)).as("the scanning JVM ended").isTrue();
+      String out = new String(scan.getInputStream().readAllBytes(), UTF_8);
+      assertThat(scan.exitValue()).as(out).isZero();
+    } finally {
+      scan.destroyForcibly();
+    }
+  }
+
+  /** The child JVM of {@link #scanFromAnotherProcess}. */
+  public static void main(String[] args) {
+    FileOps.ownerOnly().removeStaleTemporaries(Path.of(args[0]));
+  }
+
+  /**
+   * This JVM scans the directory through another path (a symbolic link to it, a {@code ..}): it
+   * opens its own live temporary under a name its set of live ones does not hold. That scan's close
+   * dropped the writer's {@code fcntl} lock, and another process's scan then removed the temporary
+   * being written.
+   */
+  @Test
+  void aScanThroughAnotherPathToTheDirectoryLeavesThisJvmsLiveTemporaryToAnotherProcessesScan() throws Exception {
+    Path real = Files.createDirectory(dir.resolve("real"));
+    Path alias = Files.createSymbolicLink(dir.resolve("alias"), real);
+    Files.createDirectory(dir.resolve("sub"));
+    try (FileOps.Temporary live = files.createTemporary(real.resolve("c.json"))) {
+      files.removeStaleTemporaries(alias.resolve("c.json"));
+      files.removeStaleTemporaries(Path.of(dir.toString(), "sub", "..", "real", "c.json"));
+      scanFromAnotherProcess(real.resolve("c.json"));
+      assertThat(live.path).as("being written").exists();
+    }
+  }
+
+  /**
+   * Two copies of tiercache in one JVM (two web apps of a servlet container), each with its own set
+   * of live temporaries: one copy's scan of the directory dropped the other copy's writer lock, and
+   * another process's scan then removed the temporary being written.
+   */
+  @Test
+  void anotherClassLoadersScanLeavesItsLiveTemporaryToAnotherProcessesScan() throws Exception {
+    java.util.List<java.net.URL> urls = new java.util.ArrayList<>();
+    for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+      urls.add(Path.of(entry).toUri().toURL());
+    }
+    try (java.net.URLClassLoader other = new java.net.URLClassLoader(urls.toArray(java.net.URL[]::new),
+        ClassLoader.getPlatformClassLoader())) {
+      Class<?> theirFileOps = other.loadClass(FileOps.class.getName());
+      assertThat(theirFileOps).isNotSameAs(FileOps.class);
+      java.lang.reflect.Method ownerOnly = theirFileOps.getDeclaredMethod("ownerOnly");
+      java.lang.reflect.Method create = theirFileOps.getDeclaredMethod("createTemporary", Path.class);
+      ownerOnly.setAccessible(true);
+      create.setAccessible(true);
+      AutoCloseable temp = (AutoCloseable) create.invoke(ownerOnly.invoke(null), dir.resolve("c.json"));
+      try {
+        java.lang.reflect.Field pathField = temp.getClass().getDeclaredField("path");
+        pathField.setAccessible(true);
+        Path live = (Path) pathField.get(temp);
+        files.removeStaleTemporaries(dir.resolve("c.json")); // this copy opens the same cache
+        scanFromAnotherProcess(dir.resolve("c.json"));
+        assertThat(live).as("being written by the other copy").exists();
+      } finally {
+        temp.close();
+      }
+    }
+  }
+
+  /** The Python SDK locks only {@code <name>.lock}: a temporary's writer lock does not exclude it. */
+  @Test
+  void aLiveTemporaryLeavesThePythonSdksLockFree() throws Exception {
+    Path lock = Files.writeString(dir.resolve("c.lock"), "");
+    try (FileOps.Temporary live = files.createTemporary(dir.resolve("c.json"))) {
+      assertThat(lockedByAnotherProcess(lock)).isFalse();
+      assertThat(lockedByAnotherProcess(live.path)).isTrue();
+    }
   }
 }
