@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -267,34 +268,7 @@ abstract class CacheContractTest {
    */
   @Test
   void twoComputesReadingEachOthersKeysBothFinish() throws Exception {
-    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
-    cache.put("x", Model.of("x0"));
-    cache.put("y", Model.of("y0"));
-    CyclicBarrier bothInside = new CyclicBarrier(2);
-    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "computing");
-      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
-      return t;
-    });
-    try {
-      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
-        meet(bothInside);
-        return Model.of("x1 saw " + cache.getIfPresent("y").id());
-      }));
-      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
-        meet(bothInside);
-        return Model.of("y1 saw " + cache.getIfPresent("x").id());
-      }));
-      // Each read sees the other key before the other compute wrote it, or after (once it is in the store).
-      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
-          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
-          List.of("x1 saw y0", "y1 saw x1 saw y0"));
-      assertThat(cache.getIfPresent("x").id()).isEqualTo(x.get().id());
-      assertThat(cache.getIfPresent("y").id()).isEqualTo(y.get().id());
-    } finally {
-      pool.shutdown();
-    }
-    track(cache); // only now: closing a deadlocked front tier would block
+    crossedComputes((c, key) -> c.getIfPresent(key));
   }
 
   /**
@@ -304,31 +278,8 @@ abstract class CacheContractTest {
    */
   @Test
   void computesThatGetWithALoaderReadWithoutLockingAndFailFastOnAMiss() throws Exception {
-    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
-    cache.put("x", Model.of("x0"));
-    cache.put("y", Model.of("y0"));
-    CyclicBarrier bothInside = new CyclicBarrier(2);
-    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "computing");
-      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
-      return t;
-    });
-    try {
-      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
-        meet(bothInside);
-        return Model.of("x1 saw " + cache.get("y", Model::of).id());
-      }));
-      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
-        meet(bothInside);
-        return Model.of("y1 saw " + cache.getAll(List.of("x"), ks -> Map.of()).get("x").id());
-      }));
-      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
-          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
-          List.of("x1 saw y0", "y1 saw x1 saw y0"));
-    } finally {
-      pool.shutdown();
-    }
-    track(cache); // only now: closing a deadlocked front tier would block
+    TieredCache<String, Model> cache = crossedComputes((c, key) -> key.equals("y")
+        ? c.get(key, Model::of) : c.getAll(List.of(key), ks -> Map.of()).get(key));
     String before = cache.getIfPresent("x").id();
     assertThat(cache.asMap().compute("x", (k, v) -> Model.of(v.id() + "+" + cache.get("x", Model::of).id())).id())
         .as("its own key").isEqualTo(before + "+" + before);
@@ -339,6 +290,41 @@ abstract class CacheContractTest {
         .isInstanceOf(IllegalStateException.class).hasMessageContaining("gone");
     assertThat(cache.getIfPresent("z")).isNull();
     assertThat(cache.get("absent", Model::of)).as("loads outside a compute").isEqualTo(Model.of("absent"));
+  }
+
+  /**
+   * Computes x and y at once, each reading the other's key with {@code read} while both are inside;
+   * each read sees the other key before the other compute wrote it, or after. Returns the cache.
+   */
+  private TieredCache<String, Model> crossedComputes(BiFunction<TieredCache<String, Model>, String, Model> read)
+      throws Exception {
+    TieredCache<String, Model> cache = builder(String.class, Model.class, "models").build();
+    cache.put("x", Model.of("x0"));
+    cache.put("y", Model.of("y0"));
+    CyclicBarrier bothInside = new CyclicBarrier(2);
+    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "computing");
+      t.setDaemon(true); // on failure they stay deadlocked, and must not keep the JVM alive
+      return t;
+    });
+    try {
+      Future<Model> x = pool.submit(() -> cache.asMap().compute("x", (k, v) -> {
+        meet(bothInside);
+        return Model.of("x1 saw " + read.apply(cache, "y").id());
+      }));
+      Future<Model> y = pool.submit(() -> cache.asMap().compute("y", (k, v) -> {
+        meet(bothInside);
+        return Model.of("y1 saw " + read.apply(cache, "x").id());
+      }));
+      assertThat(List.of(x.get(30, TimeUnit.SECONDS).id(), y.get(30, TimeUnit.SECONDS).id())).isIn(
+          List.of("x1 saw y0", "y1 saw x0"), List.of("x1 saw y1 saw x0", "y1 saw x0"),
+          List.of("x1 saw y0", "y1 saw x1 saw y0"));
+      assertThat(cache.getIfPresent("x").id()).isEqualTo(x.get().id());
+      assertThat(cache.getIfPresent("y").id()).isEqualTo(y.get().id());
+    } finally {
+      pool.shutdown();
+    }
+    return track(cache); // only now: closing a deadlocked front tier would block
   }
 
   /** A loader that asks for its own key fails at once, as Caffeine's does, instead of waiting for itself. */
