@@ -118,6 +118,8 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final StatsRecorder stats;
   private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
+  /** Null unless the front tier is bounded by size over a store whose reads are local. */
+  private final @Nullable Doorkeeper doorkeeper;
   private final ConcurrentHashMap<K, Load<V>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Outage> outages = new ConcurrentHashMap<>();
@@ -175,6 +177,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     this.weighted = config.maximumWeight() >= 0;
     this.stats = new StatsRecorder(config.recordStats());
     this.front = buildFront(config);
+    this.doorkeeper = config.maximumSize() >= 0 && store.readsAreLocal() ? new Doorkeeper(config.maximumSize()) : null;
     store.listeners().add(listener);
   }
 
@@ -250,7 +253,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     }
     String name = keys.format(key);
     // Inside a compute function, keeping the value would lock this key while another is locked.
-    return valueOf(FrontMaintenance.computing() ? readThrough(name) : lookup(key, name, true));
+    return valueOf(FrontMaintenance.computing() ? readThrough(name, true) : lookup(key, name, true));
   }
 
   /**
@@ -277,9 +280,13 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
 
   /**
    * The current value from the front tier, else from the persistent tier (then kept in the front
-   * tier); null when neither has one. Records which tier answered when {@code record}.
+   * tier, unless the {@link Doorkeeper} holds a first read back); null when neither has one. Records
+   * which tier answered when {@code record}.
    */
   private @Nullable Tagged<V> lookup(K key, String name, boolean record) {
+    if (doorkeeper != null && !doorkeeper.admit(key) && front.policy().getIfPresentQuietly(key) == null) {
+      return readThrough(name, record); // a first read: served, not kept (an expired entry is replaced below)
+    }
     Outcome<V> out = new Outcome<>();
     Tagged<V> result = writeFront(key, (k, old) -> {
       if (old != null && current(old)) {
@@ -309,9 +316,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     return out.source == Outcome.MISS ? null : result;
   }
 
-  /** The store's current value, not kept in the front tier. */
-  private @Nullable Tagged<V> readThrough(String name) {
+  /** The store's current value, not kept in the front tier. Records which tier answered when {@code record}. */
+  private @Nullable Tagged<V> readThrough(String name, boolean record) {
     Tagged<V> stored = fromStore(name);
+    if (!record) {
+      return stored;
+    }
     if (stored != null) {
       stats.recordPersistentHit();
     } else {
@@ -371,7 +381,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     Map<K, V> found = new LinkedHashMap<>();
     List<K> missed = new ArrayList<>();
     for (K key : keysToRead) {
-      Tagged<V> tagged = readThrough(keys.format(key));
+      Tagged<V> tagged = readThrough(keys.format(key), true);
       if (tagged != null) {
         found.put(key, tagged.value);
       } else {
@@ -980,8 +990,8 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     String name = keys.format(Objects.requireNonNull(key, "key"));
     byte[] encoded = codec.encode(value);
     Outcome<V> out = new Outcome<>();
-    // Writes around a front tier that does not hold the key: the value enters memory on its first
-    // read, so that a stream of new keys does not evict (on every write) the entries being read.
+    // Writes around a front tier that does not hold the key: the value enters memory when it is read
+    // (see Doorkeeper), so that a stream of new keys does not evict (on every write) the entries being read.
     Tagged<V> tagged = writeFront(key, (k, old) -> {
       supersedeLoads(k);
       out.replaced = previous(old, name);

@@ -131,6 +131,15 @@ interface PersistentStore extends AutoCloseable {
     return true;
   }
 
+  /**
+   * Whether a read costs about what a front-tier insert does (a memory-mapped store's), so that a
+   * size-bounded front tier takes in a key read from here on its second read only ({@link Doorkeeper}).
+   * A store across a network answers false: there, a read that is not kept costs another round trip.
+   */
+  default boolean readsAreLocal() {
+    return true;
+  }
+
   /** Held around a loader: see {@link #lease}. */
   interface Lease extends AutoCloseable {
     /** The lease of stores whose processes do not share loads: nothing was waited for. */

@@ -620,6 +620,11 @@ final class RedisStore implements PersistentStore {
   }
 
   @Override
+  public boolean readsAreLocal() {
+    return false; // a read the front tier did not keep would cost the next reader a round trip
+  }
+
+  @Override
   public boolean frontConfirmed(long nowMillis) {
     return nowMillis - confirmedAsOf.get() <= CONFIRM_MILLIS || !confirmHits;
   }

@@ -92,7 +92,7 @@ public interface TieredCache<K, V> extends AutoCloseable {
   /**
    * Stores {@code value}; durable on return as the builder's {@link Durability} says. A value the
    * front tier holds for {@code key} is replaced there; otherwise the put writes around memory and
-   * the value is decoded on its first read, so that a stream of new keys does not evict the entries
+   * the value is decoded when it is read, so that a stream of new keys does not evict the entries
    * being read.
    *
    * @throws CacheException if the value could not be made as durable as asked (a full disk, Redis

@@ -795,12 +795,54 @@ abstract class LoadingContractTest extends CacheContractTest {
       String key = String.format("k%02d", i);
       cache.put(key, Model.of(key)); // written around the front tier
     }
+    int readsToKeep = readsAreLocal() ? 2 : 1; // see aBoundedFrontTierKeepsAKeyReadFromTheStore...
     for (int i = 0; i < 30; i++) {
-      cache.getIfPresent(String.format("k%02d", i)); // a value read from the store is kept in memory
+      for (int read = 0; read < readsToKeep; read++) {
+        cache.getIfPresent(String.format("k%02d", i)); // a value read from the store is kept in memory
+      }
       assertThat(evictedOn).as("evictions once read %d returned", i).hasSize(Math.max(0, i - 9));
     }
-    assertThat(cache.stats().persistentHitCount()).isEqualTo(30);
+    // Every key was read from the store; a second read may have found it held (a doorkeeper collision).
+    assertThat(cache.stats().persistentHitCount()).isBetween(30L, 30L * readsToKeep);
+    assertThat(cache.stats().persistentHitCount() + cache.stats().frontHitCount()).isEqualTo(30L * readsToKeep);
     assertThat(evictedOn).containsOnly(reader);
+  }
+
+  /** Whether the store's reads cost about a front-tier insert (files), not a round trip (a server). */
+  protected boolean readsAreLocal() {
+    return true;
+  }
+
+  @Test
+  void aBoundedFrontTierKeepsAKeyReadFromTheStoreOnItsSecondReadFromFilesAndItsFirstFromAServer() {
+    TieredCache<String, Model> cache = track(models().maximumSize(100).recordStats().build());
+    LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
+    cache.put("k", Model.of("k")); // written around the front tier
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    assertThat(local.frontHolds("k")).as("kept after its first read").isEqualTo(!readsAreLocal());
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    assertThat(local.frontHolds("k")).as("kept after its second read").isTrue();
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    long fromStore = readsAreLocal() ? 2 : 1;
+    assertThat(cache.stats().persistentHitCount()).isEqualTo(fromStore);
+    assertThat(cache.stats().frontHitCount()).isEqualTo(3 - fromStore);
+
+    cache.put("other", Model.of("other"));
+    assertThat(cache.get("other", id -> { throw new AssertionError("the store holds it"); }))
+        .isEqualTo(Model.of("other"));
+    assertThat(local.frontHolds("other")).as("kept after a read through a loader").isEqualTo(!readsAreLocal());
+    assertThat(cache.get("loaded", Model::of)).isEqualTo(Model.of("loaded"));
+    assertThat(local.frontHolds("loaded")).as("a loaded value is kept at once").isTrue();
+    assertThat(cache.getIfPresent("missing")).isNull();
+    assertThat(cache.stats().missCount()).isEqualTo(2); // "loaded" before its load, "missing"
+  }
+
+  @Test
+  void anUnboundedFrontTierKeepsAKeyReadFromTheStoreOnItsFirstRead() {
+    TieredCache<String, Model> cache = track(models().recordStats().build());
+    cache.put("k", Model.of("k"));
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    assertThat(((CacheHandle<String, Model>) cache).cache().frontHolds("k")).isTrue();
   }
 
   @Test

