@@ -284,7 +284,8 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    * which tier answered when {@code record}.
    */
   private @Nullable Tagged<V> lookup(K key, String name, boolean record) {
-    if (doorkeeper != null && !doorkeeper.admit(key) && front.policy().getIfPresentQuietly(key) == null) {
+    if (doorkeeper != null && !doorkeeper.admit(key, front.estimatedSize())
+        && front.policy().getIfPresentQuietly(key) == null) {
       return readThrough(name, record); // a first read: served, not kept (an expired entry is replaced below)
     }
     Outcome<V> out = new Outcome<>();

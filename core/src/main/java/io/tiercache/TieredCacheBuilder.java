@@ -102,10 +102,10 @@ public final class TieredCacheBuilder<K, V> {
 
   /**
    * Bounds the front tier (decoded values in memory) by entries; the persistent tier is not bounded.
-   * Entries the front tier evicts are decoded again on their next read. Over the file stores, a value
-   * read from the persistent tier enters the bounded front tier on its second read within about
-   * {@code maximumSize} reads of other keys, not on its first: a key read once costs no insert and no
-   * eviction (over Redis, where a read is a round trip, on its first). A loaded value enters at once.
+   * Entries the front tier evicts are decoded again on their next read. Over the file stores, once the
+   * front tier is half full, a value read from the persistent tier enters it on its second read within
+   * about {@code maximumSize} reads of other keys, not on its first: a key read once costs no insert and
+   * no eviction (over Redis, where a read is a round trip, on its first). A loaded value enters at once.
    *
    * @throws IllegalStateException if {@link #maximumWeight} was set
    */

@@ -5,14 +5,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 
 class DoorkeeperTest {
+  /** A front tier's size past half its bound: the doorkeeper decides. */
+  static final long FULL = Long.MAX_VALUE;
+
+  @Test
+  void everyKeyIsAdmittedWhileTheFrontTierIsLessThanHalfFullAndNoBitIsAllocated() {
+    Doorkeeper doorkeeper = new Doorkeeper(1_000);
+    assertThat(doorkeeper.admit("model-1", 0)).isTrue();
+    assertThat(doorkeeper.admit("model-1", 499)).isTrue();
+    assertThat(doorkeeper.allocated()).isFalse();
+    assertThat(doorkeeper.admit("model-1", 500)).as("half full: a first read").isFalse();
+    assertThat(doorkeeper.allocated()).isTrue();
+    assertThat(doorkeeper.admit("model-1", 1_000)).isTrue();
+  }
 
   @Test
   void aKeyIsAdmittedOnItsSecondReadNotItsFirst() {
     Doorkeeper doorkeeper = new Doorkeeper(1_000);
-    assertThat(doorkeeper.admit("model-1")).isFalse();
-    assertThat(doorkeeper.admit("model-1")).isTrue();
-    assertThat(doorkeeper.admit("model-1")).isTrue();
-    assertThat(doorkeeper.admit("model-2")).isFalse();
+    assertThat(doorkeeper.admit("model-1", FULL)).isFalse();
+    assertThat(doorkeeper.admit("model-1", FULL)).isTrue();
+    assertThat(doorkeeper.admit("model-1", FULL)).isTrue();
+    assertThat(doorkeeper.admit("model-2", FULL)).isFalse();
   }
 
   @Test
@@ -31,20 +44,20 @@ class DoorkeeperTest {
   @Test
   void theBitsAreClearedWhenAKeyWouldSetMoreThanAnEighthOfThemAndItKeepsItsOwn() {
     Doorkeeper doorkeeper = new Doorkeeper(1_024); // 8,192 bits, 1,024 set at most
-    assertThat(doorkeeper.admit(-1)).isFalse();
+    assertThat(doorkeeper.admit(-1, FULL)).isFalse();
     int firstReads = 1;
     int i = 0;
     for (; firstReads < 1_024; i++) {
-      if (!doorkeeper.admit(i)) {
+      if (!doorkeeper.admit(i, FULL)) {
         firstReads++;
       }
     }
-    assertThat(doorkeeper.admit(-1)).as("1,024 bits set, not cleared yet").isTrue();
-    while (doorkeeper.admit(i)) { // the key that would set the 1,025th bit clears them
+    assertThat(doorkeeper.admit(-1, FULL)).as("1,024 bits set, not cleared yet").isTrue();
+    while (doorkeeper.admit(i, FULL)) { // the key that would set the 1,025th bit clears them
       i++;
     }
-    assertThat(doorkeeper.admit(i)).as("the key that cleared them keeps its bit").isTrue();
-    assertThat(doorkeeper.admit(-1)).as("an older key's bit is cleared").isFalse();
+    assertThat(doorkeeper.admit(i, FULL)).as("the key that cleared them keeps its bit").isTrue();
+    assertThat(doorkeeper.admit(-1, FULL)).as("an older key's bit is cleared").isFalse();
   }
 
   /** Keys that collide with one seen before are admitted on their first read: at most one in eight. */
@@ -55,7 +68,7 @@ class DoorkeeperTest {
     int admitted = 0;
     int reads = 200_000;
     for (int i = 0; i < reads; i++) {
-      if (doorkeeper.admit("asset-" + i)) {
+      if (doorkeeper.admit("asset-" + i, FULL)) {
         admitted++;
       }
     }

@@ -815,9 +815,12 @@ abstract class LoadingContractTest extends CacheContractTest {
 
   @Test
   void aBoundedFrontTierKeepsAKeyReadFromTheStoreOnItsSecondReadFromFilesAndItsFirstFromAServer() {
-    TieredCache<String, Model> cache = track(models().maximumSize(100).recordStats().build());
+    TieredCache<String, Model> cache = track(models().maximumSize(6).recordStats().build());
     LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
     cache.put("k", Model.of("k")); // written around the front tier
+    for (String id : List.of("l1", "l2", "l3")) {
+      cache.get(id, Model::of); // loaded, kept: the front tier is half full
+    }
     assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
     assertThat(local.frontHolds("k")).as("kept after its first read").isEqualTo(!readsAreLocal());
     assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
@@ -834,7 +837,22 @@ abstract class LoadingContractTest extends CacheContractTest {
     assertThat(cache.get("loaded", Model::of)).isEqualTo(Model.of("loaded"));
     assertThat(local.frontHolds("loaded")).as("a loaded value is kept at once").isTrue();
     assertThat(cache.getIfPresent("missing")).isNull();
-    assertThat(cache.stats().missCount()).isEqualTo(2); // "loaded" before its load, "missing"
+    assertThat(cache.stats().missCount()).isEqualTo(5); // the four loads, "missing"
+  }
+
+  @Test
+  void aBoundedFrontTierLessThanHalfFullKeepsAKeyReadFromTheStoreOnItsFirstRead() {
+    TieredCache<String, Model> cache = track(models().maximumSize(6).recordStats().build());
+    LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
+    for (String id : List.of("k1", "k2", "k3", "k4")) {
+      cache.put(id, Model.of(id));
+    }
+    for (String id : List.of("k1", "k2", "k3")) {
+      assertThat(cache.getIfPresent(id)).isEqualTo(Model.of(id));
+      assertThat(local.frontHolds(id)).as(id + ", read once").isTrue(); // nothing to evict for it
+    }
+    assertThat(cache.getIfPresent("k4")).isEqualTo(Model.of("k4"));
+    assertThat(local.frontHolds("k4")).as("k4, read once with the front tier half full").isEqualTo(!readsAreLocal());
   }
 
   @Test
