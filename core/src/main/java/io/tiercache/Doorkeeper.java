@@ -15,8 +15,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Only while the front tier is at least half full, as Caffeine sizes its frequency sketch: before,
  * a value taken in evicts nothing, and the bits are not allocated, so a bound set high costs nothing
- * until the tier fills. Front tiers bounded by size only: the window is counted in keys, and a weight bound does not
- * say how many keys it holds.
+ * until the tier fills. Front tiers bounded by size only: the window is counted in keys, and a weight
+ * bound does not say how many keys it holds.
  *
  * <p>One bit per key hash, 8 bits per front-tier entry; the bits are cleared when a key would set
  * more than an eighth of them, so a key collides with one seen before, and is taken in on its first

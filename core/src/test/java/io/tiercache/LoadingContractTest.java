@@ -819,7 +819,7 @@ abstract class LoadingContractTest extends CacheContractTest {
     LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
     cache.put("k", Model.of("k")); // written around the front tier
     for (String id : List.of("l1", "l2", "l3")) {
-      cache.get(id, Model::of); // loaded, kept: the front tier is half full
+      cache.get(id, Model::of); // loaded values are kept: three of six, the front tier is half full
     }
     assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
     assertThat(local.frontHolds("k")).as("kept after its first read").isEqualTo(!readsAreLocal());
