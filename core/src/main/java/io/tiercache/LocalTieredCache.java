@@ -2,6 +2,7 @@ package io.tiercache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Policy;
 import io.tiercache.stats.CacheStats;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
@@ -118,8 +119,10 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final StatsRecorder stats;
   private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
-  /** Null unless the front tier is bounded by size over a store whose reads are local. */
+  /** Null unless the front tier is bounded (by size or weight) over a store whose reads are local. */
   private final @Nullable Doorkeeper doorkeeper;
+  /** The front tier's weight, when it is bounded by weight. */
+  private final Policy.@Nullable Eviction<K, Tagged<V>> weightedEviction;
   private final ConcurrentHashMap<K, Load<V>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Outage> outages = new ConcurrentHashMap<>();
@@ -177,7 +180,9 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     this.weighted = config.maximumWeight() >= 0;
     this.stats = new StatsRecorder(config.recordStats());
     this.front = buildFront(config);
-    this.doorkeeper = config.maximumSize() >= 0 && store.readsAreLocal() ? new Doorkeeper(config.maximumSize()) : null;
+    long bound = weighted ? config.maximumWeight() : config.maximumSize();
+    this.doorkeeper = bound >= 0 && store.readsAreLocal() ? new Doorkeeper(bound) : null;
+    this.weightedEviction = weighted ? front.policy().eviction().orElseThrow() : null;
     store.listeners().add(listener);
   }
 
@@ -284,7 +289,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
    * which tier answered when {@code record}.
    */
   private @Nullable Tagged<V> lookup(K key, String name, boolean record) {
-    if (doorkeeper != null && !doorkeeper.admit(key, front.estimatedSize())
+    if (doorkeeper != null && !admitted(doorkeeper, key)
         && front.policy().getIfPresentQuietly(key) == null) {
       return readThrough(name, record); // a first read: served, not kept (an expired entry is replaced below)
     }
@@ -315,6 +320,13 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       }
     }
     return out.source == Outcome.MISS ? null : result;
+  }
+
+  /** Asks the doorkeeper, with the front tier's use of its bound: its weight if bounded by weight, else its entries. */
+  private boolean admitted(Doorkeeper doorkeeper, K key) {
+    long entries = front.estimatedSize();
+    long used = weightedEviction == null ? entries : weightedEviction.weightedSize().orElseThrow();
+    return doorkeeper.admit(key, used, entries);
   }
 
   /** The store's current value, not kept in the front tier. Records which tier answered when {@code record}. */

@@ -123,7 +123,9 @@ public final class TieredCacheBuilder<K, V> {
   /**
    * Bounds the front tier by the sum of its entries' weights: by default the length of each value's
    * encoded JSON, so that {@code maximumWeight(64 << 20)} keeps about 64 MiB of JSON decoded in
-   * memory; see {@link #weigher}. The persistent tier is not bounded.
+   * memory; see {@link #weigher}. The persistent tier is not bounded. Values read from the persistent
+   * tier enter the front tier as under {@link #maximumSize}, once it holds half its weight, the window
+   * being about as many reads as the front tier holds entries at the weights seen by then.
    *
    * @throws IllegalStateException if {@link #maximumSize} was set
    */

@@ -856,6 +856,22 @@ abstract class LoadingContractTest extends CacheContractTest {
   }
 
   @Test
+  void aFrontTierBoundedByWeightKeepsAKeyReadFromTheStoreOnItsSecondReadOnceHalfItsWeightIsUsed() {
+    TieredCache<String, Model> cache = track(models().maximumWeight(100)
+        .weigher((String k, Model v) -> k.equals("heavy") ? 50 : 1).build());
+    LocalTieredCache<String, Model> local = ((CacheHandle<String, Model>) cache).cache();
+    cache.put("j", Model.of("j"));
+    cache.put("k", Model.of("k"));
+    assertThat(cache.getIfPresent("j")).isEqualTo(Model.of("j"));
+    assertThat(local.frontHolds("j")).as("read once, the front tier under half its weight").isTrue();
+    cache.get("heavy", Model::of); // one entry, half the weight: half full, though it holds two of ~100
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    assertThat(local.frontHolds("k")).as("read once, half the weight used").isEqualTo(!readsAreLocal());
+    assertThat(cache.getIfPresent("k")).isEqualTo(Model.of("k"));
+    assertThat(local.frontHolds("k")).as("read twice").isTrue();
+  }
+
+  @Test
   void anUnboundedFrontTierKeepsAKeyReadFromTheStoreOnItsFirstRead() {
     TieredCache<String, Model> cache = track(models().recordStats().build());
     cache.put("k", Model.of("k"));
