@@ -33,8 +33,11 @@ final class Doorkeeper {
   private static final int MAX_BITS_LOG2 = 26;
 
   private final long halfFull;
-  /** Allocated by the first read that needs them; a racing read may allocate another (it loses bits). */
-  private long @Nullable [] words;
+  /**
+   * Allocated by the first read that needs them; a racing read may allocate another (it loses bits).
+   * Volatile for the array's publication only (its length sizes every read); the bits are plain.
+   */
+  private volatile long @Nullable [] words;
   private int set;
 
   /** For a front tier bounded at {@code bound}: its maximum size, or its maximum weight. */
