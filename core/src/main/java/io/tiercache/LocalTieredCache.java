@@ -115,13 +115,12 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
   private final Executor executor;
   private final @Nullable RemovalListener<? super K, ? super V> removalListener;
   private final @Nullable Weigher<? super K, ? super V> weigher;
-  private final boolean weighted;
   private final StatsRecorder stats;
   private final FrontMaintenance maintenance = new FrontMaintenance();
   private final Cache<K, Tagged<V>> front;
   /** Null unless the front tier is bounded (by size or weight) over a store whose reads are local. */
   private final @Nullable Doorkeeper doorkeeper;
-  /** The front tier's weight, when it is bounded by weight. */
+  /** The front tier's weight; null unless it is bounded by weight. */
   private final Policy.@Nullable Eviction<K, Tagged<V>> weightedEviction;
   private final ConcurrentHashMap<K, Load<V>> loading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<K, Object> refreshing = new ConcurrentHashMap<>();
@@ -177,9 +176,9 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
     this.executor = config.executor();
     this.removalListener = config.removalListener();
     this.weigher = config.weigher();
-    this.weighted = config.maximumWeight() >= 0;
     this.stats = new StatsRecorder(config.recordStats());
     this.front = buildFront(config);
+    boolean weighted = config.maximumWeight() >= 0;
     long bound = weighted ? config.maximumWeight() : config.maximumSize();
     this.doorkeeper = bound >= 0 && store.readsAreLocal() ? new Doorkeeper(bound) : null;
     this.weightedEviction = weighted ? front.policy().eviction().orElseThrow() : null;
@@ -224,7 +223,7 @@ final class LocalTieredCache<K, V> implements TieredCache<K, V> {
       K k = (K) key;
       @SuppressWarnings("unchecked")
       Tagged<V> tagged = (Tagged<V>) value;
-      stats.recordEviction(weighted ? weigh(k, tagged) : 1);
+      stats.recordEviction(weightedEviction != null ? weigh(k, tagged) : 1);
       deliver(removal(k, tagged, RemovalCause.SIZE));
     }
   }
