@@ -1,7 +1,9 @@
 package io.tiercache;
 
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One open journal file: a descriptor every write goes through with {@code O_APPEND} (so writers in
@@ -35,6 +38,11 @@ final class JournalFile implements AutoCloseable {
    */
   final boolean headerDamaged;
   private boolean closed;
+  /** The direct buffer last written from and its address: the appender reuses one, and asking JNA is a JNI call. */
+  private DirectAddress lastUnit = new DirectAddress(null, 0);
+
+  /** Final fields: a thread that reads a record another thread wrote sees both, never a buffer with a wrong address. */
+  private record DirectAddress(@Nullable ByteBuffer buffer, long address) {}
 
   private JournalFile(Path path, int fd, FileChannel reader, long[] header) {
     this.path = path;
@@ -127,18 +135,35 @@ final class JournalFile implements AutoCloseable {
     append(ByteBuffer.wrap(unit));
   }
 
-  /** As above, for the bytes of {@code unit} from position 0 to its limit (JNA passes a direct buffer's start). */
+  /**
+   * As above, for the bytes of {@code unit} from position 0 to its limit: a direct buffer's memory as
+   * it is, a heap buffer's array copied in by JNA.
+   */
   void append(ByteBuffer unit) throws IOException {
-    if (unit.position() != 0 || unit.hasArray() && unit.arrayOffset() != 0) {
+    if (unit.position() != 0 || !unit.isDirect() && (!unit.hasArray() || unit.arrayOffset() != 0)) {
       throw new IllegalArgumentException("a unit is written from the start of its buffer");
     }
     int length = unit.limit();
-    long n = Posix.write(fd, unit, length);
+    long n;
+    try {
+      n = unit.isDirect() ? Posix.write(fd, address(unit), length) : Posix.write(fd, unit.array(), length);
+    } finally {
+      Reference.reachabilityFence(unit);
+    }
     if (n != length) {
       int errno = n < 0 ? Native.getLastError() : 0;
       throw new IOException(n < 0 ? "write failed: " + Posix.strerror(errno) + " (errno " + errno + ")"
           : "short write: " + n + " of " + length + " bytes (a full disk?)");
     }
+  }
+
+  private long address(ByteBuffer direct) {
+    DirectAddress last = lastUnit;
+    if (last.buffer != direct) {
+      last = new DirectAddress(direct, Pointer.nativeValue(Native.getDirectBufferPointer(direct)));
+      lastUnit = last;
+    }
+    return last.address;
   }
 
   /**
