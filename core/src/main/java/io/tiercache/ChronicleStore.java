@@ -62,7 +62,8 @@ final class ChronicleStore implements PersistentStore {
   private final ChronicleState state;
   final ChronicleUndo undo; // package-private for tests
   private final LockFile lock;
-  private final FileChannel syncChannel;
+  /** The map file as checked at open; its descriptor forces it (see {@link FileOps#forceData}). */
+  private final FileOps.Held checkedFile;
   private final long ttlMillis;
   private final long graceMillis;
   private final Listeners listeners = new Listeners();
@@ -77,7 +78,7 @@ final class ChronicleStore implements PersistentStore {
   private boolean closed;
 
   private ChronicleStore(StoreConfig config, StoreSpec.ChronicleMap sizes, ChronicleMap<String, byte[]> map,
-      FileChannel checked, ChronicleState state, ChronicleUndo undo, LockFile lock) {
+      FileOps.Held checked, ChronicleState state, ChronicleUndo undo, LockFile lock) {
     this.sizes = sizes;
     this.clock = config.clock();
     this.durability = config.durability();
@@ -88,7 +89,7 @@ final class ChronicleStore implements PersistentStore {
     this.lock = lock;
     this.ttlMillis = config.expireAfter().toMillis();
     this.graceMillis = config.staleGrace().toMillis();
-    this.syncChannel = checked;
+    this.checkedFile = checked;
   }
 
   /** Schedules the purger: last in {@link #open}, so that a failed open leaves no task behind. */
@@ -116,7 +117,7 @@ final class ChronicleStore implements PersistentStore {
         if (foreign != null) {
           map = mapFile.setAside(foreign); // damaged as a file Chronicle cannot open is: kept, never deleted
         }
-        ChronicleUndo.restore(config.files(), config.fileOps(), map, mapFile.checked); // after recovery removed what kills cut
+        ChronicleUndo.restore(config.files(), config.fileOps(), map, mapFile.checked.channel()); // after recovery removed what kills cut
         state.resetOpeners();
       }
       boolean durable = config.durability() == Durability.FSYNC;
@@ -193,7 +194,7 @@ final class ChronicleStore implements PersistentStore {
     final Path file;
     final FileOps fileOps;
     final ChronicleMapBuilder<String, byte[]> builder;
-    FileChannel checked;
+    FileOps.Held checked;
     /** The map once opened: closed with the file if the store's open fails after it. */
     ChronicleMap<String, byte[]> map;
 
@@ -202,7 +203,8 @@ final class ChronicleStore implements PersistentStore {
       this.fileOps = fileOps;
       this.builder = builder;
       try {
-        checked = fileOps.openOrCreate(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        checked = fileOps.openOrCreateHeld(file, FileOps.Use.IN_PLACE, StandardOpenOption.READ,
+            StandardOpenOption.WRITE);
       } catch (IOException e) {
         throw new CacheException("cannot open the Chronicle Map file", file, e);
       }
@@ -278,7 +280,7 @@ final class ChronicleStore implements PersistentStore {
       checked.close();
       FileOps.moveAside(file, reason);
       try {
-        checked = fileOps.create(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        checked = fileOps.createHeld(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
         return chronicle(false, null);
       } catch (IOException | RuntimeException e) {
         if (cause != null) {
@@ -317,7 +319,7 @@ final class ChronicleStore implements PersistentStore {
       }
       FileLock probe;
       try {
-        probe = checked.tryLock(0, 1, true);
+        probe = checked.channel().tryLock(0, 1, true);
       } catch (OverlappingFileLockException sameFile) {
         return;
       }
@@ -329,7 +331,7 @@ final class ChronicleStore implements PersistentStore {
     }
 
     private long size() throws IOException {
-      return checked.size();
+      return checked.channel().size();
     }
 
     /**
@@ -340,7 +342,7 @@ final class ChronicleStore implements PersistentStore {
      */
     private String headerDamage() throws IOException {
       ByteBuffer head = ByteBuffer.allocate(12 + HEADER_TYPE.length).order(ByteOrder.LITTLE_ENDIAN);
-      while (head.hasRemaining() && checked.read(head, head.position()) > 0) {
+      while (head.hasRemaining() && checked.channel().read(head, head.position()) > 0) {
         // read until full or end of file
       }
       if (head.hasRemaining()
@@ -783,7 +785,7 @@ final class ChronicleStore implements PersistentStore {
   /** fsync of the map file: Linux writes back every dirty page of the file, whichever mapping dirtied it. */
   private void force() {
     try {
-      syncChannel.force(false);
+      FileOps.forceData(checkedFile.channel(), checkedFile.fd());
     } catch (IOException e) {
       throw new CacheException("cannot force the Chronicle Map file to disk", file, e);
     }
@@ -864,7 +866,7 @@ final class ChronicleStore implements PersistentStore {
       try {
         state.addOpeners(-1);
         map.close();
-        syncChannel.close();
+        checkedFile.close();
       } catch (IOException e) {
         throw new CacheException("cannot close the Chronicle Map file", file, e);
       } finally {
@@ -884,7 +886,7 @@ final class ChronicleStore implements PersistentStore {
     }
     map.close();
     try {
-      syncChannel.close();
+      checkedFile.close();
     } catch (IOException e) {
       throw new CacheException("cannot close the Chronicle Map file", file, e);
     }

@@ -68,7 +68,11 @@ final class ChronicleUndo implements AutoCloseable {
   private static final int SLOTS = Math.min(256, Integer.highestOneBit(4 * Runtime.getRuntime().availableProcessors() - 1) << 1);
 
   final Path file;
-  private final FileChannel channel;
+  /** Opened again through {@link #fd} if an interrupt closed it (see {@link #channel()}). */
+  @GuardedBy("this")
+  private FileChannel channel;
+  @GuardedBy("this")
+  private boolean closed;
   /** Each copy is on disk before its replace begins. */
   private final boolean durable;
   /** A durable file's copy was released since {@link #forceReleases} last ran. */
@@ -232,7 +236,11 @@ final class ChronicleUndo implements AutoCloseable {
   /** Forces the whole file. */
   void force() {
     try {
-      channel.force(false);
+      FileChannel channel;
+      synchronized (this) {
+        channel = this.channel;
+      }
+      FileOps.forceData(channel, fd);
     } catch (IOException e) {
       throw new CacheException("cannot force the Chronicle Map undo file to disk", file, e);
     }
@@ -253,21 +261,35 @@ final class ChronicleUndo implements AutoCloseable {
   }
 
   /** Appends {@code count} empty regions of {@code capacity} bytes, written (not a hole), and maps them. */
-  private MappedByteBuffer append(int count, int capacity) throws IOException {
+  private synchronized MappedByteBuffer append(int count, int capacity) throws IOException {
     ByteBuffer regions = ByteBuffer.allocate(count * capacity);
     for (int i = 0; i < count; i++) {
       regions.putInt(i * capacity, MAGIC).putInt(i * capacity + OFF_CAPACITY, capacity);
     }
-    synchronized (channel) {
+    return FileOps.settingAsideInterrupt(() -> {
+      FileChannel channel = channel();
       long at = channel.size();
       try {
         FileOps.writeFully(channel, regions, at); // blocks allocated now: a full disk fails here, not in a page fault
       } catch (IOException e) {
-        channel.truncate(at); // a partial region would hide the regions appended after it from a restore
+        channel().truncate(at); // a partial region would hide the regions appended after it from a restore
         throw e;
       }
       return channel.map(FileChannel.MapMode.READ_WRITE, at, regions.capacity());
+    });
+  }
+
+  /**
+   * The open channel: a {@code FileChannel} closes itself, for every thread, when a thread inside one of its
+   * calls is interrupted; it is opened again through the descriptor, which names the same file whatever its
+   * name holds by then.
+   */
+  @GuardedBy("this")
+  private FileChannel channel() throws IOException {
+    if (!channel.isOpen() && !closed && fd >= 0) {
+      channel = FileChannel.open(Posix.fdPath(fd, file), StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
+    return channel;
   }
 
   /**
@@ -435,14 +457,15 @@ final class ChronicleUndo implements AutoCloseable {
   }
 
   /** Closes the file and leaves it, as a killed process would. */
-  void abandon() {
+  synchronized void abandon() {
     try {
       if (owned != null && owned.isValid()) {
         owned.release();
       }
-      if (fd >= 0 && channel.isOpen()) {
+      if (fd >= 0 && !closed) {
         Posix.close(fd); // its flock goes with it; once: the number may be another file's afterwards
       }
+      closed = true;
       channel.close();
     } catch (IOException e) {
       throw new CacheException("cannot close the Chronicle Map undo file", file, e);

@@ -271,6 +271,46 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
   }
 
   /** Writes all of {@code bytes} at file position {@code at}: a positional write may write less. */
+  /** A call that may throw {@code E}, for {@link #settingAsideInterrupt}. */
+  interface Call<T, E extends Exception> {
+    T call() throws E;
+  }
+
+  /**
+   * Runs {@code call} with this thread's interrupt status cleared, and sets it again after. A
+   * {@code FileChannel} closes itself, for every thread, at the first call an interrupted thread makes
+   * (a caller's {@code Future.cancel(true)}, an executor's {@code shutdownNow}), which would fail the write
+   * at once. An interrupt that arrives during the call still fails it, and loses nothing.
+   */
+  static <T, E extends Exception> T settingAsideInterrupt(Call<T, E> call) throws E {
+    boolean interrupted = Thread.interrupted();
+    try {
+      return call.call();
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * {@code channel.force(false)}, through {@code fd} (a descriptor of the same file) where there is one:
+   * a {@code FileChannel} closes itself, for every thread, when a thread inside one of its calls is
+   * interrupted, and a force lasts long enough to be hit.
+   */
+  static void forceData(FileChannel channel, int fd) throws IOException {
+    if (fd < 0) {
+      channel.force(false);
+      return;
+    }
+    while (Posix.fdatasync(fd) != 0) {
+      int errno = Native.getLastError();
+      if (errno != Posix.EINTR) {
+        throw new IOException("fdatasync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
+      }
+    }
+  }
+
   static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
     while (bytes.hasRemaining()) {
       at += channel.write(bytes, at);

@@ -15,15 +15,15 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One open journal file: a descriptor every write goes through with {@code O_APPEND} (so writers in
- * other processes never overwrite each other, whatever happens to any lock), and a channel that
- * reads the very same file. A journal is replaced by renaming a new file over its name; this object
- * keeps the one it opened.
+ * One open journal file: a descriptor every write and read goes through, writes with {@code O_APPEND}
+ * (so writers in other processes never overwrite each other, whatever happens to any lock). Reads are
+ * {@code pread(2)}, not a {@code FileChannel}: an interrupt of a thread inside a channel's call closes the
+ * channel for every thread, and one caller's {@code Future.cancel(true)} would break the store. A journal
+ * is replaced by renaming a new file over its name; this object keeps the one it opened.
  */
 final class JournalFile implements AutoCloseable {
   final Path path;
   private final int fd;
-  final FileChannel reader;
   /** The header's generation: the snapshot this journal extends. */
   final long generation;
   final int format;
@@ -44,10 +44,9 @@ final class JournalFile implements AutoCloseable {
   /** Final fields: a thread that reads a record another thread wrote sees both, never a buffer with a wrong address. */
   private record DirectAddress(@Nullable ByteBuffer buffer, long address) {}
 
-  private JournalFile(Path path, int fd, FileChannel reader, long[] header) {
+  private JournalFile(Path path, int fd, long[] header) {
     this.path = path;
     this.fd = fd;
-    this.reader = reader;
     this.headerDamaged = header[0] < 0;
     this.format = headerDamaged ? Journal.FORMAT : (int) header[0];
     this.generation = header[1];
@@ -62,45 +61,34 @@ final class JournalFile implements AutoCloseable {
    * @throws CacheException if its header is of a newer format
    */
   static JournalFile open(Path path, FileOps files) throws IOException {
-    // Read and write: where there is no /proc, /dev/fd opens the reader only in the descriptor's own mode.
     int fd = files.openDescriptor(path, FileOps.Use.IN_PLACE, Posix.O_RDWR | Posix.O_APPEND);
-    FileChannel reader = null;
     try {
-      reader = FileChannel.open(Posix.fdPath(fd, path), StandardOpenOption.READ); // the descriptor's file
-      long[] header = readHeader(reader, path);
-      return new JournalFile(path, fd, reader, header);
+      return new JournalFile(path, fd, readHeader(fd, path));
     } catch (IOException | RuntimeException e) {
-      if (reader != null) {
-        reader.close();
-      }
       Posix.close(fd);
       throw e;
     }
   }
 
   /** Where the second line starts: after the first line break, or at the end. */
-  private static long firstLineEnd(FileChannel reader) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
-    for (long at = 0; ; at += buf.position()) {
-      buf.clear();
-      if (reader.read(buf, at) <= 0) {
-        return at;
+  private static long firstLineEnd(int fd, Path path) throws IOException {
+    for (long at = 0; ; ) {
+      byte[] chunk = pread(fd, path, at, 64 << 10);
+      int eol = Journal.indexOf(chunk, 0, chunk.length, (byte) '\n');
+      if (eol >= 0 || chunk.length == 0) {
+        return eol >= 0 ? at + eol + 1 : at;
       }
-      int eol = Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n');
-      if (eol >= 0) {
-        return at + eol + 1;
-      }
+      at += chunk.length;
     }
   }
 
   /** format, generation, carried bytes, header length. */
-  private static long[] readHeader(FileChannel reader, Path path) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(128);
-    reader.read(buf, 0);
+  private static long[] readHeader(int fd, Path path) throws IOException {
+    byte[] head = pread(fd, path, 0, 128);
     long[] header = {-1, -1, 0, 0};
-    int eol = Journal.indexOf(buf.array(), 0, buf.position(), (byte) '\n');
+    int eol = Journal.indexOf(head, 0, head.length, (byte) '\n');
     if (eol > 0) {
-      Journal.scan(buf.array(), eol + 1, 0, new Journal.Visitor() {
+      Journal.scan(head, eol + 1, 0, new Journal.Visitor() {
         @Override public void header(int format, long generation, long carriedBytes) {
           header[0] = format;
           header[1] = generation;
@@ -116,7 +104,7 @@ final class JournalFile implements AutoCloseable {
       });
     }
     if (header[0] < 0) {
-      header[3] = eol >= 0 ? eol + 1 : firstLineEnd(reader); // damaged: see headerDamaged
+      header[3] = eol >= 0 ? eol + 1 : firstLineEnd(fd, path); // damaged: see headerDamaged
       return header;
     }
     if (header[0] > Journal.FORMAT) {
@@ -183,19 +171,23 @@ final class JournalFile implements AutoCloseable {
   }
 
   long size() throws IOException {
-    return reader.size();
+    long size = Posix.lseek(fd, 0, Posix.SEEK_END); // the offset moves; O_APPEND writes and pread ignore it
+    if (size < 0) {
+      throw new IOException("cannot size " + path + ": " + Posix.lastError());
+    }
+    return size;
   }
 
-  /** Copies {@code [from, to)} into {@code out} at {@code at}, in the kernel; returns the bytes copied. */
+  /** Copies {@code [from, to)} into {@code out} at {@code at}; returns the bytes copied, fewer if the file is shorter. */
   long copyTo(long from, long to, FileChannel out, long at) throws IOException {
-    out.position(at);
     long done = 0;
     while (from + done < to) {
-      long n = reader.transferTo(from + done, to - from - done, out);
-      if (n <= 0) {
-        break; // the file is shorter
+      byte[] chunk = pread(fd, path, from + done, (int) Math.min(to - from - done, 1 << 20));
+      if (chunk.length == 0) {
+        break;
       }
-      done += n;
+      FileOps.writeFully(out, ByteBuffer.wrap(chunk), at + done);
+      done += chunk.length;
     }
     return done;
   }
@@ -206,13 +198,31 @@ final class JournalFile implements AutoCloseable {
     if (length > Integer.MAX_VALUE - 8) {
       throw new IOException("journal segment over 2 GB");
     }
-    ByteBuffer buf = ByteBuffer.allocate((int) length);
-    while (buf.hasRemaining()) {
-      if (reader.read(buf, from + buf.position()) < 0) {
+    return pread(fd, path, from, (int) length);
+  }
+
+  /** Up to {@code length} bytes at {@code at}, fewer only where the file ends. */
+  private static byte[] pread(int fd, Path path, long at, int length) throws IOException {
+    byte[] into = new byte[length];
+    int done = 0;
+    while (done < length) {
+      byte[] target = done == 0 ? into : new byte[length - done]; // JNA reads into an array's start
+      long n = Posix.pread(fd, target, length - done, at + done);
+      if (n < 0 && Native.getLastError() == Posix.EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        throw new IOException("cannot read " + path + ": " + Posix.lastError());
+      }
+      if (n == 0) {
         break;
       }
+      if (target != into) {
+        System.arraycopy(target, 0, into, done, (int) n);
+      }
+      done += (int) n;
     }
-    return buf.position() == buf.capacity() ? buf.array() : Arrays.copyOf(buf.array(), buf.position());
+    return done == length ? into : Arrays.copyOf(into, done);
   }
 
   /** Whether {@code path} still names this file (it was not replaced by a newer journal). */
@@ -231,12 +241,6 @@ final class JournalFile implements AutoCloseable {
       return;
     }
     closed = true;
-    try {
-      reader.close();
-    } catch (IOException e) {
-      throw new CacheException("cannot close the journal", path, e);
-    } finally {
-      Posix.close(fd);
-    }
+    Posix.close(fd);
   }
 }

@@ -590,6 +590,10 @@ final class JsonFileStore implements PersistentStore {
 
   @Override
   public Write replaceAll(Map<String, byte[]> entries) {
+    return FileOps.settingAsideInterrupt(() -> replaceAllNow(entries)); // it writes through channels: see there
+  }
+
+  private Write replaceAllNow(Map<String, byte[]> entries) {
     ensureOpen();
     long expiry = now() + ttlMillis;
     SnapshotFile.Source replacement = new SnapshotFile.Source() {
@@ -1823,6 +1827,13 @@ final class JsonFileStore implements PersistentStore {
    * waits for the lock and always compacts.
    */
   private void compact(boolean wait) {
+    FileOps.settingAsideInterrupt(() -> { // it writes through channels: see there
+      compactNow(wait);
+      return null;
+    });
+  }
+
+  private void compactNow(boolean wait) {
     catchUp();
     lockIo();
     try {

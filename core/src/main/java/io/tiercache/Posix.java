@@ -10,10 +10,10 @@ import java.nio.file.Path;
  * nanoseconds a call): {@code flock(2)}, which the Python SDK's {@code filelock} takes and
  * {@link java.nio.channels.FileChannel#lock} (an {@code fcntl} lock on Linux) does not exclude;
  * the process's user id; {@code access(2)}, whose errno tells a read-only file system from a
- * permission denied; and {@code O_APPEND} writes whose descriptor the journal can also reopen
- * for reading through {@code /proc/self/fd} (a {@code FileChannel} opened for appending cannot be
- * read, and does not tell which file it has open); a descriptor opened without blocking, which a
- * {@code FileChannel} cannot do on a FIFO. Not loaded on Windows.
+ * permission denied; {@code O_APPEND} writes, reads and forces through a descriptor, which an interrupt
+ * does not close (a {@code FileChannel} closes itself, for every thread, when a thread inside one of
+ * its calls is interrupted) and which names its file whatever the name holds later; a descriptor
+ * opened without blocking, which a {@code FileChannel} cannot do on a FIFO. Not loaded on Windows.
  */
 final class Posix {
   static final int O_RDONLY = 0;
@@ -87,7 +87,17 @@ final class Posix {
   /** As above, from the start of {@code buf}, which JNA copies in (and back out) around the call. */
   static native long write(int fd, byte[] buf, long count);
 
+  /** {@code ssize_t pread(int, void *, size_t, off_t)}: into the start of {@code buf}. */
+  static native long pread(int fd, byte[] buf, long count, long offset);
+
+  /** {@code off_t lseek(int, off_t, int)}. */
+  static native long lseek(int fd, long offset, int whence);
+
+  static final int SEEK_END = 2;
+
   static native int fsync(int fd);
+
+  static native int fdatasync(int fd);
 
   static native int geteuid();
 
