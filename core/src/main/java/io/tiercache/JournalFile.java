@@ -1,10 +1,12 @@
 package io.tiercache;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,6 +40,12 @@ final class JournalFile implements AutoCloseable {
    * {@link Journal#baseOfHeaderless}).
    */
   final boolean headerDamaged;
+  /**
+   * Held shared to use the descriptor without the store's I/O lock (a follower's read, a group commit's
+   * force), exclusively to close it: once closed, its number may be another file's.
+   */
+  private final ReentrantReadWriteLock use = new ReentrantReadWriteLock();
+  @GuardedBy("use")
   private boolean closed;
   /** The direct buffer last written from and its address: the appender reuses one, and asking JNA is a JNI call. */
   private DirectAddress lastUnit = new DirectAddress(null, 0);
@@ -159,37 +168,61 @@ final class JournalFile implements AutoCloseable {
    * {@link #close}, so it may run without the store's I/O lock (group commit) and never forces
    * another file that took the descriptor's number.
    */
-  synchronized boolean forceIfOpen() throws IOException {
-    if (closed) {
-      return false;
+  boolean forceIfOpen() throws IOException {
+    use.readLock().lock();
+    try {
+      if (closed) {
+        return false;
+      }
+      if (Posix.fsync(fd) != 0) {
+        int errno = Native.getLastError();
+        throw new IOException("fsync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
+      }
+      return true;
+    } finally {
+      use.readLock().unlock();
     }
-    if (Posix.fsync(fd) != 0) {
-      int errno = Native.getLastError();
-      throw new IOException("fsync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
-    }
-    return true;
   }
 
   long size() throws IOException {
-    long size = Posix.lseek(fd, 0, Posix.SEEK_END); // the offset moves; O_APPEND writes and pread ignore it
-    if (size < 0) {
-      throw new IOException("cannot size " + path + ": " + Posix.lastError());
+    use.readLock().lock();
+    try {
+      requireOpen();
+      long size = Posix.lseek(fd, 0, Posix.SEEK_END); // the offset moves; O_APPEND writes and pread ignore it
+      if (size < 0) {
+        throw new IOException("cannot size " + path + ": " + Posix.lastError());
+      }
+      return size;
+    } finally {
+      use.readLock().unlock();
     }
-    return size;
+  }
+
+  @GuardedBy("use")
+  private void requireOpen() throws ClosedChannelException {
+    if (closed) {
+      throw new ClosedChannelException(); // switched and closed meanwhile: the reader's sync reads the new one
+    }
   }
 
   /** Copies {@code [from, to)} into {@code out} at {@code at}; returns the bytes copied, fewer if the file is shorter. */
   long copyTo(long from, long to, FileChannel out, long at) throws IOException {
-    long done = 0;
-    while (from + done < to) {
-      byte[] chunk = pread(fd, path, from + done, (int) Math.min(to - from - done, 1 << 20));
-      if (chunk.length == 0) {
-        break;
+    use.readLock().lock();
+    try {
+      requireOpen();
+      long done = 0;
+      while (from + done < to) {
+        byte[] chunk = pread(fd, path, from + done, (int) Math.min(to - from - done, 1 << 20));
+        if (chunk.length == 0) {
+          break;
+        }
+        FileOps.writeFully(out, ByteBuffer.wrap(chunk), at + done);
+        done += chunk.length;
       }
-      FileOps.writeFully(out, ByteBuffer.wrap(chunk), at + done);
-      done += chunk.length;
+      return done;
+    } finally {
+      use.readLock().unlock();
     }
-    return done;
   }
 
   /** Reads {@code [from, to)}; fewer bytes only if the file is shorter. */
@@ -198,7 +231,13 @@ final class JournalFile implements AutoCloseable {
     if (length > Integer.MAX_VALUE - 8) {
       throw new IOException("journal segment over 2 GB");
     }
-    return pread(fd, path, from, (int) length);
+    use.readLock().lock();
+    try {
+      requireOpen();
+      return pread(fd, path, from, (int) length);
+    } finally {
+      use.readLock().unlock();
+    }
   }
 
   /** Up to {@code length} bytes at {@code at}, fewer only where the file ends. */
@@ -227,20 +266,27 @@ final class JournalFile implements AutoCloseable {
 
   /** Whether {@code path} still names this file (it was not replaced by a newer journal). */
   boolean current() throws IOException {
+    use.readLock().lock();
     try {
-      return Files.isSameFile(path, Posix.fdPath(fd, path));
+      return !closed && Files.isSameFile(path, Posix.fdPath(fd, path));
     } catch (NoSuchFileException e) {
       return false;
+    } finally {
+      use.readLock().unlock();
     }
   }
 
   /** Closes the file; once only, as its descriptor number may be another file's after. */
   @Override
-  public synchronized void close() {
-    if (closed) {
-      return;
+  public void close() {
+    use.writeLock().lock();
+    try {
+      if (!closed) {
+        closed = true;
+        Posix.close(fd);
+      }
+    } finally {
+      use.writeLock().unlock();
     }
-    closed = true;
-    Posix.close(fd);
   }
 }

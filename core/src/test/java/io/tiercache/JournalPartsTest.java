@@ -65,6 +65,32 @@ class JournalPartsTest {
     }
   }
 
+  /**
+   * A follower reads without the store's lock, and a switch may close the journal meanwhile: once closed,
+   * its descriptor's number is the next opened file's, which a read, a size or a force must never reach.
+   */
+  @Test
+  void aClosedJournalFileRefusesReadsAndForcesEvenWhenItsNumberIsAnotherFilesNow() throws Exception {
+    JournalFile j = JournalFile.open(newJournal(3), files);
+    j.append(SnapshotAndJournalTest.batch("w", 1, put("mine", "1")));
+    j.close();
+    Path other = dir.resolve("other.journal");
+    files.create(other).close();
+    Files.write(other, Journal.header(9, 0));
+    try (JournalFile reuser = JournalFile.open(other, files); // most likely under the number just freed
+        java.nio.channels.FileChannel copy = java.nio.channels.FileChannel.open(dir.resolve("copy"),
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+      reuser.append(SnapshotAndJournalTest.batch("x", 1, put("theirs", "2".repeat(500))));
+      assertThatThrownBy(() -> j.read(0, 100)).isInstanceOf(java.nio.channels.ClosedChannelException.class);
+      assertThatThrownBy(j::size).isInstanceOf(java.nio.channels.ClosedChannelException.class);
+      assertThatThrownBy(() -> j.copyTo(0, 100, copy, 0)).isInstanceOf(java.nio.channels.ClosedChannelException.class);
+      assertThat(j.forceIfOpen()).isFalse();
+      assertThat(j.current()).isFalse();
+      j.close(); // again: nothing, above all not the reuser's descriptor
+      assertThat(new String(reuser.read(0, reuser.size()), UTF_8)).contains("theirs");
+    }
+  }
+
   @Test
   void aJournalFileAppendsWholeUnitsAndReadsTheSameFileEvenAfterItsNameMoves() throws Exception {
     Path p = newJournal(4);
