@@ -923,6 +923,13 @@ final class JsonFileStore implements PersistentStore {
 
   @Override
   public void refresh() {
+    FileOps.settingAsideInterrupt(() -> { // it may read the Python SDK's rewrite through a channel: see there
+      refreshNow();
+      return null;
+    });
+  }
+
+  private void refreshNow() {
     boolean foreign;
     catchUp();
     lockIo();
