@@ -43,7 +43,8 @@ final class Registry {
     Object location = provider.location(storeConfig);
     SharedStore shared = STORES.get(location);
     if (shared == null) {
-      shared = new SharedStore(provider.open(storeConfig), storeConfig);
+      // A store opens its files through channels, which a caller's pending interrupt would close (see there).
+      shared = new SharedStore(FileOps.settingAsideInterrupt(() -> provider.open(storeConfig)), storeConfig);
       STORES.put(location, shared);
     } else if (!shared.config.equals(storeConfig)) {
       throw new IllegalStateException("the cache " + location + " is already open in this JVM with "

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,7 +89,9 @@ class InterruptedCallerTest {
       assertThat(other.getIfPresent("c")).isEqualTo(Model.of("c"));
       cache.flush();
     }
-    try (TieredCache<String, Model> reopened = b.build()) {
+    AtomicReference<TieredCache<String, Model>> opened = new AtomicReference<>();
+    inAnInterruptedThread(() -> opened.set(b.build()));
+    try (TieredCache<String, Model> reopened = opened.get()) {
       for (int i = 0; i < 20; i++) {
         assertThat(reopened.getIfPresent("a" + i)).as("a%d", i).isEqualTo(i == 0 ? null : Model.of("a" + i));
         assertThat(reopened.getIfPresent("b" + i)).as("b%d", i).isEqualTo(Model.of("b" + i));
