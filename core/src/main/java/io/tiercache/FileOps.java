@@ -304,9 +304,8 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
       return;
     }
     while (Posix.fdatasync(fd) != 0) {
-      int errno = Native.getLastError();
-      if (errno != Posix.EINTR) {
-        throw new IOException("fdatasync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
+      if (Native.getLastError() != Posix.EINTR) {
+        throw new IOException("fdatasync failed: " + Posix.lastError());
       }
     }
   }
