@@ -2,9 +2,13 @@ package io.tiercache.stress;
 
 import io.tiercache.Durability;
 import io.tiercache.TieredCache;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +24,9 @@ import picocli.CommandLine.Option;
  * cache with N records and closes it (a snapshot of several GB at 10M); another, with a small heap,
  * opens it, times the open to the first value (the first open in a JVM, which loads the classes, and a
  * second one), reads random keys and checks every value, and reports the heap it used: the snapshot is
- * mapped, not read into the heap, so the heap does not grow with the file.
+ * mapped, not read into the heap, so the heap does not grow with the file. The broken variant,
+ * {@code --hold-file}, serves the same way while holding the cache's JSON file in its heap, as the Python
+ * SDK's {@code json.load} does: the same report must show its heap growing with the file.
  *
  * <pre>entries=10000000 snapshotBytes=4123456789 openMillis=3.1 reads=100000 wrong=0 heapUsedMb=41 maxHeapMb=256</pre>
  */
@@ -50,6 +56,9 @@ public final class LargeCache {
     long timeoutMinutes;
     @Option(names = "--mode", defaultValue = "harness", hidden = true)
     Mode mode;
+    @Option(names = "--hold-file", hidden = true,
+        description = "broken variant: hold the cache's JSON file in the heap while serving")
+    boolean holdFile;
 
     @Override
     public Integer call() throws Exception {
@@ -58,7 +67,7 @@ public final class LargeCache {
           fill(dir, entries);
           return 0;
         case SERVE:
-          System.out.println(serve(dir, entries, reads));
+          System.out.println(serve(dir, entries, reads, holdFile));
           return 0;
         default:
           Path d = dir != null ? dir : Files.createTempDirectory("tiercache-large");
@@ -104,7 +113,8 @@ public final class LargeCache {
   }
 
   /** Opens, reads random keys and checks them; the report line. */
-  static String serve(Path dir, long entries, int reads) {
+  static String serve(Path dir, long entries, int reads, boolean holdFile) throws IOException {
+    List<byte[]> held = holdFile ? readWhole(dir.resolve("large.json")) : List.of();
     long start = System.nanoTime();
     TieredCache<String, Record> cache = open(dir, Durability.WRITE);
     long wrong = 0;
@@ -126,6 +136,7 @@ public final class LargeCache {
     System.gc();
     Runtime rt = Runtime.getRuntime();
     long heapUsed = rt.totalMemory() - rt.freeMemory();
+    Reference.reachabilityFence(held);
     long snapshotBytes = dir.resolve("large.snapshot").toFile().length();
     cache.close();
     // Again in this JVM, its classes loaded: what an open costs a process that already uses tiercache.
@@ -141,12 +152,33 @@ public final class LargeCache {
     }
   }
 
+  /** The file in chunks, since a file of several GB does not fit one array. */
+  private static List<byte[]> readWhole(Path file) throws IOException {
+    List<byte[]> chunks = new ArrayList<>();
+    try (InputStream in = Files.newInputStream(file)) {
+      for (byte[] chunk = in.readNBytes(1 << 26); chunk.length > 0; chunk = in.readNBytes(1 << 26)) {
+        chunks.add(chunk);
+      }
+    }
+    return chunks;
+  }
+
   static String run(Path dir, long entries, int reads, String fillHeap, String serveHeap, Duration timeout)
       throws Exception {
     child(List.of("--mode", "fill", "--dir", dir.toString(), "--entries", Long.toString(entries)), fillHeap,
         timeout);
-    return child(List.of("--mode", "serve", "--dir", dir.toString(), "--entries", Long.toString(entries),
-        "--reads", Integer.toString(reads)), serveHeap, timeout);
+    return serveIn(dir, entries, reads, serveHeap, false, timeout);
+  }
+
+  /** Serves the filled cache in a child JVM with the given heap; its report line. */
+  static String serveIn(Path dir, long entries, int reads, String heap, boolean holdFile, Duration timeout)
+      throws Exception {
+    List<String> args = new ArrayList<>(List.of("--mode", "serve", "--dir", dir.toString(), "--entries",
+        Long.toString(entries), "--reads", Integer.toString(reads)));
+    if (holdFile) {
+      args.add("--hold-file");
+    }
+    return child(args, heap, timeout);
   }
 
   private static String child(List<String> args, String heap, Duration timeout) throws Exception {

@@ -9,8 +9,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A cache many times the size of the heap that serves it: filled in one JVM, opened and read in one
- * with a small heap. Quick mode: 300,000 records (a ~130 MB snapshot) served with a 64 MB heap; long
- * mode: 10 million (several GB) with 256 MB.
+ * with a small heap. Quick mode: 300,000 records (a 100 MB snapshot) served with a 64 MB heap; long
+ * mode: 10 million (several GB) with 256 MB. The broken variant serves the same files while holding
+ * the JSON file in its heap, as the Python SDK does, and the same check must catch it.
  */
 class LargeCacheTest {
   static final boolean LONG = Boolean.getBoolean("stress.long");
@@ -20,13 +21,24 @@ class LargeCacheTest {
   @Test
   void aSnapshotLargerThanTheHeapOpensAtOnceAndServesEveryValue() throws Exception {
     long entries = LONG ? 10_000_000 : 300_000;
-    String serveHeap = LONG ? "256m" : "64m";
-    String report = LargeCache.run(dir, entries, 100_000, LONG ? "10g" : "1g", serveHeap, Duration.ofMinutes(LONG ? 90 : 10));
+    String fillHeap = LONG ? "10g" : "1g";
+    Duration timeout = Duration.ofMinutes(LONG ? 90 : 10);
+    String report = LargeCache.run(dir, entries, 100_000, fillHeap, LONG ? "256m" : "64m", timeout);
     System.out.println("large cache: " + report);
     assertThat(Cli.field(report, "wrong")).as(report).isZero();
-    long snapshotMb = Cli.field(report, "snapshotBytes") >> 20;
-    long heapMb = Cli.field(report, "heapUsedMb");
-    assertThat(snapshotMb).as("larger than the serving JVM's whole heap: " + report).isGreaterThan(LONG ? 2_000 : 64);
-    assertThat(heapMb).as("the heap used is a fraction of the snapshot: " + report).isLessThan(snapshotMb / 2);
+    assertThat(Cli.field(report, "snapshotBytes") >> 20).as("larger than the serving JVM's whole heap: " + report)
+        .isGreaterThan(LONG ? 2_000 : 64);
+    assertThat(heapIsAFractionOfTheSnapshot(report)).as("the heap used is a fraction of the snapshot: " + report)
+        .isTrue();
+
+    String holding = LargeCache.serveIn(dir, entries, 10_000, fillHeap, true, timeout);
+    System.out.println("large cache, the JSON file held in the heap (broken variant): " + holding);
+    assertThat(Cli.field(holding, "wrong")).as(holding).isZero();
+    assertThat(heapIsAFractionOfTheSnapshot(holding)).as("the check catches a heap that holds the file: " + holding)
+        .isFalse();
+  }
+
+  private static boolean heapIsAFractionOfTheSnapshot(String report) {
+    return Cli.field(report, "heapUsedMb") < (Cli.field(report, "snapshotBytes") >> 20) / 2;
   }
 }
