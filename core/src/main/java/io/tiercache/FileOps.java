@@ -245,7 +245,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
         throw new NoSuchFileException(file.toString());
       }
       requireTrusted(file, use); // names a link or a foreign file rather than ELOOP or EACCES; trusts nothing
-      throw new FileSystemException(file.toString(), null, Posix.strerror(errno) + " (errno " + errno + ")");
+      throw new FileSystemException(file.toString(), null, Posix.describe(errno));
     }
     try {
       java.util.function.Consumer<Path> race = betweenOpenAndCheck;
@@ -270,7 +270,6 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
         : -1;
   }
 
-  /** Writes all of {@code bytes} at file position {@code at}: a positional write may write less. */
   /** A call that may throw {@code E}, for {@link #settingAsideInterrupt}. */
   interface Call<T, E extends Exception> {
     T call() throws E;
@@ -310,6 +309,7 @@ record FileOps(Set<PosixFilePermission> filePermissions, Set<PosixFilePermission
     }
   }
 
+  /** Writes all of {@code bytes} at file position {@code at}: a positional write may write less. */
   static void writeFully(FileChannel channel, ByteBuffer bytes, long at) throws IOException {
     while (bytes.hasRemaining()) {
       at += channel.write(bytes, at);

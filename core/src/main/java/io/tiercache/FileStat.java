@@ -134,7 +134,7 @@ record FileStat(int mode, int uid, int nlink, long dev, long ino, long size, lon
         statx = false;
         return;
       }
-      throw new IOException("statx of " + what + ": " + Posix.strerror(errno) + " (errno " + errno + ")");
+      throw new IOException("statx of " + what + ": " + Posix.describe(errno));
     }
 
     /** {@code struct statx}: the same offsets on every architecture (linux/stat.h). */

@@ -33,7 +33,7 @@ final class Flock {
         return false;
       }
       if (errno != Posix.EINTR) {
-        throw new CacheException("flock failed: " + Posix.strerror(errno) + " (errno " + errno + ")", file);
+        throw new CacheException("flock failed: " + Posix.describe(errno), file);
       }
     }
   }
@@ -43,7 +43,7 @@ final class Flock {
     while (Posix.flock(fd, operation) != 0) {
       int errno = Native.getLastError();
       if (errno != Posix.EINTR) {
-        throw new CacheException("flock failed: " + Posix.strerror(errno) + " (errno " + errno + ")", file);
+        throw new CacheException("flock failed: " + Posix.describe(errno), file);
       }
     }
   }

@@ -149,7 +149,7 @@ final class JournalFile implements AutoCloseable {
     }
     if (n != length) {
       int errno = n < 0 ? Native.getLastError() : 0;
-      throw new IOException(n < 0 ? "write failed: " + Posix.strerror(errno) + " (errno " + errno + ")"
+      throw new IOException(n < 0 ? "write failed: " + Posix.describe(errno)
           : "short write: " + n + " of " + length + " bytes (a full disk?)");
     }
   }
@@ -175,8 +175,7 @@ final class JournalFile implements AutoCloseable {
         return false;
       }
       if (Posix.fsync(fd) != 0) {
-        int errno = Native.getLastError();
-        throw new IOException("fsync failed: " + Posix.strerror(errno) + " (errno " + errno + ")");
+        throw new IOException("fsync failed: " + Posix.lastError());
       }
       return true;
     } finally {

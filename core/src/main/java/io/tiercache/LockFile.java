@@ -133,7 +133,7 @@ final class LockFile implements AutoCloseable {
     if (Posix.flock(fd, Posix.LOCK_UN) != 0) {
       int errno = Native.getLastError();
       closeFd();
-      throw new CacheException("cannot release the lock: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
+      throw new CacheException("cannot release the lock: " + Posix.describe(errno), path);
     }
   }
 
@@ -147,7 +147,7 @@ final class LockFile implements AutoCloseable {
       if (errno == Posix.EWOULDBLOCK || errno == Posix.EINTR) {
         return false;
       }
-      throw new CacheException("flock failed: " + Posix.strerror(errno) + " (errno " + errno + ")", path);
+      throw new CacheException("flock failed: " + Posix.describe(errno), path);
     }
     // Someone may have unlinked or replaced the file between our open and our flock.
     if (fileKey.sameFile(currentFileKey())) {

@@ -108,7 +108,11 @@ final class Posix {
 
   /** The last call's error as {@code "Permission denied (errno 13)"}. */
   static String lastError() {
-    int errno = Native.getLastError();
+    return describe(Native.getLastError());
+  }
+
+  /** {@code errno} as {@code "Permission denied (errno 13)"}, for a caller that has read it already. */
+  static String describe(int errno) {
     return strerror(errno) + " (errno " + errno + ")";
   }
 }

@@ -105,7 +105,7 @@ final class ReadOnlyJsonStore implements PersistentStore {
       return null;
     }
     int errno = Native.getLastError();
-    return errno == Posix.EROFS || errno == Posix.EACCES ? Posix.strerror(errno) + " (errno " + errno + ")" : null;
+    return errno == Posix.EROFS || errno == Posix.EACCES ? Posix.describe(errno) : null;
   }
 
   static ReadOnlyJsonStore open(StoreConfig config, String reason) {
